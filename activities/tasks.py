@@ -1,0 +1,61 @@
+"""Activities that write tasks and batches. Each one is safe to run twice."""
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from nudge.contracts import BatchOutcome, ContactCard, CreatedTask, NewTask
+from nudge.db import transaction
+from nudge.models import BatchStatus, Contact, Task, TaskBatch, utcnow
+
+
+class TaskActivities:
+    """Sync activities (run in the worker's thread pool) over one session factory."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    @activity.defn
+    def load_contact(self, owner_id: int, contact_id: int) -> ContactCard:
+        with self.sessions() as session:
+            contact = session.scalar(
+                select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner_id)
+            )
+        if contact is None:
+            raise ApplicationError(
+                f"contact {contact_id} no longer exists", type="ContactGone", non_retryable=True
+            )
+        return ContactCard(name=contact.name, email=contact.email)
+
+    @activity.defn
+    def create_task(self, new: NewTask) -> CreatedTask:
+        existing = self._find(new.idempotency_key)
+        if existing is not None:
+            return CreatedTask(task_id=existing, created=False)
+        try:
+            with transaction(self.sessions) as session:
+                task = Task(**new.model_dump())
+                session.add(task)
+                session.flush()
+                return CreatedTask(task_id=task.id, created=True)
+        except IntegrityError:
+            # A concurrent attempt inserted the same key first; its row is the task.
+            found = self._find(new.idempotency_key)
+            if found is None:
+                raise
+            return CreatedTask(task_id=found, created=False)
+
+    @activity.defn
+    def finish_batch(self, outcome: BatchOutcome) -> None:
+        with transaction(self.sessions) as session:
+            session.execute(
+                update(TaskBatch)
+                .where(TaskBatch.id == outcome.batch_id, TaskBatch.status == BatchStatus.running)
+                .values(status=outcome.status, stop_reason=outcome.reason, finished_at=utcnow())
+            )
+
+    def _find(self, key: str) -> int | None:
+        with self.sessions() as session:
+            return session.scalar(select(Task.id).where(Task.idempotency_key == key))

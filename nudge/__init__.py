@@ -1,0 +1,1 @@
+"""Nudge: CRM task automation on Temporal."""

@@ -1,0 +1,74 @@
+"""Payloads that cross between the API, workflows and activities (pydantic, via the
+pydantic data converter). Kept free of I/O so the workflow sandbox can import them."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from nudge.schedule import SequenceType
+
+SequenceState = Literal["running", "paused", "completed", "cancelled", "stopped"]
+
+
+class SequenceInput(BaseModel):
+    owner_id: int
+    contact_id: int
+    batch_id: int
+    sequence_type: SequenceType
+    # Steps are counted from the workflow's start time as the server recorded it, so the
+    # API (which reads it back with describe) and the workflow plan the same due times.
+    start_delay_hours: float = 0
+
+
+class PlannedStep(BaseModel):
+    step: int
+    due_at: datetime
+
+
+class SequenceProgress(BaseModel):
+    workflow_id: str
+    batch_id: int
+    sequence_type: SequenceType
+    state: SequenceState
+    step: int  # steps whose task exists
+    next_due_at: datetime | None
+    tasks_created: int
+    stop_reason: str | None
+    planned: list[PlannedStep]
+
+
+class ContactEvent(BaseModel):
+    type: str
+    status: str | None = None
+
+
+class ContactCard(BaseModel):
+    name: str
+    email: str | None
+
+
+class NewTask(BaseModel):
+    """A task to write once: ``idempotency_key`` makes a retried write find the first."""
+
+    idempotency_key: str
+    owner_id: int
+    contact_id: int
+    batch_id: int | None = None
+    workflow_id: str | None = None
+    source: str
+    title: str
+    description: str = ""
+    priority: Literal["low", "medium", "high", "urgent"] = "medium"
+    due_at: datetime
+
+
+class CreatedTask(BaseModel):
+    task_id: int
+    created: bool  # False when an earlier attempt had already written it
+
+
+class BatchOutcome(BaseModel):
+    batch_id: int
+    status: Literal["completed", "cancelled", "stopped"]
+    reason: str | None = None

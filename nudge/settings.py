@@ -1,0 +1,52 @@
+"""Settings from the environment (``NUDGE_*``) and an optional ``.env`` file."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NUDGE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".nudge"), description="Where the embedded databases live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; unset means SQLite at <data_dir>/nudge.db."
+    )
+    temporal_address: str | None = Field(
+        None, description="host:port of a Temporal frontend; unset means the embedded dev server."
+    )
+    temporal_port: int = Field(7233, description="gRPC port of the embedded dev server.")
+    temporal_ui_port: int = Field(8233, description="Web UI port of the embedded dev server.")
+    temporal_ui_url: str | None = Field(
+        None, description="Base URL of the Temporal web UI, for links; derived when unset."
+    )
+    namespace: str = "default"
+    task_queue: str = "nudge"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    register_search_attributes: bool = Field(
+        True, description="Register Nudge's search attributes when the worker starts."
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'nudge.db').resolve()}"
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def ui_base_url(self) -> str:
+        if self.temporal_ui_url:
+            return self.temporal_ui_url.rstrip("/")
+        return f"http://127.0.0.1:{self.temporal_ui_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

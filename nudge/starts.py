@@ -1,0 +1,40 @@
+"""How each workflow is started: its id, search attributes and UI summary, in one place."""
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+
+from nudge.contracts import SequenceInput, SequenceProgress
+from nudge.temporal import CONTACT_ID, KIND, OWNER_ID, sequence_workflow_id
+from workflows.sequence import SequenceWorkflow
+
+
+def nudge_search_attributes(owner_id: int, contact_id: int, kind: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(OWNER_ID, str(owner_id)),
+            SearchAttributePair(CONTACT_ID, str(contact_id)),
+            SearchAttributePair(KIND, kind),
+        ]
+    )
+
+
+async def start_sequence(
+    client: Client, task_queue: str, inp: SequenceInput, *, contact_name: str
+) -> WorkflowHandle[SequenceWorkflow, SequenceProgress]:
+    """Start a sequence; raises WorkflowAlreadyStartedError while one with its id runs.
+
+    A finished sequence may be started again (a new run and a new batch)."""
+    return await client.start_workflow(
+        SequenceWorkflow.run,
+        inp,
+        id=sequence_workflow_id(inp.owner_id, inp.contact_id, inp.sequence_type),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=nudge_search_attributes(inp.owner_id, inp.contact_id, "sequence"),
+        memo={"batch_id": inp.batch_id},
+        static_summary=f"{inp.sequence_type.capitalize()} follow-up sequence for {contact_name}",
+        static_details=(
+            f"Owner {inp.owner_id}, contact {inp.contact_id}, batch {inp.batch_id}; "
+            f"start delay {inp.start_delay_hours} h."
+        ),
+    )

@@ -1,0 +1,118 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL when
+NUDGE_TEST_DATABASE_URL is set), owners and contacts, and Temporal servers."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from nudge.binaries import find_binary
+from nudge.db import make_engine, make_session_factory, transaction
+from nudge.migrate import upgrade
+from nudge.models import Contact
+from nudge.owners import create_owner
+from nudge.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES
+from worker import build_worker, ensure_search_attributes
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("NUDGE_TEST_DATABASE_URL")
+    if url:
+        assert make_url(url).get_backend_name() == "postgresql", "tests reset this database"
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'nudge.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@dataclass
+class Tenant:
+    owner_id: int
+    api_key: str
+    contact_id: int
+    contact_name: str
+
+
+@pytest.fixture
+def make_tenant(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    """A fresh owner with one contact: tests never see each other's rows."""
+
+    def make(name: str = "Ada Lovelace", email: str | None = "ada@example.com") -> Tenant:
+        with transaction(sessions) as session:
+            owner, key = create_owner(session, f"owner-{uuid.uuid4().hex[:8]}")
+            contact = Contact(owner_id=owner.id, external_id="c-1", name=name, email=email)
+            session.add(contact)
+            session.flush()
+            return Tenant(owner.id, key, contact.id, name)
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant) -> Tenant:  # type: ignore[no-untyped-def]
+    return make_tenant()
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_binary("temporal-test-server"),
+        data_converter=DATA_CONVERTER,
+    )
+    await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=find_binary("temporal"),
+        data_converter=DATA_CONVERTER,
+        search_attributes=SEARCH_ATTRIBUTES,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def executor() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        yield pool
+
+
+@pytest.fixture
+async def time_worker(
+    time_env: WorkflowEnvironment,
+    sessions: sessionmaker[Session],
+    executor: ThreadPoolExecutor,
+) -> AsyncIterator[Worker]:
+    worker = build_worker(
+        time_env.client, sessions, task_queue=f"tq-{uuid.uuid4()}", executor=executor
+    )
+    async with worker:
+        yield worker

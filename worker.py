@@ -1,0 +1,82 @@
+"""The Nudge worker: runs every workflow and activity on one task queue."""
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+from activities.tasks import TaskActivities
+from nudge.db import make_engine, make_session_factory
+from nudge.settings import Settings
+from nudge.temporal import SEARCH_ATTRIBUTES, connect
+from workflows.sequence import SequenceWorkflow
+
+log = logging.getLogger("nudge.worker")
+
+WORKFLOWS = [SequenceWorkflow]
+
+
+def build_worker(
+    client: Client,
+    sessions: sessionmaker[Session],
+    *,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+) -> Worker:
+    tasks = TaskActivities(sessions)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[tasks.load_contact, tasks.create_task, tasks.finish_batch],
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register Nudge's keyword search attributes; already present is fine."""
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+                    for key in SEARCH_ATTRIBUTES
+                },
+            )
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+
+
+async def run(settings: Settings) -> None:
+    client = await connect(settings)
+    if settings.register_search_attributes:
+        await ensure_search_attributes(client)
+    engine = make_engine(settings.sqlalchemy_url)
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
+        worker = build_worker(
+            client,
+            make_session_factory(engine),
+            task_queue=settings.task_queue,
+            executor=executor,
+        )
+        # The SDK installs no signal handlers: stop polling, let running activities finish.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(worker.shutdown()))
+        log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_target)
+        await worker.run()
+    engine.dispose()
+    log.info("worker stopped")

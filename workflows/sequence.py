@@ -1,0 +1,182 @@
+"""A follow-up sequence: one task per preset step, each on its own durable timer."""
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.tasks import TaskActivities
+    from nudge.contracts import (
+        BatchOutcome,
+        ContactEvent,
+        NewTask,
+        PlannedStep,
+        SequenceInput,
+        SequenceProgress,
+        SequenceState,
+    )
+    from nudge.schedule import SEQUENCE_PRESETS, sequence_due_times, stop_reason_for
+
+WRITE_TIMEOUT = timedelta(seconds=30)
+WRITE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+TERMINAL: frozenset[SequenceState] = frozenset({"completed", "cancelled", "stopped"})
+
+
+@workflow.defn
+class SequenceWorkflow:
+    @workflow.init
+    def __init__(self, inp: SequenceInput) -> None:
+        self._inp = inp
+        anchor = workflow.info().workflow_start_time
+        self._base_due = sequence_due_times(inp.sequence_type, anchor, inp.start_delay_hours)
+        self._created_due: list[datetime] = []  # actual due time of each task made so far
+        self._state: SequenceState = "running"
+        self._stop_reason: str | None = None
+        self._paused_at: datetime | None = None
+        self._shift = timedelta(0)  # total time spent paused; pushes every later step
+        self._changes = 0  # bumped by every signal that may end a wait early
+
+    @workflow.run
+    async def run(self, inp: SequenceInput) -> SequenceProgress:
+        try:
+            await self._walk_steps()
+        except asyncio.CancelledError:
+            # Cancelled from Temporal itself: record it, then report the cancellation.
+            self._end("cancelled", "workflow cancelled")
+            await self._finish_batch()
+            raise
+        await self._finish_batch()
+        return self.progress()
+
+    async def _walk_steps(self) -> None:
+        inp = self._inp
+        try:
+            contact = await workflow.execute_activity_method(
+                TaskActivities.load_contact,
+                args=[inp.owner_id, inp.contact_id],
+                start_to_close_timeout=WRITE_TIMEOUT,
+                retry_policy=WRITE_RETRY,
+                summary="Load contact",
+            )
+        except ActivityError as err:
+            if isinstance(err.cause, ApplicationError) and err.cause.type == "ContactGone":
+                self._end("stopped", "contact deleted")
+                return
+            raise
+        total = len(self._base_due)
+        offsets = SEQUENCE_PRESETS[inp.sequence_type]
+        while self._state not in TERMINAL and len(self._created_due) < total:
+            if self._state == "paused":
+                await workflow.wait_condition(lambda: self._state != "paused")
+                continue
+            step = len(self._created_due) + 1
+            due = self._base_due[step - 1] + self._shift
+            if not await self._sleep_until(due, f"Step {step}/{total} due"):
+                continue  # paused, resumed or stopped meanwhile: look again
+            await workflow.execute_activity_method(
+                TaskActivities.create_task,
+                NewTask(
+                    idempotency_key=f"batch-{inp.batch_id}-step-{step}",
+                    owner_id=inp.owner_id,
+                    contact_id=inp.contact_id,
+                    batch_id=inp.batch_id,
+                    workflow_id=workflow.info().workflow_id,
+                    source=f"sequence:{inp.sequence_type}",
+                    title=f"Follow up with {contact.name} ({step}/{total})",
+                    description=(
+                        f"Day {offsets[step - 1]} of the {inp.sequence_type} follow-up "
+                        f"sequence for {contact.name}"
+                        + (f" <{contact.email}>." if contact.email else ".")
+                    ),
+                    priority="medium",
+                    due_at=due,
+                ),
+                start_to_close_timeout=WRITE_TIMEOUT,
+                retry_policy=WRITE_RETRY,
+                summary=f"Create task for step {step}/{total}",
+            )
+            self._created_due.append(due)
+        if self._state == "running":
+            self._end("completed", None)
+
+    async def _sleep_until(self, due: datetime, summary: str) -> bool:
+        """True when ``due`` arrived; False when a signal changed things first."""
+        remaining = (due - workflow.now()).total_seconds()
+        if remaining <= 0:
+            return True
+        seen = self._changes
+        try:
+            await workflow.wait_condition(
+                lambda: self._changes != seen,
+                timeout=remaining,
+                timeout_summary=f"{summary} {due.isoformat(timespec='minutes')}",
+            )
+        except TimeoutError:
+            return True
+        return False
+
+    async def _finish_batch(self) -> None:
+        status = self._state if self._state in TERMINAL else "stopped"
+        await workflow.execute_activity_method(
+            TaskActivities.finish_batch,
+            BatchOutcome(batch_id=self._inp.batch_id, status=status, reason=self._stop_reason),  # type: ignore[arg-type]
+            start_to_close_timeout=WRITE_TIMEOUT,
+            retry_policy=WRITE_RETRY,
+            summary=f"Mark batch {status}",
+        )
+
+    def _end(self, state: SequenceState, reason: str | None) -> None:
+        if self._state in TERMINAL:
+            return
+        self._state = state
+        self._stop_reason = reason
+        self._paused_at = None
+        self._changes += 1
+
+    @workflow.signal
+    def pause(self) -> None:
+        if self._state == "running":
+            self._state = "paused"
+            self._paused_at = workflow.now()
+            self._changes += 1
+
+    @workflow.signal
+    def resume(self) -> None:
+        if self._state == "paused" and self._paused_at is not None:
+            self._shift += workflow.now() - self._paused_at
+            self._paused_at = None
+            self._state = "running"
+            self._changes += 1
+
+    @workflow.signal
+    def cancel(self, reason: str | None = None) -> None:
+        self._end("cancelled", reason or "cancelled")
+
+    @workflow.signal
+    def contact_event(self, event: ContactEvent) -> None:
+        reason = stop_reason_for(event)
+        if reason:
+            self._end("stopped", reason)
+
+    @workflow.query
+    def progress(self) -> SequenceProgress:
+        made = len(self._created_due)
+        later = [due + self._shift for due in self._base_due[made:]]
+        planned = [
+            PlannedStep(step=i + 1, due_at=due) for i, due in enumerate(self._created_due + later)
+        ]
+        waiting = self._state == "running" and made < len(self._base_due)
+        return SequenceProgress(
+            workflow_id=workflow.info().workflow_id,
+            batch_id=self._inp.batch_id,
+            sequence_type=self._inp.sequence_type,
+            state=self._state,
+            step=made,
+            next_due_at=later[0] if waiting else None,
+            tasks_created=made,
+            stop_reason=self._stop_reason,
+            planned=planned,
+        )

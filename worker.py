@@ -76,7 +76,9 @@ async def run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(worker.shutdown()))
-        log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_target)
+        log.info(
+            "worker polling task queue %r on %s", settings.task_queue, settings.temporal_target
+        )
         await worker.run()
     engine.dispose()
     log.info("worker stopped")

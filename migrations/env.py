@@ -1,6 +1,7 @@
 """Alembic environment: the URL comes from the config or from Nudge's settings."""
 
 from alembic import context
+
 from nudge.db import make_engine
 from nudge.models import Base
 from nudge.settings import get_settings

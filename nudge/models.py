@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -62,7 +63,7 @@ class BatchStatus(StrEnum):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime}
+    type_annotation_map: ClassVar[dict] = {datetime: UTCDateTime}
 
 
 class Owner(Base):
@@ -78,7 +79,9 @@ class Owner(Base):
 
 class Contact(Base):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("owner_id", "external_id", name="uq_contacts_owner_external"),)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "external_id", name="uq_contacts_owner_external"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)

@@ -1,21 +1,30 @@
 """Scheduling a follow-up sequence: batch row + workflow start, never two of either."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from anyio import to_thread
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from nudge.contracts import PlannedStep, SequenceInput, SequenceProgress
 from nudge.db import transaction
-from nudge.errors import ContactNotFound
-from nudge.models import Contact, TaskBatch
+from nudge.errors import Conflict, ContactNotFound, NotFound
+from nudge.models import BatchStatus, Contact, Task, TaskBatch
 from nudge.schedule import SEQUENCE_PRESETS, SequenceType, sequence_due_times
 from nudge.starts import start_sequence
 from nudge.temporal import sequence_workflow_id
+from workflows.sequence import SequenceWorkflow
+
+QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 @dataclass
@@ -83,8 +92,10 @@ async def schedule_sequence(
     except WorkflowAlreadyStartedError as err:
         # Double click or retry: the running sequence is the answer; our batch row goes.
         await to_thread.run_sync(_drop_batch, sessions, batch_id)
-        running = client.get_workflow_handle(err.workflow_id, run_id=err.run_id)
-        progress = await running.query("progress", result_type=SequenceProgress)
+        running = client.get_workflow_handle_for(
+            SequenceWorkflow.run, err.workflow_id, run_id=err.run_id
+        )
+        progress = await running.query(SequenceWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
         return ScheduledSequence(err.workflow_id, progress.batch_id, progress.planned, False)
     except BaseException:
         await to_thread.run_sync(_drop_batch, sessions, batch_id)
@@ -98,3 +109,79 @@ async def planned_steps(handle: WorkflowHandle, inp: SequenceInput) -> list[Plan
     start: datetime = (await handle.describe()).start_time
     due = sequence_due_times(inp.sequence_type, start, inp.start_delay_hours)
     return [PlannedStep(step=i + 1, due_at=d) for i, d in enumerate(due)]
+
+
+def latest_batch(sessions: sessionmaker[Session], owner_id: int, workflow_id: str) -> TaskBatch:
+    """The owner's newest batch for a sequence workflow id (one per run)."""
+    with sessions() as session:
+        batch = session.scalar(
+            select(TaskBatch)
+            .where(
+                TaskBatch.owner_id == owner_id,
+                TaskBatch.workflow_id == workflow_id,
+                TaskBatch.kind == "sequence",
+            )
+            .order_by(TaskBatch.id.desc())
+            .limit(1)
+        )
+    if batch is None:
+        raise NotFound(
+            f"sequence {workflow_id!r} not found; start one with "
+            "POST /api/task-automation/schedule-sequence/"
+        )
+    return batch
+
+
+def _count_tasks(sessions: sessionmaker[Session], batch_id: int) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).where(Task.batch_id == batch_id)) or 0
+
+
+async def sequence_progress(
+    client: Client, sessions: sessionmaker[Session], batch: TaskBatch
+) -> SequenceProgress:
+    """Live progress from the workflow; from its result or our rows once it has ended."""
+    handle = client.get_workflow_handle_for(SequenceWorkflow.run, batch.workflow_id)
+    desc = await handle.describe()
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        try:
+            return await handle.query(SequenceWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+        except (RPCError, WorkflowQueryFailedError):
+            pass  # no worker to answer right now: our rows still tell most of it
+    elif desc.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result()
+    inp = SequenceInput(
+        owner_id=batch.owner_id,
+        contact_id=batch.contact_id or 0,
+        batch_id=batch.id,
+        sequence_type=batch.params["sequence_type"],
+        start_delay_hours=batch.params.get("start_delay_hours", 0),
+    )
+    created = await to_thread.run_sync(_count_tasks, sessions, batch.id)
+    planned = await planned_steps(handle, inp)
+    running = batch.status == BatchStatus.running
+    return SequenceProgress(
+        workflow_id=batch.workflow_id,
+        batch_id=batch.id,
+        sequence_type=inp.sequence_type,
+        state=batch.status,  # type: ignore[arg-type]
+        step=created,
+        next_due_at=planned[created].due_at if running and created < len(planned) else None,
+        tasks_created=created,
+        stop_reason=batch.stop_reason,
+        planned=planned,
+    )
+
+
+async def signal_sequence(client: Client, batch: TaskBatch, signal: str, *args: object) -> None:
+    """Deliver pause/resume/cancel; a sequence that has ended is a 409 naming its state."""
+    handle = client.get_workflow_handle(batch.workflow_id)
+    try:
+        await handle.signal(signal, *args)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise Conflict(
+                f"sequence {batch.workflow_id!r} has already ended ({batch.status}); "
+                f"there is nothing to {signal}"
+            ) from None
+        raise

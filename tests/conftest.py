@@ -1,25 +1,33 @@
 """Shared fixtures: a migrated database (SQLite, or PostgreSQL when
 NUDGE_TEST_DATABASE_URL is set), owners and contacts, and Temporal servers."""
 
+import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from api.app import create_app
 from nudge.binaries import find_binary
 from nudge.db import make_engine, make_session_factory, transaction
 from nudge.migrate import upgrade
 from nudge.models import Contact
 from nudge.owners import create_owner
+from nudge.settings import Settings
 from nudge.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES
 from worker import build_worker, ensure_search_attributes
 
@@ -116,3 +124,42 @@ async def time_worker(
     )
     async with worker:
         yield worker
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@asynccontextmanager
+async def serve_api(
+    client: Client, sessions: sessionmaker[Session], task_queue: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app on a real port in this event loop; yields an HTTP client for it."""
+    settings = Settings(task_queue=task_queue, temporal_ui_url="http://temporal-ui.test")
+    app = create_app(settings, sessions=sessions, client=client)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.01)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        yield http
+    server.should_exit = True
+    await serving
+
+
+@pytest.fixture
+async def api(time_env, time_worker, sessions) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    """HTTP client for the API over the time-skipping server and a running worker."""
+    async with serve_api(time_env.client, sessions, time_worker.task_queue) as http:
+        yield http
+
+
+def auth(tenant: Tenant) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tenant.api_key}"}

@@ -31,7 +31,9 @@ async def schedule(
         sequence_type=sequence_type,  # type: ignore[arg-type]
         start_delay_hours=start_delay_hours,
     )
-    return scheduled, env.client.get_workflow_handle_for(SequenceWorkflow.run, scheduled.workflow_id)
+    return scheduled, env.client.get_workflow_handle_for(
+        SequenceWorkflow.run, scheduled.workflow_id
+    )
 
 
 async def finish(env: WorkflowEnvironment, handle: WorkflowHandle) -> SequenceProgress:
@@ -42,7 +44,9 @@ async def finish(env: WorkflowEnvironment, handle: WorkflowHandle) -> SequencePr
 
 def tasks_of(sessions: sessionmaker[Session], batch_id: int) -> list[Task]:
     with sessions() as session:
-        return list(session.scalars(select(Task).where(Task.batch_id == batch_id).order_by(Task.due_at)))
+        return list(
+            session.scalars(select(Task).where(Task.batch_id == batch_id).order_by(Task.due_at))
+        )
 
 
 def batch(sessions: sessionmaker[Session], batch_id: int) -> TaskBatch:

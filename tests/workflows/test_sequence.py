@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from nudge.contracts import ContactEvent, SequenceProgress
 from nudge.models import TaskBatch
@@ -33,7 +33,9 @@ async def test_each_preset_creates_its_four_tasks_at_its_offsets(
     assert batch(sessions, scheduled.batch_id).status == "completed"
 
 
-async def test_reply_on_day_two_of_standard_leaves_one_task(time_env, time_worker, sessions, tenant):
+async def test_reply_on_day_two_of_standard_leaves_one_task(
+    time_env, time_worker, sessions, tenant
+):
     scheduled, handle = await schedule(time_env, time_worker, sessions, tenant, "standard")
     await time_env.sleep(timedelta(days=2))
     await handle.signal(SequenceWorkflow.contact_event, ContactEvent(type="email_replied"))
@@ -52,9 +54,13 @@ async def test_status_change_to_lost_stops_and_other_events_do_not(
     scheduled, handle = await schedule(time_env, time_worker, sessions, tenant, "aggressive")
     await time_env.sleep(timedelta(hours=30))
     await handle.signal(SequenceWorkflow.contact_event, ContactEvent(type="email_opened"))
-    await handle.signal(SequenceWorkflow.contact_event, ContactEvent(type="status_change", status="lead"))
+    await handle.signal(
+        SequenceWorkflow.contact_event, ContactEvent(type="status_change", status="lead")
+    )
     await time_env.sleep(timedelta(days=1))  # day 2 step still happens
-    await handle.signal(SequenceWorkflow.contact_event, ContactEvent(type="status_change", status="lost"))
+    await handle.signal(
+        SequenceWorkflow.contact_event, ContactEvent(type="status_change", status="lost")
+    )
     result: SequenceProgress = await finish(time_env, handle)
     assert result.state == "stopped" and result.tasks_created == 2
     assert len(tasks_of(sessions, scheduled.batch_id)) == 2
@@ -110,7 +116,7 @@ async def test_temporal_cancellation_is_recorded(time_env, time_worker, sessions
     scheduled, handle = await schedule(time_env, time_worker, sessions, tenant, "standard")
     await time_env.sleep(timedelta(days=1, hours=1))
     await handle.cancel()
-    with pytest.raises(Exception):
+    with pytest.raises(WorkflowFailureError):
         await finish(time_env, handle)
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
     assert batch(sessions, scheduled.batch_id).status == "cancelled"

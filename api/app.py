@@ -1,0 +1,56 @@
+"""The FastAPI application: thin over the database and Temporal."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from api import errors
+from api.routes import batches, contacts, health, sequences, tasks
+from nudge.db import make_engine, make_session_factory
+from nudge.settings import Settings, get_settings
+from nudge.temporal import connect
+
+DESCRIPTION = """
+Nudge creates the right follow-up task, for the right person, at the right time, exactly once.
+
+Authenticate with `Authorization: Bearer <api key>`; `nudge up` prints a key on first start
+and `nudge create-owner NAME` makes more. Every answer is scoped to the key's owner.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sessions: sessionmaker[Session] | None = None,
+    client: Client | None = None,
+) -> FastAPI:
+    """Build the app; tests pass their own session factory and Temporal client."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
+        app.state.settings = settings
+        app.state.sessions = sessions
+        if sessions is None:
+            engine = make_engine(settings.sqlalchemy_url)
+            app.state.sessions = make_session_factory(engine)
+        # Lazy: the API answers (and /healthz reports) even while Temporal is still starting.
+        app.state.temporal = client or await connect(settings, lazy=True)
+        yield
+        if engine is not None:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Nudge",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, contacts, sequences, tasks, batches):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,62 @@
+"""Request dependencies: database session, Temporal client, the calling owner."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from nudge.models import Owner
+from nudge.owners import owner_for_key
+from nudge.settings import Settings
+
+bearer = HTTPBearer(auto_error=False, description="An owner's API key (`nudge create-owner`).")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_sessions(request: Request) -> sessionmaker[Session]:
+    return request.app.state.sessions
+
+
+def get_session(
+    sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
+) -> Iterator[Session]:
+    with sessions() as session:
+        yield session
+
+
+def get_client(request: Request) -> Client:
+    return request.app.state.temporal
+
+
+def get_owner(
+    session: Annotated[Session, Depends(get_session)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Owner:
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send `Authorization: Bearer <key>` (create one with "
+            "`nudge create-owner NAME`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    owner = owner_for_key(session, credentials.credentials)
+    if owner is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return owner
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ClientDep = Annotated[Client, Depends(get_client)]
+OwnerDep = Annotated[Owner, Depends(get_owner)]

@@ -1,0 +1,67 @@
+"""Contacts, as the CRM sends them (upsert by your external id)."""
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import OwnerDep, SessionDep
+from nudge.errors import ContactNotFound
+from nudge.models import Contact
+from nudge.schemas import ContactIn, ContactOut, Page
+
+router = APIRouter(prefix="/api/contacts", tags=["contacts"])
+
+
+@router.post(
+    "/",
+    response_model=ContactOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": ContactOut, "description": "An existing contact was updated."}},
+)
+def upsert_contact(
+    body: ContactIn, owner: OwnerDep, session: SessionDep, response: Response
+) -> Contact:
+    """Create the contact, or update the one with the same `external_id` (then 200)."""
+    for _ in range(2):  # a concurrent first insert of the same external_id loses once, then updates
+        contact = session.scalar(
+            select(Contact).where(
+                Contact.owner_id == owner.id, Contact.external_id == body.external_id
+            )
+        )
+        created = contact is None
+        if contact is None:
+            contact = Contact(owner_id=owner.id, external_id=body.external_id)
+            session.add(contact)
+        for field, value in body.model_dump().items():
+            setattr(contact, field, value)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            continue
+        if not created:
+            response.status_code = status.HTTP_200_OK
+        return contact
+    raise RuntimeError("contact upsert lost twice")  # pragma: no cover
+
+
+@router.get("/", response_model=Page[ContactOut])
+def list_contacts(owner: OwnerDep, session: SessionDep, limit: int = 50, offset: int = 0) -> dict:
+    """Your contacts, newest first."""
+    limit, offset = max(1, min(limit, 500)), max(0, offset)
+    where = Contact.owner_id == owner.id
+    total = session.scalar(select(func.count()).select_from(Contact).where(where)) or 0
+    items = session.scalars(
+        select(Contact).where(where).order_by(Contact.id.desc()).limit(limit).offset(offset)
+    )
+    return {"items": list(items), "total": total}
+
+
+@router.get("/{contact_id}/", response_model=ContactOut, responses={404: {}})
+def get_contact(contact_id: int, owner: OwnerDep, session: SessionDep) -> Contact:
+    contact = session.scalar(
+        select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner.id)
+    )
+    if contact is None:
+        raise ContactNotFound(contact_id)
+    return contact

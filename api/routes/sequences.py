@@ -1,0 +1,139 @@
+"""Follow-up sequences: schedule one, watch it, pause, resume or cancel it."""
+
+from anyio import to_thread
+from fastapi import APIRouter, Body, Response, status
+
+from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
+from nudge.contracts import SequenceProgress
+from nudge.schemas import CancelIn, ScheduledSequenceOut, ScheduleSequenceIn, SequenceProgressOut
+from nudge.sequences import latest_batch, schedule_sequence, sequence_progress, signal_sequence
+from nudge.settings import Settings
+
+router = APIRouter(prefix="/api/task-automation", tags=["sequences"])
+
+ERRORS = {
+    404: {"description": "Unknown contact or sequence (or another owner's)."},
+    409: {"description": "The sequence has already ended."},
+    503: {"description": "Temporal is unreachable."},
+}
+
+
+def workflow_url(settings: Settings, workflow_id: str) -> str:
+    return f"{settings.ui_base_url}/namespaces/{settings.namespace}/workflows/{workflow_id}"
+
+
+def _out(progress: SequenceProgress, settings: Settings) -> SequenceProgressOut:
+    return SequenceProgressOut(
+        **progress.model_dump(exclude={"planned"}),
+        planned=[p.model_dump() for p in progress.planned],  # type: ignore[misc]
+        temporal_ui_url=workflow_url(settings, progress.workflow_id),
+    )
+
+
+@router.post(
+    "/schedule-sequence/",
+    response_model=ScheduledSequenceOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "That sequence was already running; this is it."}, **ERRORS},
+)
+async def schedule(
+    body: ScheduleSequenceIn,
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    response: Response,
+) -> ScheduledSequenceOut:
+    """Start a follow-up sequence for a contact: one task per step, each due at its day.
+
+    Repeating the same request while the sequence runs starts nothing new and answers 200
+    with the running sequence."""
+    result = await schedule_sequence(
+        client,
+        sessions,
+        task_queue=settings.task_queue,
+        owner_id=owner.id,
+        contact_id=body.contact_id,
+        sequence_type=body.sequence_type,
+        start_delay_hours=body.start_delay_hours,
+    )
+    if not result.started:
+        response.status_code = status.HTTP_200_OK
+    return ScheduledSequenceOut(
+        workflow_id=result.workflow_id,
+        batch_id=result.batch_id,
+        planned=[p.model_dump() for p in result.planned],  # type: ignore[misc]
+        already_running=not result.started,
+        temporal_ui_url=workflow_url(settings, result.workflow_id),
+    )
+
+
+@router.get("/sequences/{workflow_id}/", response_model=SequenceProgressOut, responses=ERRORS)
+async def progress(
+    workflow_id: str,
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> SequenceProgressOut:
+    """Where a sequence stands: state, steps done, next due time, why it stopped."""
+    batch = await to_thread.run_sync(latest_batch, sessions, owner.id, workflow_id)
+    return _out(await sequence_progress(client, sessions, batch), settings)
+
+
+async def _control(
+    workflow_id: str,
+    signal: str,
+    args: tuple,
+    owner_id: int,
+    sessions,
+    client,
+    settings,  # type: ignore[no-untyped-def]
+) -> SequenceProgressOut:
+    batch = await to_thread.run_sync(latest_batch, sessions, owner_id, workflow_id)
+    await signal_sequence(client, batch, signal, *args)
+    return _out(await sequence_progress(client, sessions, batch), settings)
+
+
+@router.post(
+    "/sequences/{workflow_id}/pause/", response_model=SequenceProgressOut, responses=ERRORS
+)
+async def pause(
+    workflow_id: str,
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> SequenceProgressOut:
+    """Hold the sequence; no task is created while paused. Pausing twice is harmless."""
+    return await _control(workflow_id, "pause", (), owner.id, sessions, client, settings)
+
+
+@router.post(
+    "/sequences/{workflow_id}/resume/", response_model=SequenceProgressOut, responses=ERRORS
+)
+async def resume(
+    workflow_id: str,
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> SequenceProgressOut:
+    """Continue a paused sequence; every remaining step moves later by the time paused."""
+    return await _control(workflow_id, "resume", (), owner.id, sessions, client, settings)
+
+
+@router.post(
+    "/sequences/{workflow_id}/cancel/", response_model=SequenceProgressOut, responses=ERRORS
+)
+async def cancel(
+    workflow_id: str,
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    body: CancelIn | None = Body(None),
+) -> SequenceProgressOut:
+    """Stop the sequence for good; tasks already created stay. The reason is recorded."""
+    reason = body.reason if body else None
+    return await _control(workflow_id, "cancel", (reason,), owner.id, sessions, client, settings)

@@ -1,0 +1,75 @@
+"""Tasks Nudge created: list them with filters, complete them."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import func, select
+
+from api.deps import OwnerDep, SessionDep
+from nudge.errors import Conflict, NotFound
+from nudge.models import Task, TaskStatus, utcnow
+from nudge.schemas import Page, TaskOut
+from nudge.schemas import TaskStatus as TaskStatusName
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+@router.get("/", response_model=Page[TaskOut])
+def list_tasks(
+    owner: OwnerDep,
+    session: SessionDep,
+    contact_id: int | None = None,
+    status: TaskStatusName | None = None,
+    due_before: Annotated[datetime | None, Query(description="ISO 8601; exclusive")] = None,
+    due_after: Annotated[datetime | None, Query(description="ISO 8601; inclusive")] = None,
+    batch_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    """Your tasks, soonest due first. Times without an offset are read as UTC."""
+    where = [Task.owner_id == owner.id]
+    if contact_id is not None:
+        where.append(Task.contact_id == contact_id)
+    if status is not None:
+        where.append(Task.status == status)
+    if batch_id is not None:
+        where.append(Task.batch_id == batch_id)
+    if due_before is not None:
+        where.append(Task.due_at < _aware(due_before))
+    if due_after is not None:
+        where.append(Task.due_at >= _aware(due_after))
+    total = session.scalar(select(func.count()).select_from(Task).where(*where)) or 0
+    items = session.scalars(
+        select(Task).where(*where).order_by(Task.due_at, Task.id).limit(limit).offset(offset)
+    )
+    return {"items": list(items), "total": total}
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _owned_task(session: SessionDep, owner_id: int, task_id: int) -> Task:
+    task = session.scalar(select(Task).where(Task.id == task_id, Task.owner_id == owner_id))
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    return task
+
+
+@router.get("/{task_id}/", response_model=TaskOut, responses={404: {}})
+def get_task(task_id: int, owner: OwnerDep, session: SessionDep) -> Task:
+    return _owned_task(session, owner.id, task_id)
+
+
+@router.post("/{task_id}/complete/", response_model=TaskOut, responses={404: {}, 409: {}})
+def complete_task(task_id: int, owner: OwnerDep, session: SessionDep) -> Task:
+    """Mark a task done. Completing it again changes nothing and answers the same."""
+    task = _owned_task(session, owner.id, task_id)
+    if task.status == TaskStatus.cancelled:
+        raise Conflict(f"task {task_id} was cancelled; a cancelled task can't be completed")
+    if task.status == TaskStatus.open:
+        task.status = TaskStatus.completed
+        task.completed_at = utcnow()
+        session.commit()
+    return task

@@ -1,0 +1,161 @@
+"""Request and response bodies of the HTTP API."""
+
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+from nudge.contracts import SequenceState
+from nudge.schedule import SequenceType
+
+T = TypeVar("T")
+
+# Always "+00:00", never "Z": the API promises ISO 8601 with an explicit offset.
+Timestamp = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+
+ContactStatus = Literal["lead", "prospect", "active", "inactive", "lost"]
+Cadence = Literal["daily", "weekly", "biweekly", "monthly", "quarterly"]
+Priority = Literal["low", "medium", "high", "urgent"]
+TaskStatus = Literal["open", "completed", "cancelled"]
+BatchStatus = Literal["running", "completed", "cancelled", "stopped"]
+
+
+def _known_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+        ) from None
+    return name
+
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactIn(Strict):
+    external_id: NonEmpty = Field(description="Your CRM's id for the contact; upserts key on it.")
+    name: NonEmpty
+    email: Email | None = None
+    status: ContactStatus = "lead"
+    cadence: Cadence | None = None
+    timezone: Annotated[str, AfterValidator(_known_timezone)] = "UTC"
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    external_id: str
+    name: str
+    email: str | None
+    status: str
+    cadence: str | None
+    timezone: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ScheduleSequenceIn(Strict):
+    contact_id: int = Field(description="Id of one of your contacts.")
+    sequence_type: SequenceType = Field(
+        "standard",
+        description="standard: days 1, 3, 7, 14; aggressive: 1, 2, 4, 7; gentle: 3, 7, 14, 30.",
+    )
+    start_delay_hours: float = Field(
+        0, ge=0, le=24 * 365, description="Hours to wait before the day count starts."
+    )
+
+
+class PlannedStepOut(BaseModel):
+    step: int
+    due_at: Timestamp
+
+
+class ScheduledSequenceOut(BaseModel):
+    workflow_id: str
+    batch_id: int
+    planned: list[PlannedStepOut]
+    already_running: bool = Field(description="True when this answered a repeated start.")
+    temporal_ui_url: str
+
+
+class SequenceProgressOut(BaseModel):
+    workflow_id: str
+    batch_id: int
+    sequence_type: str
+    state: SequenceState
+    step: int = Field(description="Steps whose task has been created.")
+    next_due_at: Timestamp | None
+    tasks_created: int
+    stop_reason: str | None
+    planned: list[PlannedStepOut]
+    temporal_ui_url: str
+
+
+class CancelIn(Strict):
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class TaskOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contact_id: int | None
+    title: str
+    description: str
+    priority: str
+    status: str
+    due_at: Timestamp
+    reminder_at: Timestamp | None
+    completed_at: Timestamp | None
+    source: str
+    workflow_id: str | None
+    batch_id: int | None
+    created_at: Timestamp
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+
+
+class BatchOut(BaseModel):
+    id: int
+    kind: str
+    name: str
+    contact_id: int | None
+    workflow_id: str
+    status: str
+    stop_reason: str | None
+    planned: int
+    created: int
+    completed: int
+    cancelled: int
+    percent: int = Field(
+        description="Tasks done (completed or cancelled) out of those the batch will make: "
+        "planned while it runs, created once it has ended."
+    )
+    created_at: Timestamp
+    finished_at: Timestamp | None
+
+
+class Health(BaseModel):
+    database: str
+    temporal: str

@@ -163,3 +163,13 @@ async def api(time_env, time_worker, sessions) -> AsyncIterator[httpx.AsyncClien
 
 def auth(tenant: Tenant) -> dict[str, str]:
     return {"Authorization": f"Bearer {tenant.api_key}"}
+
+
+@pytest.fixture
+async def dev_api(dev_env, sessions, executor) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    """HTTP client for the API over the real Temporal dev server and a running worker."""
+    worker = build_worker(
+        dev_env.client, sessions, task_queue=f"tq-{uuid.uuid4()}", executor=executor
+    )
+    async with worker, serve_api(dev_env.client, sessions, worker.task_queue) as http:
+        yield http

@@ -1,0 +1,37 @@
+# Two commands on a fresh machine with Python 3.11: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "installing Nudge and its dependencies into $(VENV) (first time: a minute or two)"
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test]'
+	@touch $(STAMP)
+
+## run: Temporal dev server + web UI, worker and API on SQLite in .nudge/
+run: $(STAMP)
+	$(BIN)/nudge migrate
+	$(BIN)/nudge up
+
+## test: the whole suite, slow tests included (real Temporal servers, subprocesses)
+test: $(STAMP)
+	$(BIN)/pytest -m "slow or not slow"
+
+## test-fast: skip the tests marked slow
+test-fast: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .nudge test-artifacts .pytest_cache .ruff_cache

@@ -30,6 +30,7 @@ def build_worker(
     *,
     task_queue: str,
     executor: ThreadPoolExecutor,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     tasks = TaskActivities(sessions)
     return Worker(
@@ -39,6 +40,7 @@ def build_worker(
         activities=[tasks.load_contact, tasks.create_task, tasks.finish_batch],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        max_cached_workflows=max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
@@ -71,6 +73,7 @@ async def run(settings: Settings) -> None:
             make_session_factory(engine),
             task_queue=settings.task_queue,
             executor=executor,
+            max_cached_workflows=settings.worker_max_cached_workflows,
         )
         # The SDK installs no signal handlers: stop polling, let running activities finish.
         loop = asyncio.get_running_loop()

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     task_queue: str = "nudge"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    worker_max_cached_workflows: int = Field(
+        1000, description="Workflows a worker keeps in memory; 0 turns sticky execution off."
+    )
     register_search_attributes: bool = Field(
         True, description="Register Nudge's search attributes when the worker starts."
     )

@@ -3,7 +3,6 @@ NUDGE_TEST_DATABASE_URL is set), owners and contacts, and Temporal servers."""
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from nudge.models import Contact
 from nudge.owners import create_owner
 from nudge.settings import Settings
 from nudge.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES
+from tests.support import free_port
 from worker import build_worker, ensure_search_attributes
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -126,12 +126,6 @@ async def time_worker(
         yield worker
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @asynccontextmanager
 async def serve_api(
     client: Client, sessions: sessionmaker[Session], task_queue: str
@@ -159,10 +153,6 @@ async def api(time_env, time_worker, sessions) -> AsyncIterator[httpx.AsyncClien
     """HTTP client for the API over the time-skipping server and a running worker."""
     async with serve_api(time_env.client, sessions, time_worker.task_queue) as http:
         yield http
-
-
-def auth(tenant: Tenant) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tenant.api_key}"}
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from nudge.models import Task, TaskBatch
-from tests.conftest import auth
+from tests.support import auth
 
 SCHEDULE = "/api/task-automation/schedule-sequence/"
 

@@ -5,8 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import auth
-from tests.e2e.test_http_time_skipping import poll
+from tests.support import auth, poll
 
 pytestmark = pytest.mark.slow
 

@@ -1,19 +1,8 @@
 """End to end over HTTP: real API, real worker, time-skipping Temporal, real database."""
 
-import asyncio
 from datetime import datetime, timedelta
 
-from tests.conftest import auth
-
-
-async def poll(fetch, until, timeout: float = 15):  # type: ignore[no-untyped-def]
-    """Re-fetch until the condition holds (a timer firing is async to the HTTP answer)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await fetch()
-        if until(value) or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.05)
+from tests.support import auth, poll
 
 
 async def test_aggressive_sequence_day_by_day(api, time_env, tenant):

@@ -1,0 +1,99 @@
+"""Kill -9 the worker mid-sequence, restart it: every step's task exists exactly once.
+
+(The time-skipping server holds its clock while a workflow task waits for a worker, so
+time only moves here while no step is due; tests/faults/test_retry_after_commit.py covers
+a crash between the insert and the activity's completion.)"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.worker import Worker
+
+from tests.support import poll
+from tests.workflows.helpers import finish, schedule, tasks_of
+
+pytestmark = pytest.mark.slow
+
+
+class WorkerProcess:
+    """`nudge worker` as a real OS process, pointed at the test's server and database."""
+
+    def __init__(self, target: str, database_url: str, task_queue: str, log: Path) -> None:
+        self.env = dict(
+            os.environ,
+            NUDGE_TEMPORAL_ADDRESS=target,
+            NUDGE_DATABASE_URL=database_url,
+            NUDGE_TASK_QUEUE=task_queue,
+            # A dead worker's sticky queue would hold the next workflow task until its
+            # timeout, which the time-skipping server never lets pass.
+            NUDGE_WORKER_MAX_CACHED_WORKFLOWS="0",
+            PYTHONUNBUFFERED="1",
+        )
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        start = self.log.stat().st_size if self.log.exists() else 0
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nudge.cli", "worker"],
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while b"worker polling" not in self.log.read_bytes()[start:]:
+            assert self.proc.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, "worker did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+
+async def test_killed_worker_loses_and_doubles_nothing(
+    time_env, sessions, database_url, tenant, tmp_path
+):
+    target = time_env.client.service_client.config.target_host
+    queue = f"tq-{uuid.uuid4()}"
+    worker = WorkerProcess(target, database_url, queue, tmp_path / "worker.log")
+    worker.start()
+    # `schedule` only needs the queue name from this handle; no in-process worker runs.
+    fake = Worker.__new__(Worker)
+    fake._config = {"task_queue": queue}  # type: ignore[attr-defined]
+    scheduled, handle = await schedule(time_env, fake, sessions, tenant, "aggressive")
+
+    async def count() -> int:
+        return len(tasks_of(sessions, scheduled.batch_id))
+
+    async def timers() -> int:
+        return sum(
+            [
+                e.HasField("timer_started_event_attributes")
+                async for e in handle.fetch_history_events()
+            ]
+        )
+
+    await time_env.sleep(timedelta(days=1))
+    assert await poll(count, lambda n: n == 1, 30) == 1
+    assert await poll(timers, lambda n: n == 2, 30) == 2  # waiting on step 2: nothing in flight
+    worker.kill()
+    await time_env.sleep(timedelta(hours=12))  # half a day with no worker at all
+    assert await count() == 1
+
+    worker.start()
+    await time_env.sleep(timedelta(days=3))  # steps 2 (day 2) and 3 (day 4)
+    assert await poll(count, lambda n: n == 3, 60) == 3
+    result = await finish(time_env, handle)
+    tasks = tasks_of(sessions, scheduled.batch_id)
+    assert result.state == "completed"
+    assert len(tasks) == 4 == len({t.idempotency_key for t in tasks})
+    worker.kill()

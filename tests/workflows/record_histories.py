@@ -1,0 +1,108 @@
+"""Record workflow histories for the replay test.
+
+Run after a deliberate, compatible change to a workflow's history shape:
+    .venv/bin/python -m tests.workflows.record_histories
+Then commit tests/workflows/histories/. Never re-record to make a failing replay pass: a
+replay failure means running workflows would break; guard the change with workflow.patched.
+"""
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from nudge.binaries import find_binary
+from nudge.contracts import ContactEvent
+from nudge.db import make_engine, make_session_factory, transaction
+from nudge.migrate import upgrade
+from nudge.models import Contact
+from nudge.owners import create_owner
+from nudge.sequences import schedule_sequence
+from nudge.temporal import DATA_CONVERTER
+from worker import build_worker, ensure_search_attributes
+from workflows.sequence import SequenceWorkflow
+
+HERE = Path(__file__).parent / "histories"
+Scenario = Callable[[WorkflowEnvironment, WorkflowHandle], Awaitable[None]]
+
+
+async def completes(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    await env.sleep(timedelta(days=15))
+
+
+async def paused_and_resumed(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    await env.sleep(timedelta(days=2))
+    await handle.signal(SequenceWorkflow.pause)
+    await env.sleep(timedelta(days=3))
+    await handle.signal(SequenceWorkflow.resume)
+    await env.sleep(timedelta(days=20))
+
+
+async def stopped_by_reply(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    await env.sleep(timedelta(days=2))
+    await handle.signal(SequenceWorkflow.contact_event, ContactEvent(type="email_replied"))
+
+
+async def cancelled_by_signal(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    await env.sleep(timedelta(days=4))
+    await handle.signal(SequenceWorkflow.cancel, "not interested")
+
+
+async def cancelled_in_temporal(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    await env.sleep(timedelta(days=2))
+    await handle.cancel()
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "sequence-completes": completes,
+    "sequence-paused-and-resumed": paused_and_resumed,
+    "sequence-stopped-by-reply": stopped_by_reply,
+    "sequence-cancelled-by-signal": cancelled_by_signal,
+    "sequence-cancelled-in-temporal": cancelled_in_temporal,
+}
+
+
+async def main() -> None:
+    url = f"sqlite:///{tempfile.mkdtemp()}/record.db"
+    upgrade(url)
+    sessions = make_session_factory(make_engine(url))
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_binary("temporal-test-server"),
+        data_converter=DATA_CONVERTER,
+    )
+    await ensure_search_attributes(env.client)
+    HERE.mkdir(exist_ok=True)
+    with ThreadPoolExecutor(4) as pool:
+        async with build_worker(env.client, sessions, task_queue="record", executor=pool):
+            for i, (name, scenario) in enumerate(SCENARIOS.items()):
+                with transaction(sessions) as session:
+                    owner, _ = create_owner(session, name)
+                    contact = Contact(owner_id=owner.id, external_id=str(i), name="Ada")
+                    session.add(contact)
+                    session.flush()
+                    owner_id, contact_id = owner.id, contact.id
+                started = await schedule_sequence(
+                    env.client,
+                    sessions,
+                    task_queue="record",
+                    owner_id=owner_id,
+                    contact_id=contact_id,
+                    sequence_type="standard",
+                    start_delay_hours=0,
+                )
+                handle = env.client.get_workflow_handle(started.workflow_id)
+                await scenario(env, handle)
+                await asyncio.sleep(0.5)  # let the last activity report
+                history = await handle.fetch_history()
+                (HERE / f"{name}.json").write_text(history.to_json())
+                print(f"recorded {name}: {len(history.events)} events")
+    await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

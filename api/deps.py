@@ -35,9 +35,11 @@ def get_client(request: Request) -> Client:
 
 
 def get_owner(
-    session: Annotated[Session, Depends(get_session)],
+    sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Owner:
+    """The key's owner. Its own short session: a connection held for the whole request
+    would starve the pool when async routes open their own sessions."""
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -45,7 +47,8 @@ def get_owner(
             "`nudge create-owner NAME`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    owner = owner_for_key(session, credentials.credentials)
+    with sessions() as session:
+        owner = owner_for_key(session, credentials.credentials)
     if owner is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

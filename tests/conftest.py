@@ -1,34 +1,28 @@
 """Shared fixtures: a migrated database (SQLite, or PostgreSQL when
 NUDGE_TEST_DATABASE_URL is set), owners and contacts, and Temporal servers."""
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.app import create_app
+from api.embedded import serve_api
 from nudge.binaries import find_binary
 from nudge.db import make_engine, make_session_factory, transaction
 from nudge.migrate import upgrade
 from nudge.models import Contact
 from nudge.owners import create_owner
-from nudge.settings import Settings
 from nudge.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES
-from tests.support import free_port
 from worker import build_worker, ensure_search_attributes
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -124,28 +118,6 @@ async def time_worker(
     )
     async with worker:
         yield worker
-
-
-@asynccontextmanager
-async def serve_api(
-    client: Client, sessions: sessionmaker[Session], task_queue: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app on a real port in this event loop; yields an HTTP client for it."""
-    settings = Settings(task_queue=task_queue, temporal_ui_url="http://temporal-ui.test")
-    app = create_app(settings, sessions=sessions, client=client)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.01)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-        yield http
-    server.should_exit = True
-    await serving
 
 
 @pytest.fixture

@@ -1,15 +1,8 @@
 """Small helpers tests import (fixtures live in conftest.py)."""
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def auth(tenant: Any) -> dict[str, str]:

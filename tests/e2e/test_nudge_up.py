@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
+from api.embedded import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -30,6 +30,7 @@ def build_worker(
     *,
     task_queue: str,
     executor: ThreadPoolExecutor,
+    max_concurrent_activities: int = 16,
     max_cached_workflows: int = 1000,
 ) -> Worker:
     tasks = TaskActivities(sessions)
@@ -37,9 +38,9 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[tasks.load_contact, tasks.create_task, tasks.finish_batch],
+        activities=[tasks.begin_sequence, tasks.create_task, tasks.finish_batch],
         activity_executor=executor,
-        max_concurrent_activities=executor._max_workers,
+        max_concurrent_activities=max_concurrent_activities,
         max_cached_workflows=max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -67,12 +68,15 @@ async def run(settings: Settings) -> None:
     if settings.register_search_attributes:
         await ensure_search_attributes(client)
     engine = make_engine(settings.sqlalchemy_url)
-    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
+    # One thread per activity slot: sync activities never wait for a thread.
+    slots = settings.worker_activity_slots
+    with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="activity") as executor:
         worker = build_worker(
             client,
             make_session_factory(engine),
             task_queue=settings.task_queue,
             executor=executor,
+            max_concurrent_activities=slots,
             max_cached_workflows=settings.worker_max_cached_workflows,
         )
         # The SDK installs no signal handlers: stop polling, let running activities finish.

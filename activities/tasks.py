@@ -6,7 +6,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from nudge.contracts import BatchOutcome, ContactCard, CreatedTask, NewTask
+from nudge.batches import sequence_batch
+from nudge.contracts import BatchOutcome, ContactCard, CreatedTask, NewTask, SequenceInput
 from nudge.db import transaction
 from nudge.models import BatchStatus, Contact, Task, TaskBatch, utcnow
 
@@ -18,16 +19,28 @@ class TaskActivities:
         self.sessions = sessions
 
     @activity.defn
-    def load_contact(self, owner_id: int, contact_id: int) -> ContactCard:
-        with self.sessions() as session:
+    def begin_sequence(self, inp: SequenceInput) -> ContactCard:
+        """The contact to address; also makes sure the run's batch row exists (the API
+        writes it first, but drops it when a start's outcome was unclear)."""
+        with transaction(self.sessions) as session:
             contact = session.scalar(
-                select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner_id)
+                select(Contact).where(
+                    Contact.id == inp.contact_id, Contact.owner_id == inp.owner_id
+                )
             )
-        if contact is None:
-            raise ApplicationError(
-                f"contact {contact_id} no longer exists", type="ContactGone", non_retryable=True
-            )
-        return ContactCard(name=contact.name, email=contact.email)
+            if contact is None:
+                raise ApplicationError(
+                    f"contact {inp.contact_id} no longer exists",
+                    type="ContactGone",
+                    non_retryable=True,
+                )
+            if session.get(TaskBatch, inp.batch_id) is None:
+                session.add(
+                    sequence_batch(
+                        contact, inp.sequence_type, inp.start_delay_hours, batch_id=inp.batch_id
+                    )
+                )
+            return ContactCard(name=contact.name, email=contact.email)
 
     @activity.defn
     def create_task(self, new: NewTask) -> CreatedTask:

@@ -1,9 +1,9 @@
-"""Every failure becomes a 4xx/503 whose message says what to fix."""
+"""Every failure becomes a 4xx (or 502/503 for Temporal) whose message says what to fix."""
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from nudge.errors import NudgeError
 
@@ -16,14 +16,13 @@ def _where(loc: tuple) -> str:
 async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     errors = []
     for err in exc.errors():
-        msg = err["msg"]
+        msg, where = err["msg"], _where(tuple(err["loc"]))
         if err["type"] == "json_invalid":
-            msg = (
-                f"request body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"
-            )
+            reason = err.get("ctx", {}).get("error", "parse error")
+            msg, where = f"request body is not valid JSON ({reason})", "body"
         elif err["type"] == "extra_forbidden":
             msg = "unknown field; remove it"
-        errors.append({"field": _where(tuple(err["loc"])), "message": msg})
+        errors.append({"field": where, "message": msg})
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
 
@@ -32,13 +31,21 @@ async def nudge_error(_: Request, exc: NudgeError) -> JSONResponse:
     return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
 
+UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+
+
 async def temporal_error(_: Request, exc: RPCError) -> JSONResponse:
+    if exc.status in UNREACHABLE:
+        return JSONResponse(
+            {
+                "detail": f"Temporal is unavailable ({exc.message}); is `nudge up` (or the "
+                "Temporal server named by NUDGE_TEMPORAL_ADDRESS) running? Nothing was changed."
+            },
+            status_code=503,
+        )
     return JSONResponse(
-        {
-            "detail": f"Temporal is unavailable ({exc.message}); is `nudge up` (or the "
-            "Temporal server named by NUDGE_TEMPORAL_ADDRESS) running?"
-        },
-        status_code=503,
+        {"detail": f"Temporal refused the request: {exc.status.name}: {exc.message}"},
+        status_code=502,
     )
 
 

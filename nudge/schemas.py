@@ -1,6 +1,6 @@
 """Request and response bodies of the HTTP API."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,10 +38,35 @@ def _known_timezone(name: str) -> str:
     return name
 
 
-NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    """Aware UTC; a time without an offset is read as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time is out of range once converted to UTC") from None
+
+
+# Database keys are 32-bit on PostgreSQL: anything larger can't name a row.
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+NonEmpty = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        strip_whitespace=True, max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
+    ),
 ]
 
 
@@ -73,7 +98,7 @@ class ContactOut(BaseModel):
 
 
 class ScheduleSequenceIn(Strict):
-    contact_id: int = Field(description="Id of one of your contacts.")
+    contact_id: Id = Field(description="Id of one of your contacts.")
     sequence_type: SequenceType = Field(
         "standard",
         description="standard: days 1, 3, 7, 14; aggressive: 1, 2, 4, 7; gentle: 3, 7, 14, 30.",
@@ -110,7 +135,7 @@ class SequenceProgressOut(BaseModel):
 
 
 class CancelIn(Strict):
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)] | None = None
 
 
 class TaskOut(BaseModel):

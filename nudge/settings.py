@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     task_queue: str = "nudge"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    worker_activity_slots: int = Field(16, description="Activities a worker runs at once.")
     worker_max_cached_workflows: int = Field(
         1000, description="Workflows a worker keeps in memory; 0 turns sticky execution off."
     )

@@ -55,11 +55,11 @@ class SequenceWorkflow:
         inp = self._inp
         try:
             contact = await workflow.execute_activity_method(
-                TaskActivities.load_contact,
-                args=[inp.owner_id, inp.contact_id],
+                TaskActivities.begin_sequence,
+                inp,
                 start_to_close_timeout=WRITE_TIMEOUT,
                 retry_policy=WRITE_RETRY,
-                summary="Load contact",
+                summary="Load contact, check batch",
             )
         except ActivityError as err:
             if isinstance(err.cause, ApplicationError) and err.cause.type == "ContactGone":
@@ -76,6 +76,8 @@ class SequenceWorkflow:
             due = self._base_due[step - 1] + self._shift
             if not await self._sleep_until(due, f"Step {step}/{total} due"):
                 continue  # paused, resumed or stopped meanwhile: look again
+            if self._state != "running":
+                continue  # a signal landed in the same activation as the timer
             await workflow.execute_activity_method(
                 TaskActivities.create_task,
                 NewTask(
@@ -99,7 +101,8 @@ class SequenceWorkflow:
                 summary=f"Create task for step {step}/{total}",
             )
             self._created_due.append(due)
-        if self._state == "running":
+        if len(self._created_due) == total:
+            # Even if a pause arrived during the last write: nothing is left to pause.
             self._end("completed", None)
 
     async def _sleep_until(self, due: datetime, summary: str) -> bool:
@@ -130,7 +133,7 @@ class SequenceWorkflow:
 
     def _end(self, state: SequenceState, reason: str | None) -> None:
         if self._state in TERMINAL:
-            return
+            return  # the first ending wins; signals may repeat
         self._state = state
         self._stop_reason = reason
         self._paused_at = None

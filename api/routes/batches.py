@@ -7,6 +7,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from api.deps import OwnerDep, SessionDep
+from api.params import IdPath, Offset
 from nudge.errors import NotFound
 from nudge.models import BatchStatus, Task, TaskBatch, TaskStatus
 from nudge.schemas import BatchOut, Page
@@ -73,7 +74,7 @@ def list_batches(
     owner: OwnerDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     """Your batches, newest first, with progress."""
     where = TaskBatch.owner_id == owner.id
@@ -87,7 +88,7 @@ def list_batches(
 
 
 @router.get("/{batch_id}/", response_model=BatchOut, responses={404: {}})
-def get_batch(batch_id: int, owner: OwnerDep, session: SessionDep) -> BatchOut:
+def get_batch(batch_id: IdPath, owner: OwnerDep, session: SessionDep) -> BatchOut:
     batch = session.scalar(
         select(TaskBatch).where(TaskBatch.id == batch_id, TaskBatch.owner_id == owner.id)
     )

@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import OwnerDep, SessionDep
+from api.params import IdPath
 from nudge.errors import ContactNotFound
 from nudge.models import Contact
 from nudge.schemas import ContactIn, ContactOut, Page
@@ -32,7 +33,8 @@ def upsert_contact(
         if contact is None:
             contact = Contact(owner_id=owner.id, external_id=body.external_id)
             session.add(contact)
-        for field, value in body.model_dump().items():
+        # An update changes only what was sent; a new contact takes the defaults too.
+        for field, value in body.model_dump(exclude_unset=not created).items():
             setattr(contact, field, value)
         try:
             session.commit()
@@ -58,7 +60,7 @@ def list_contacts(owner: OwnerDep, session: SessionDep, limit: int = 50, offset:
 
 
 @router.get("/{contact_id}/", response_model=ContactOut, responses={404: {}})
-def get_contact(contact_id: int, owner: OwnerDep, session: SessionDep) -> Contact:
+def get_contact(contact_id: IdPath, owner: OwnerDep, session: SessionDep) -> Contact:
     contact = session.scalar(
         select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner.id)
     )

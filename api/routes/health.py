@@ -2,12 +2,13 @@
 
 from datetime import timedelta
 
+from anyio import to_thread
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
-from api.deps import ClientDep, SessionDep
+from api.deps import ClientDep, SessionsDep
 from nudge.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -18,10 +19,15 @@ router = APIRouter(tags=["health"])
     response_model=Health,
     responses={503: {"model": Health, "description": "The database or Temporal is down."}},
 )
-async def healthz(session: SessionDep, client: ClientDep) -> JSONResponse:
+async def healthz(sessions: SessionsDep, client: ClientDep) -> JSONResponse:
     """200 when the database answers a query and the Temporal frontend answers a health check."""
+
+    def ping() -> None:
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
+
     try:
-        session.execute(text("SELECT 1"))
+        await to_thread.run_sync(ping)
         database = "ok"
     except Exception as err:  # any driver error means "down" here
         database = f"unreachable: {err.__class__.__name__}"

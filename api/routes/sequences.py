@@ -2,8 +2,11 @@
 
 from anyio import to_thread
 from fastapi import APIRouter, Body, Response, status
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 
 from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
+from api.params import WorkflowIdPath
 from nudge.contracts import SequenceProgress
 from nudge.schemas import CancelIn, ScheduledSequenceOut, ScheduleSequenceIn, SequenceProgressOut
 from nudge.sequences import latest_batch, schedule_sequence, sequence_progress, signal_sequence
@@ -70,7 +73,7 @@ async def schedule(
 
 @router.get("/sequences/{workflow_id}/", response_model=SequenceProgressOut, responses=ERRORS)
 async def progress(
-    workflow_id: str,
+    workflow_id: WorkflowIdPath,
     owner: OwnerDep,
     sessions: SessionsDep,
     client: ClientDep,
@@ -84,11 +87,11 @@ async def progress(
 async def _control(
     workflow_id: str,
     signal: str,
-    args: tuple,
+    args: tuple[object, ...],
     owner_id: int,
-    sessions,
-    client,
-    settings,  # type: ignore[no-untyped-def]
+    sessions: sessionmaker[Session],
+    client: Client,
+    settings: Settings,
 ) -> SequenceProgressOut:
     batch = await to_thread.run_sync(latest_batch, sessions, owner_id, workflow_id)
     await signal_sequence(client, batch, signal, *args)
@@ -99,7 +102,7 @@ async def _control(
     "/sequences/{workflow_id}/pause/", response_model=SequenceProgressOut, responses=ERRORS
 )
 async def pause(
-    workflow_id: str,
+    workflow_id: WorkflowIdPath,
     owner: OwnerDep,
     sessions: SessionsDep,
     client: ClientDep,
@@ -113,7 +116,7 @@ async def pause(
     "/sequences/{workflow_id}/resume/", response_model=SequenceProgressOut, responses=ERRORS
 )
 async def resume(
-    workflow_id: str,
+    workflow_id: WorkflowIdPath,
     owner: OwnerDep,
     sessions: SessionsDep,
     client: ClientDep,
@@ -127,7 +130,7 @@ async def resume(
     "/sequences/{workflow_id}/cancel/", response_model=SequenceProgressOut, responses=ERRORS
 )
 async def cancel(
-    workflow_id: str,
+    workflow_id: WorkflowIdPath,
     owner: OwnerDep,
     sessions: SessionsDep,
     client: ClientDep,

@@ -1,12 +1,12 @@
 """Tasks Nudge created: list them with filters, complete them."""
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
 from api.deps import OwnerDep, SessionDep
+from api.params import IdPath, Offset, OptionalId, OptionalTime
 from nudge.errors import Conflict, NotFound
 from nudge.models import Task, TaskStatus, utcnow
 from nudge.schemas import Page, TaskOut
@@ -19,15 +19,15 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 def list_tasks(
     owner: OwnerDep,
     session: SessionDep,
-    contact_id: int | None = None,
+    contact_id: OptionalId = None,
     status: TaskStatusName | None = None,
-    due_before: Annotated[datetime | None, Query(description="ISO 8601; exclusive")] = None,
-    due_after: Annotated[datetime | None, Query(description="ISO 8601; inclusive")] = None,
-    batch_id: int | None = None,
+    due_before: OptionalTime = None,
+    due_after: OptionalTime = None,
+    batch_id: OptionalId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
-    """Your tasks, soonest due first. Times without an offset are read as UTC."""
+    """Your tasks, soonest due first; `due_before` is exclusive, `due_after` inclusive."""
     where = [Task.owner_id == owner.id]
     if contact_id is not None:
         where.append(Task.contact_id == contact_id)
@@ -36,18 +36,14 @@ def list_tasks(
     if batch_id is not None:
         where.append(Task.batch_id == batch_id)
     if due_before is not None:
-        where.append(Task.due_at < _aware(due_before))
+        where.append(Task.due_at < due_before)
     if due_after is not None:
-        where.append(Task.due_at >= _aware(due_after))
+        where.append(Task.due_at >= due_after)
     total = session.scalar(select(func.count()).select_from(Task).where(*where)) or 0
     items = session.scalars(
         select(Task).where(*where).order_by(Task.due_at, Task.id).limit(limit).offset(offset)
     )
     return {"items": list(items), "total": total}
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _owned_task(session: SessionDep, owner_id: int, task_id: int) -> Task:
@@ -58,12 +54,12 @@ def _owned_task(session: SessionDep, owner_id: int, task_id: int) -> Task:
 
 
 @router.get("/{task_id}/", response_model=TaskOut, responses={404: {}})
-def get_task(task_id: int, owner: OwnerDep, session: SessionDep) -> Task:
+def get_task(task_id: IdPath, owner: OwnerDep, session: SessionDep) -> Task:
     return _owned_task(session, owner.id, task_id)
 
 
 @router.post("/{task_id}/complete/", response_model=TaskOut, responses={404: {}, 409: {}})
-def complete_task(task_id: int, owner: OwnerDep, session: SessionDep) -> Task:
+def complete_task(task_id: IdPath, owner: OwnerDep, session: SessionDep) -> Task:
     """Mark a task done. Completing it again changes nothing and answers the same."""
     task = _owned_task(session, owner.id, task_id)
     if task.status == TaskStatus.cancelled:

@@ -77,7 +77,7 @@ async def test_temporal_retry_after_commit_leaves_one_task_per_step(
         time_env.client,
         task_queue=f"tq-{uuid.uuid4()}",
         workflows=[SequenceWorkflow],
-        activities=[acts.load_contact, acts.create_task, acts.finish_batch],
+        activities=[acts.begin_sequence, acts.create_task, acts.finish_batch],
         activity_executor=executor,
     )
     async with worker:

@@ -77,7 +77,7 @@ async def main() -> None:
     )
     await ensure_search_attributes(env.client)
     HERE.mkdir(exist_ok=True)
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(16) as pool:
         async with build_worker(env.client, sessions, task_queue="record", executor=pool):
             for i, (name, scenario) in enumerate(SCENARIOS.items()):
                 with transaction(sessions) as session:

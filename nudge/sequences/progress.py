@@ -1,0 +1,133 @@
+"""Where a sequence stands: live from the workflow, else from its result or our rows."""
+
+from datetime import datetime, timedelta
+
+from anyio import to_thread
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from nudge.contracts import PlannedStep, SequenceInput, SequenceProgress
+from nudge.db import transaction
+from nudge.errors import NotFound
+from nudge.models import BatchStatus, Task, TaskBatch, utcnow
+from nudge.schedule import sequence_due_times
+from workflows.sequence import SequenceWorkflow
+
+QUERY_TIMEOUT = timedelta(seconds=5)
+# Ended outside our code (terminated or timed out in Temporal): no result to read.
+ENDED_ELSEWHERE = {
+    WorkflowExecutionStatus.TERMINATED: "workflow terminated in Temporal",
+    WorkflowExecutionStatus.FAILED: "workflow failed",
+    WorkflowExecutionStatus.TIMED_OUT: "workflow timed out",
+}
+
+
+def latest_batch(sessions: sessionmaker[Session], owner_id: int, workflow_id: str) -> TaskBatch:
+    """The owner's newest batch for a sequence workflow id (one per run)."""
+    with sessions() as session:
+        batch = session.scalar(
+            select(TaskBatch)
+            .where(
+                TaskBatch.owner_id == owner_id,
+                TaskBatch.workflow_id == workflow_id,
+                TaskBatch.kind == "sequence",
+            )
+            .order_by(TaskBatch.id.desc())
+            .limit(1)
+        )
+    if batch is None:
+        raise NotFound(
+            f"sequence {workflow_id!r} not found; start one with "
+            "POST /api/task-automation/schedule-sequence/"
+        )
+    return batch
+
+
+def owned_batch(sessions: sessionmaker[Session], owner_id: int, batch_id: int) -> TaskBatch:
+    with sessions() as session:
+        batch = session.get(TaskBatch, batch_id)
+    if batch is None or batch.owner_id != owner_id:
+        raise NotFound(f"batch {batch_id} not found")
+    return batch
+
+
+async def planned_steps(handle: WorkflowHandle, inp: SequenceInput) -> list[PlannedStep]:
+    """Due times as the workflow computes them, from its recorded start time."""
+    return _planned(inp, (await handle.describe()).start_time)
+
+
+def _planned(inp: SequenceInput, start: datetime) -> list[PlannedStep]:
+    due = sequence_due_times(inp.sequence_type, start, inp.start_delay_hours)
+    return [PlannedStep(step=i + 1, due_at=d) for i, d in enumerate(due)]
+
+
+def _count_tasks(sessions: sessionmaker[Session], batch_id: int) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).where(Task.batch_id == batch_id)) or 0
+
+
+def _record_ended(sessions: sessionmaker[Session], batch: TaskBatch, reason: str) -> None:
+    with transaction(sessions) as session:
+        session.execute(
+            update(TaskBatch)
+            .where(TaskBatch.id == batch.id, TaskBatch.status == BatchStatus.running)
+            .values(status=BatchStatus.stopped, stop_reason=reason, finished_at=utcnow())
+        )
+    batch.status, batch.stop_reason = BatchStatus.stopped, reason
+
+
+async def sequence_progress(
+    client: Client, sessions: sessionmaker[Session], batch: TaskBatch
+) -> SequenceProgress:
+    handle = client.get_workflow_handle_for(SequenceWorkflow.run, batch.workflow_id)
+    start = batch.created_at  # close enough when Temporal no longer has the run
+    try:
+        desc = await handle.describe()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+    else:
+        start = desc.start_time
+        if desc.status == WorkflowExecutionStatus.RUNNING:
+            try:
+                return await handle.query(SequenceWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+            except (RPCError, WorkflowQueryFailedError):
+                pass  # no worker to answer right now: our rows still tell most of it
+        elif desc.status == WorkflowExecutionStatus.COMPLETED:
+            return await handle.result()
+        elif desc.status in ENDED_ELSEWHERE and batch.status == BatchStatus.running:
+            await to_thread.run_sync(_record_ended, sessions, batch, ENDED_ELSEWHERE[desc.status])
+    return await _from_rows(sessions, batch, start)
+
+
+async def _from_rows(
+    sessions: sessionmaker[Session], batch: TaskBatch, start: datetime
+) -> SequenceProgress:
+    inp = SequenceInput(
+        owner_id=batch.owner_id,
+        contact_id=batch.contact_id or 0,
+        batch_id=batch.id,
+        sequence_type=batch.params["sequence_type"],
+        start_delay_hours=batch.params.get("start_delay_hours", 0),
+    )
+    created = await to_thread.run_sync(_count_tasks, sessions, batch.id)
+    planned = _planned(inp, start)
+    running = batch.status == BatchStatus.running
+    return SequenceProgress(
+        workflow_id=batch.workflow_id,
+        batch_id=batch.id,
+        sequence_type=inp.sequence_type,
+        state=BatchStatus(batch.status).value,
+        step=created,
+        next_due_at=planned[created].due_at if running and created < len(planned) else None,
+        tasks_created=created,
+        stop_reason=batch.stop_reason,
+        planned=planned,
+    )

@@ -6,6 +6,7 @@ from fastapi.responses import JSONResponse
 from temporalio.service import RPCError, RPCStatusCode
 
 from nudge.errors import NudgeError
+from nudge.temporal import unreachable
 
 
 def _where(loc: tuple) -> str:
@@ -34,15 +35,25 @@ async def nudge_error(_: Request, exc: NudgeError) -> JSONResponse:
 UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 
 
+def _unavailable(why: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": f"Temporal is unavailable ({why}); is `nudge up` (or the Temporal "
+            "server named by NUDGE_TEMPORAL_ADDRESS) running? Nothing was changed."
+        },
+        status_code=503,
+    )
+
+
+async def connect_error(request: Request, exc: RuntimeError) -> JSONResponse:
+    if unreachable(exc):
+        return _unavailable("cannot connect")
+    raise exc
+
+
 async def temporal_error(_: Request, exc: RPCError) -> JSONResponse:
     if exc.status in UNREACHABLE:
-        return JSONResponse(
-            {
-                "detail": f"Temporal is unavailable ({exc.message}); is `nudge up` (or the "
-                "Temporal server named by NUDGE_TEMPORAL_ADDRESS) running? Nothing was changed."
-            },
-            status_code=503,
-        )
+        return _unavailable(exc.message)
     return JSONResponse(
         {"detail": f"Temporal refused the request: {exc.status.name}: {exc.message}"},
         status_code=502,
@@ -53,3 +64,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(NudgeError, nudge_error)  # type: ignore[arg-type]
     app.add_exception_handler(RPCError, temporal_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RuntimeError, connect_error)  # type: ignore[arg-type]

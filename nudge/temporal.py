@@ -33,3 +33,8 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         data_converter=DATA_CONVERTER,
         lazy=lazy,
     )
+
+
+def unreachable(err: BaseException) -> bool:
+    """A lazy client that can't reach the server raises a plain RuntimeError, not RPCError."""
+    return isinstance(err, RuntimeError) and str(err).startswith("Failed client connect")

@@ -107,12 +107,14 @@ def executor() -> Iterator[ThreadPoolExecutor]:
         yield pool
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def time_worker(
     time_env: WorkflowEnvironment,
     sessions: sessionmaker[Session],
     executor: ThreadPoolExecutor,
 ) -> AsyncIterator[Worker]:
+    """One worker for the whole session: the time-skipping server stops its clock while a
+    workflow task waits for a worker, so a run a test left behind must still be served."""
     worker = build_worker(
         time_env.client, sessions, task_queue=f"tq-{uuid.uuid4()}", executor=executor
     )

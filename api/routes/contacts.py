@@ -1,11 +1,13 @@
 """Contacts, as the CRM sends them (upsert by your external id)."""
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import OwnerDep, SessionDep
-from api.params import IdPath
+from api.params import IdPath, Offset
 from nudge.errors import ContactNotFound
 from nudge.models import Contact
 from nudge.schemas import ContactIn, ContactOut, Page
@@ -48,9 +50,13 @@ def upsert_contact(
 
 
 @router.get("/", response_model=Page[ContactOut])
-def list_contacts(owner: OwnerDep, session: SessionDep, limit: int = 50, offset: int = 0) -> dict:
+def list_contacts(
+    owner: OwnerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Offset = 0,
+) -> dict:
     """Your contacts, newest first."""
-    limit, offset = max(1, min(limit, 500)), max(0, offset)
     where = Contact.owner_id == owner.id
     total = session.scalar(select(func.count()).select_from(Contact).where(where)) or 0
     items = session.scalars(

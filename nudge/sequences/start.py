@@ -7,7 +7,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from nudge.batches import sequence_batch
 from nudge.contracts import PlannedStep, SequenceInput
@@ -57,7 +56,7 @@ async def _runs_our_batch(client: Client, workflow_id: str, batch_id: int) -> bo
     try:
         desc = await client.get_workflow_handle(workflow_id).describe()
         return await desc.memo_value("batch_id", None) == batch_id
-    except RPCError:
+    except Exception:  # unreachable or unknown: treat as not started
         return False
 
 

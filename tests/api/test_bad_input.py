@@ -116,3 +116,74 @@ async def test_other_owners_sequences_tasks_and_batches_are_invisible(api, make_
     await api.post(f"/api/task-automation/sequences/{wf}/cancel/", headers=auth(other))
     with sessions() as session:
         assert session.scalar(select(func.count()).where(Task.owner_id == me.owner_id)) == 0
+
+
+HUGE = [2**31, 2**63, 10**30]
+
+
+async def test_ids_beyond_any_key_are_422(api, tenant):
+    paths = [
+        *(f"/api/contacts/{i}/" for i in HUGE),
+        *(f"/api/tasks/{i}/" for i in HUGE),
+        *(f"/api/task-automation/batches/{i}/" for i in HUGE),
+        *(f"/api/tasks/?contact_id={i}" for i in HUGE),
+        *(f"/api/tasks/?batch_id={i}" for i in HUGE),
+        "/api/tasks/?offset=99999999999",
+        "/api/contacts/?offset=99999999999",
+        "/api/task-automation/batches/?offset=99999999999",
+        "/api/contacts/0/",
+    ]
+    for path in paths:
+        resp = await api.get(path, headers=auth(tenant))
+        assert resp.status_code == 422, path
+    for i in HUGE:
+        resp = await api.post(f"/api/tasks/{i}/complete/", headers=auth(tenant))
+        assert resp.status_code == 422
+        resp = await api.post(SCHEDULE, json={"contact_id": i}, headers=auth(tenant))
+        assert resp.status_code == 422
+        assert resp.json()["errors"][0]["field"] == "contact_id"
+
+
+async def test_times_that_overflow_utc_are_422(api, tenant):
+    for value in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00%2B01:00"):
+        resp = await api.get(f"/api/tasks/?due_before={value}", headers=auth(tenant))
+        assert resp.status_code == 422, value
+        assert "out of range" in resp.json()["detail"]
+
+
+async def test_nul_characters_are_422(api, tenant, sessions):
+    for field in ("external_id", "name", "email"):
+        body = {"external_id": "nul", "name": "N", "email": "n@example.com"}
+        body[field] = body[field][:1] + "\x00" + body[field][1:]
+        resp = await api.post("/api/contacts/", json=body, headers=auth(tenant))
+        assert resp.status_code == 422, field
+    for wf in ("%00", "sequence-1-1-standard%00", "a b", "x" * 201):
+        resp = await api.get(f"/api/task-automation/sequences/{wf}/", headers=auth(tenant))
+        assert resp.status_code == 422, wf
+        resp = await api.post(f"/api/task-automation/sequences/{wf}/pause/", headers=auth(tenant))
+        assert resp.status_code == 422, wf
+
+
+async def test_malformed_json_names_the_body(api, tenant):
+    resp = await api.post(
+        "/api/contacts/",
+        content=b'{"name": ',
+        headers=auth(tenant) | {"Content-Type": "application/json"},
+    )
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == "body"
+
+
+async def test_an_upsert_changes_only_what_was_sent(api, tenant):
+    headers = auth(tenant)
+    first = {"external_id": "keep", "name": "Kim", "status": "prospect", "timezone": "Asia/Tokyo"}
+    assert (await api.post("/api/contacts/", json=first, headers=headers)).status_code == 201
+    resp = await api.post(
+        "/api/contacts/", json={"external_id": "keep", "name": "Kim Lee"}, headers=headers
+    )
+    assert resp.status_code == 200
+    assert (resp.json()["name"], resp.json()["status"], resp.json()["timezone"]) == (
+        "Kim Lee",
+        "prospect",
+        "Asia/Tokyo",
+    )

@@ -10,8 +10,10 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 from activities.tasks import TaskActivities
-from nudge.contracts import CreatedTask, NewTask
-from nudge.models import Task
+from nudge.batches import sequence_batch
+from nudge.contracts import CreatedTask, NewTask, SequenceInput
+from nudge.db import transaction
+from nudge.models import Contact, Task, TaskBatch
 from tests.workflows.helpers import finish, schedule, tasks_of
 from workflows.sequence import SequenceWorkflow
 
@@ -99,3 +101,35 @@ async def test_temporal_retry_after_commit_leaves_one_task_per_step(
             if kinds[started.scheduled_event_id] == "create_task":
                 attempts.append(started.attempt)
     assert attempts == [2, 2, 2, 2]
+
+
+def test_a_sequence_whose_batch_row_was_dropped_writes_it_back(sessions, tenant):
+    """The API drops its batch row when a start's outcome was unclear; if the workflow did
+    start, its first activity restores the row, so task rows always have their batch."""
+    with transaction(sessions) as session:
+        contact = session.get(Contact, tenant.contact_id)
+        row = sequence_batch(contact, "gentle", 2)
+        session.add(row)
+        session.flush()
+        batch_id = row.id
+        session.delete(row)
+    inp = SequenceInput(
+        owner_id=tenant.owner_id,
+        contact_id=tenant.contact_id,
+        batch_id=batch_id,
+        sequence_type="gentle",
+        start_delay_hours=2,
+    )
+    acts = TaskActivities(sessions)
+    for _ in range(2):  # and running it again changes nothing
+        card = ActivityEnvironment().run(acts.begin_sequence, inp)
+        assert card.name == tenant.contact_name
+    with sessions() as session:
+        restored = session.get(TaskBatch, batch_id)
+        assert restored is not None
+        assert (restored.owner_id, restored.workflow_id, restored.planned, restored.status) == (
+            tenant.owner_id,
+            f"sequence-{tenant.owner_id}-{tenant.contact_id}-gentle",
+            4,
+            "running",
+        )

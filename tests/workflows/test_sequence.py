@@ -1,15 +1,21 @@
 """Follow-up sequences on the time-skipping server: a 30-day sequence runs in seconds."""
 
 import asyncio
+import threading
+import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.worker import Worker
 
-from nudge.contracts import ContactEvent, SequenceProgress
+from activities.tasks import TaskActivities
+from nudge.contracts import ContactEvent, CreatedTask, NewTask, SequenceProgress
 from nudge.models import TaskBatch
 from nudge.schedule import SEQUENCE_PRESETS
+from tests.support import poll
 from workflows.sequence import SequenceWorkflow
 
 from .helpers import batch, days_between, finish, schedule, tasks_of
@@ -21,16 +27,32 @@ async def test_each_preset_creates_its_four_tasks_at_its_offsets(
 ):
     scheduled, handle = await schedule(time_env, time_worker, sessions, tenant, sequence_type, 24)
     start = (await handle.describe()).start_time
+    expected = [1 + d for d in SEQUENCE_PRESETS[sequence_type]]  # +1 day of start delay
+
+    # Each task appears when its day arrives, not before.
+    elapsed = 0.0
+    for made, day in enumerate(expected):
+        await time_env.sleep(timedelta(days=day - 0.01 - elapsed))
+        assert len(tasks_of(sessions, scheduled.batch_id)) == made, f"before day {day}"
+        await time_env.sleep(timedelta(days=0.02))
+        count = await poll(
+            lambda: _count(sessions, scheduled.batch_id), lambda n, made=made: n > made
+        )
+        assert count == made + 1, f"after day {day}"
+        elapsed = day + 0.01
     result: SequenceProgress = await finish(time_env, handle)
 
     tasks = tasks_of(sessions, scheduled.batch_id)
-    expected = [1 + d for d in SEQUENCE_PRESETS[sequence_type]]  # +1 day of start delay
     assert days_between(start, [t.due_at for t in tasks]) == expected
     assert days_between(start, [p.due_at for p in scheduled.planned]) == expected
     assert [t.title for t in tasks] == [f"Follow up with Ada Lovelace ({i}/4)" for i in range(1, 5)]
     assert {t.owner_id for t in tasks} == {tenant.owner_id}
     assert result.state == "completed" and result.tasks_created == 4
     assert batch(sessions, scheduled.batch_id).status == "completed"
+
+
+async def _count(sessions, batch_id: int) -> int:  # type: ignore[no-untyped-def]
+    return len(tasks_of(sessions, batch_id))
 
 
 async def test_reply_on_day_two_of_standard_leaves_one_task(
@@ -79,6 +101,11 @@ async def test_pause_five_days_then_resume_shifts_the_rest(time_env, time_worker
     resumed: SequenceProgress = await handle.query(SequenceWorkflow.progress)
     assert resumed.state == "running"
     assert days_between(start, [p.due_at for p in resumed.planned]) == [1, 8, 12, 19]
+    # Step 2 was due on day 3; shifted by the 5 days paused it now comes on day 8.
+    await time_env.sleep(timedelta(days=0.9))  # day 7.9
+    assert len(tasks_of(sessions, scheduled.batch_id)) == 1
+    await time_env.sleep(timedelta(days=0.2))  # day 8.1
+    assert await poll(lambda: _count(sessions, scheduled.batch_id), lambda n: n == 2) == 2
     result: SequenceProgress = await finish(time_env, handle)
 
     due = [t.due_at for t in tasks_of(sessions, scheduled.batch_id)]
@@ -148,3 +175,42 @@ async def test_a_finished_sequence_can_run_again_as_a_new_batch(
     await finish(time_env, handle2)
     assert second.started and second.batch_id != first.batch_id
     assert len(tasks_of(sessions, first.batch_id)) == len(tasks_of(sessions, second.batch_id)) == 4
+
+
+class HoldLastWrite(TaskActivities):
+    """Holds the last step's write until released, so a signal can land meanwhile."""
+
+    def __init__(self, sessions, release: threading.Event, writing: threading.Event) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(sessions)
+        self.release, self.writing = release, writing
+
+    @activity.defn(name="create_task")
+    def create_task(self, new: NewTask) -> CreatedTask:
+        if new.idempotency_key.endswith("step-4"):
+            self.writing.set()
+            self.release.wait(10)
+        return super().create_task(new)
+
+
+async def test_pause_during_the_last_write_still_completes(time_env, sessions, tenant, executor):
+    release, writing = threading.Event(), threading.Event()
+    acts = HoldLastWrite(sessions, release, writing)
+    worker = Worker(
+        time_env.client,
+        task_queue=f"tq-{uuid.uuid4()}",
+        workflows=[SequenceWorkflow],
+        activities=[acts.begin_sequence, acts.create_task, acts.finish_batch],
+        activity_executor=executor,
+    )
+    async with worker:
+        scheduled, handle = await schedule(time_env, worker, sessions, tenant, "aggressive")
+        await time_env.sleep(timedelta(days=6, hours=23))
+        # The server holds its clock while an activity runs, so this sleep ends after release.
+        crossing = asyncio.create_task(time_env.sleep(timedelta(hours=2)))
+        assert await asyncio.to_thread(writing.wait, 10)
+        await handle.signal(SequenceWorkflow.pause)
+        release.set()
+        await crossing
+        result = await finish(time_env, handle)
+    assert (result.state, result.tasks_created) == ("completed", 4)
+    assert batch(sessions, scheduled.batch_id).status == "completed"

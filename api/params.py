@@ -11,6 +11,7 @@ MAX_OFFSET = 10_000_000
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 WorkflowIdPath = Annotated[
     str,

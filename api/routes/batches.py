@@ -1,13 +1,12 @@
 """Scheduled task batches and their progress, counted by SQL over the tasks table."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from api.deps import OwnerDep, SessionDep
-from api.params import IdPath, Offset
+from api.pagination import page
+from api.params import IdPath, Limit, Offset
 from nudge.errors import NotFound
 from nudge.models import BatchStatus, Task, TaskBatch, TaskStatus
 from nudge.schemas import BatchOut, Page
@@ -73,16 +72,12 @@ def batch_rows(session: Session, batches: list[TaskBatch]) -> list[BatchOut]:
 def list_batches(
     owner: OwnerDep,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict:
     """Your batches, newest first, with progress."""
-    where = TaskBatch.owner_id == owner.id
-    total = session.scalar(select(func.count()).select_from(TaskBatch).where(where)) or 0
-    batches = list(
-        session.scalars(
-            select(TaskBatch).where(where).order_by(TaskBatch.id.desc()).limit(limit).offset(offset)
-        )
+    batches, total = page(
+        session, TaskBatch, [TaskBatch.owner_id == owner.id], [TaskBatch.id.desc()], limit, offset
     )
     return {"items": batch_rows(session, batches), "total": total}
 

@@ -1,13 +1,12 @@
 """Contacts, as the CRM sends them (upsert by your external id)."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import func, select
+from fastapi import APIRouter, Response, status
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import OwnerDep, SessionDep
-from api.params import IdPath, Offset
+from api.pagination import page
+from api.params import IdPath, Limit, Offset
 from nudge.errors import ContactNotFound
 from nudge.models import Contact
 from nudge.schemas import ContactIn, ContactOut, Page
@@ -53,16 +52,14 @@ def upsert_contact(
 def list_contacts(
     owner: OwnerDep,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict:
     """Your contacts, newest first."""
-    where = Contact.owner_id == owner.id
-    total = session.scalar(select(func.count()).select_from(Contact).where(where)) or 0
-    items = session.scalars(
-        select(Contact).where(where).order_by(Contact.id.desc()).limit(limit).offset(offset)
+    items, total = page(
+        session, Contact, [Contact.owner_id == owner.id], [Contact.id.desc()], limit, offset
     )
-    return {"items": list(items), "total": total}
+    return {"items": items, "total": total}
 
 
 @router.get("/{contact_id}/", response_model=ContactOut, responses={404: {}})

@@ -1,12 +1,11 @@
 """Tasks Nudge created: list them with filters, complete them."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from fastapi import APIRouter
+from sqlalchemy import select
 
 from api.deps import OwnerDep, SessionDep
-from api.params import IdPath, Offset, OptionalId, OptionalTime
+from api.pagination import page
+from api.params import IdPath, Limit, Offset, OptionalId, OptionalTime
 from nudge.errors import Conflict, NotFound
 from nudge.models import Task, TaskStatus, utcnow
 from nudge.schemas import Page, TaskOut
@@ -24,7 +23,7 @@ def list_tasks(
     due_before: OptionalTime = None,
     due_after: OptionalTime = None,
     batch_id: OptionalId = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict:
     """Your tasks, soonest due first; `due_before` is exclusive, `due_after` inclusive."""
@@ -39,11 +38,8 @@ def list_tasks(
         where.append(Task.due_at < due_before)
     if due_after is not None:
         where.append(Task.due_at >= due_after)
-    total = session.scalar(select(func.count()).select_from(Task).where(*where)) or 0
-    items = session.scalars(
-        select(Task).where(*where).order_by(Task.due_at, Task.id).limit(limit).offset(offset)
-    )
-    return {"items": list(items), "total": total}
+    items, total = page(session, Task, where, [Task.due_at, Task.id], limit, offset)
+    return {"items": items, "total": total}
 
 
 def _owned_task(session: SessionDep, owner_id: int, task_id: int) -> Task:

@@ -7,15 +7,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from temporalio import activity
 from temporalio.testing import ActivityEnvironment
-from temporalio.worker import Worker
 
 from activities.tasks import TaskActivities
 from nudge.batches import sequence_batch
 from nudge.contracts import CreatedTask, NewTask, SequenceInput
 from nudge.db import transaction
 from nudge.models import Contact, Task, TaskBatch
-from tests.workflows.helpers import finish, schedule, tasks_of
-from workflows.sequence import SequenceWorkflow
+from tests.workflows.helpers import finish, schedule, tasks_of, worker_with
 
 
 def new_task(tenant, key: str) -> NewTask:  # type: ignore[no-untyped-def]
@@ -75,13 +73,7 @@ async def test_temporal_retry_after_commit_leaves_one_task_per_step(
     time_env, sessions, tenant, executor
 ):
     acts = CrashAfterCommit(sessions)
-    worker = Worker(
-        time_env.client,
-        task_queue=f"tq-{uuid.uuid4()}",
-        workflows=[SequenceWorkflow],
-        activities=[acts.begin_sequence, acts.create_task, acts.finish_batch],
-        activity_executor=executor,
-    )
+    worker = worker_with(time_env.client, acts, executor)
     async with worker:
         scheduled, handle = await schedule(time_env, worker, sessions, tenant, "aggressive")
         result = await finish(time_env, handle)

@@ -1,13 +1,16 @@
 """Helpers for workflow tests: schedule through the service, read tasks back."""
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.tasks import TaskActivities
 from nudge.contracts import SequenceProgress
 from nudge.models import Task, TaskBatch
 from nudge.sequences import ScheduledSequence, schedule_sequence
@@ -40,6 +43,18 @@ async def finish(env: WorkflowEnvironment, handle: WorkflowHandle) -> SequencePr
     """Wait for the workflow's result, letting the server skip time meanwhile."""
     async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
         return await handle.result()
+
+
+def worker_with(client: Client, acts: TaskActivities, executor: ThreadPoolExecutor) -> Worker:
+    """A sequence worker whose activities are the given (possibly faulty) ones."""
+    return Worker(
+        client,
+        task_queue=f"tq-{uuid.uuid4()}",
+        workflows=[SequenceWorkflow],
+        activities=[acts.begin_sequence, acts.create_task, acts.finish_batch],
+        activity_executor=executor,
+        max_concurrent_activities=16,
+    )
 
 
 def tasks_of(sessions: sessionmaker[Session], batch_id: int) -> list[Task]:

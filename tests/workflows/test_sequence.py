@@ -2,14 +2,12 @@
 
 import asyncio
 import threading
-import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.worker import Worker
 
 from activities.tasks import TaskActivities
 from nudge.contracts import ContactEvent, CreatedTask, NewTask, SequenceProgress
@@ -18,7 +16,7 @@ from nudge.schedule import SEQUENCE_PRESETS
 from tests.support import poll
 from workflows.sequence import SequenceWorkflow
 
-from .helpers import batch, days_between, finish, schedule, tasks_of
+from .helpers import batch, days_between, finish, schedule, tasks_of, worker_with
 
 
 @pytest.mark.parametrize("sequence_type", ["standard", "aggressive", "gentle"])
@@ -195,13 +193,7 @@ class HoldLastWrite(TaskActivities):
 async def test_pause_during_the_last_write_still_completes(time_env, sessions, tenant, executor):
     release, writing = threading.Event(), threading.Event()
     acts = HoldLastWrite(sessions, release, writing)
-    worker = Worker(
-        time_env.client,
-        task_queue=f"tq-{uuid.uuid4()}",
-        workflows=[SequenceWorkflow],
-        activities=[acts.begin_sequence, acts.create_task, acts.finish_batch],
-        activity_executor=executor,
-    )
+    worker = worker_with(time_env.client, acts, executor)
     async with worker:
         scheduled, handle = await schedule(time_env, worker, sessions, tenant, "aggressive")
         await time_env.sleep(timedelta(days=6, hours=23))

@@ -4,12 +4,14 @@
 time only moves here while no step is due; tests/faults/test_retry_after_commit.py covers
 a crash between the insert and the activity's completion.)"""
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +22,11 @@ from tests.support import poll
 from tests.workflows.helpers import finish, schedule, tasks_of
 
 pytestmark = pytest.mark.slow
+
+
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGKILL if pytest itself dies, so none outlives the run."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class WorkerProcess:
@@ -46,6 +53,7 @@ class WorkerProcess:
             env=self.env,
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 30
         while b"worker polling" not in self.log.read_bytes()[start:]:
@@ -54,17 +62,21 @@ class WorkerProcess:
             time.sleep(0.1)
 
     def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
 
 
-async def test_killed_worker_loses_and_doubles_nothing(
-    time_env, sessions, database_url, tenant, tmp_path
-):
+@pytest.fixture
+def worker_process(time_env, database_url, tmp_path) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
     target = time_env.client.service_client.config.target_host
-    queue = f"tq-{uuid.uuid4()}"
-    worker = WorkerProcess(target, database_url, queue, tmp_path / "worker.log")
+    worker = WorkerProcess(target, database_url, f"tq-{uuid.uuid4()}", tmp_path / "worker.log")
+    yield worker
+    worker.kill()
+
+
+async def test_killed_worker_loses_and_doubles_nothing(time_env, sessions, tenant, worker_process):
+    worker, queue = worker_process, worker_process.env["NUDGE_TASK_QUEUE"]
     worker.start()
     # `schedule` only needs the queue name from this handle; no in-process worker runs.
     fake = Worker.__new__(Worker)

@@ -13,15 +13,19 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from activities.reminders import ReminderActivities
+from activities.rules import RuleActivities
 from activities.tasks import TaskActivities
 from nudge.db import make_engine, make_session_factory
 from nudge.settings import Settings
 from nudge.temporal import SEARCH_ATTRIBUTES, connect
+from workflows.reminder import ReminderWorkflow
+from workflows.rule_firing import RuleFiringWorkflow
 from workflows.sequence import SequenceWorkflow
 
 log = logging.getLogger("nudge.worker")
 
-WORKFLOWS = [SequenceWorkflow]
+WORKFLOWS = [SequenceWorkflow, RuleFiringWorkflow, ReminderWorkflow]
 
 
 def build_worker(
@@ -33,12 +37,24 @@ def build_worker(
     max_concurrent_activities: int = 16,
     max_cached_workflows: int = 1000,
 ) -> Worker:
-    tasks = TaskActivities(sessions)
+    tasks, rules, reminders = (
+        TaskActivities(sessions),
+        RuleActivities(sessions),
+        ReminderActivities(sessions),
+    )
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[tasks.begin_sequence, tasks.create_task, tasks.finish_batch],
+        activities=[
+            tasks.begin_sequence,
+            tasks.create_task,
+            tasks.finish_batch,
+            rules.fire_rule,
+            reminders.record_reminder,
+            reminders.post_webhook,
+            reminders.mark_reminder,
+        ],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         max_cached_workflows=max_cached_workflows,

@@ -72,3 +72,34 @@ class BatchOutcome(BaseModel):
     batch_id: int
     status: Literal["completed", "cancelled", "stopped"]
     reason: str | None = None
+
+
+class FiringInput(BaseModel):
+    """One rule firing: the row holds the event snapshot; the times say when to act."""
+
+    firing_id: int
+    rule_id: int
+    owner_id: int
+    contact_id: int
+    create_at: datetime  # when the task is written (its reminder time, if it has one)
+    due_at: datetime  # event time + delay_hours
+
+
+class FiringOutcome(BaseModel):
+    state: Literal["created", "skipped", "cancelled"]
+    reason: str | None = None
+    task_id: int | None = None
+    reminder_at: datetime | None = None
+
+
+class ReminderInput(BaseModel):
+    owner_id: int
+    task_id: int
+    remind_at: datetime
+
+
+class ReminderPlan(BaseModel):
+    deliver: bool
+    reason: str | None = None
+    webhook: bool = False
+    body: str | None = None  # the exact JSON the webhook gets (and the signature covers)

@@ -6,7 +6,9 @@ from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -74,6 +76,9 @@ class Owner(Base):
     # SHA-256 of the API key; keys are 256-bit random, so a plain hash is enough.
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     api_key_prefix: Mapped[str] = mapped_column(String(16))
+    # Reminders are POSTed here, signed with the secret (X-Nudge-Signature).
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -140,6 +145,94 @@ class Task(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("task_batches.id", ondelete="SET NULL"))
     # Derived from the workflow and step that made the task: a retried write finds it.
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    # none / scheduled / delivered / skipped / failed, with the webhook outcome if any.
+    reminder_status: Mapped[str] = mapped_column(String(12), default="none")
+    reminder_detail: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rule(Base):
+    """A TaskAutomationRule: when its trigger matches, a task after `delay_hours`."""
+
+    __tablename__ = "automation_rules"
+    __table_args__ = (Index("ix_rules_owner_trigger", "owner_id", "trigger_type", "is_active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    trigger_type: Mapped[str] = mapped_column(String(20))
+    trigger_config: Mapped[dict] = mapped_column(JSON, default=dict)
+    task_title_template: Mapped[str] = mapped_column(Text)
+    task_description_template: Mapped[str] = mapped_column(Text, default="")
+    task_priority: Mapped[str] = mapped_column(String(10), default=Priority.medium)
+    delay_hours: Mapped[float] = mapped_column(Float, default=0)
+    reminder_offset_hours: Mapped[float | None] = mapped_column(Float)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Changed only in the transaction that adds the firing / the task they count.
+    times_triggered: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_created: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CrmEvent(Base):
+    """Something that happened to a contact, stored once per the CRM's event id."""
+
+    __tablename__ = "crm_events"
+    __table_args__ = (UniqueConstraint("owner_id", "event_id", name="uq_events_owner_event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(200))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # activity | status_change
+    activity_type: Mapped[str | None] = mapped_column(String(40))
+    old_status: Mapped[str | None] = mapped_column(String(40))
+    new_status: Mapped[str | None] = mapped_column(String(40))
+    occurred_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RuleFiring(Base):
+    """One rule matched by one event: scheduled, then created / skipped / cancelled."""
+
+    __tablename__ = "rule_firings"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "event_row_id", name="uq_firings_rule_event"),
+        Index("ix_firings_rule_created", "rule_id", "id"),
+        Index("ix_firings_owner_state", "owner_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("automation_rules.id", ondelete="SET NULL")
+    )
+    event_row_id: Mapped[int] = mapped_column(ForeignKey("crm_events.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    create_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(12), default="scheduled")
+    reason: Mapped[str | None] = mapped_column(String(500))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    context: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Notification(Base):
+    """A delivered reminder: at most one per task (the unique key makes it exactly once)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="reminder")
+    title: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

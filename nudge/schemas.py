@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -11,10 +11,14 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    model_validator,
 )
 
 from nudge.contracts import SequenceState
 from nudge.schedule import SequenceType
+from nudge.templating import TemplateProblem
+from nudge.templating import validate as validate_template
+from nudge.triggers import TriggerType, check_config
 
 T = TypeVar("T")
 
@@ -184,3 +188,112 @@ class BatchOut(BaseModel):
 class Health(BaseModel):
     database: str
     temporal: str
+
+
+def _template(field: str):  # type: ignore[no-untyped-def]
+    def check(value: str) -> str:
+        try:
+            validate_template(value, field)
+        except TemplateProblem as err:
+            raise ValueError(str(err)) from None
+        return value
+
+    return AfterValidator(check)
+
+
+class RuleIn(Strict):
+    """A rule as the user writes it (POST and PUT)."""
+
+    name: NonEmpty
+    trigger_type: TriggerType
+    trigger_config: dict[str, Any] = Field(
+        default_factory=dict,
+        description='activity: {"activity_types": ["email_opened", …]}; status_change: '
+        '{"from_status": "lead", "to_status": "active"} ("*" matches any).',
+    )
+    task_title_template: Annotated[str, _template("task_title_template")] = Field(
+        description="Jinja2, e.g. `Follow up with {{contact_name}}`."
+    )
+    task_description_template: Annotated[str, _template("task_description_template")] = ""
+    task_priority: Priority = "medium"
+    delay_hours: float = Field(0, ge=0, le=24 * 365, allow_inf_nan=False)
+    reminder_offset_hours: float | None = Field(None, ge=0, le=24 * 365, allow_inf_nan=False)
+    is_active: bool = True
+
+    @model_validator(mode="after")
+    def _config_fits_trigger(self) -> "RuleIn":
+        self.trigger_config = check_config(self.trigger_type, self.trigger_config)
+        return self
+
+
+class RulePatch(Strict):
+    """PATCH: any subset of the rule's fields."""
+
+    name: NonEmpty | None = None
+    trigger_type: TriggerType | None = None
+    trigger_config: dict[str, Any] | None = None
+    task_title_template: str | None = None
+    task_description_template: str | None = None
+    task_priority: Priority | None = None
+    delay_hours: float | None = None
+    reminder_offset_hours: float | None = None
+    is_active: bool | None = None
+
+
+class RuleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    trigger_type: str
+    trigger_config: dict[str, Any]
+    task_title_template: str
+    task_description_template: str
+    task_priority: str
+    delay_hours: float
+    reminder_offset_hours: float | None
+    is_active: bool
+    times_triggered: int
+    tasks_created: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EventIn(BaseModel):
+    """Event fields a preview may fill in (as an activity or a status change would)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    activity_type: str | None = None
+    old_status: str | None = None
+    new_status: str | None = None
+
+
+class PreviewIn(Strict):
+    contact_id: Id
+    event: EventIn | None = None
+
+
+class PreviewOut(BaseModel):
+    title: str
+    description: str
+    priority: str
+    due_at: Timestamp
+    reminder_at: Timestamp | None
+    create_at: Timestamp = Field(description="When the task would be written.")
+
+
+class FiringOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    rule_id: int | None
+    event_id: str
+    contact_id: int | None
+    workflow_id: str
+    state: str
+    reason: str | None
+    task_id: int | None
+    create_at: Timestamp
+    due_at: Timestamp
+    created_at: Timestamp

@@ -1,0 +1,48 @@
+"""One rule matched one event: wait out the delay, then write the task (or say why not)."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.rules import RuleActivities
+    from nudge.contracts import FiringInput, FiringOutcome, ReminderInput
+    from workflows.reminder import ReminderWorkflow, reminder_workflow_id
+
+WRITE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+
+
+@workflow.defn
+class RuleFiringWorkflow:
+    @workflow.run
+    async def run(self, inp: FiringInput) -> FiringOutcome:
+        wait = (inp.create_at - workflow.now()).total_seconds()
+        if wait > 0:
+            await workflow.sleep(wait, summary=f"Delay until {inp.create_at:%Y-%m-%d %H:%M}")
+        outcome = await workflow.execute_activity_method(
+            RuleActivities.fire_rule,
+            inp.firing_id,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=WRITE_RETRY,
+            summary="Re-check rule and contact, render, write the task",
+        )
+        if outcome.state == "created" and outcome.task_id and outcome.reminder_at:
+            try:
+                # Abandoned on purpose: the reminder outlives this firing.
+                await workflow.start_child_workflow(
+                    ReminderWorkflow.run,
+                    ReminderInput(
+                        owner_id=inp.owner_id,
+                        task_id=outcome.task_id,
+                        remind_at=outcome.reminder_at,
+                    ),
+                    id=reminder_workflow_id(outcome.task_id),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    static_summary=f"Reminder for task {outcome.task_id}",
+                )
+            except WorkflowAlreadyStartedError:
+                pass
+        return outcome

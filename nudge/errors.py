@@ -24,3 +24,7 @@ class Conflict(NudgeError):
 
 class TemporalUnavailable(NudgeError):
     status_code = 503
+
+
+class Unprocessable(NudgeError):
+    status_code = 422

@@ -18,7 +18,7 @@ from nudge.contracts import SequenceState
 from nudge.schedule import SequenceType
 from nudge.templating import TemplateProblem
 from nudge.templating import validate as validate_template
-from nudge.triggers import TriggerType, check_config
+from nudge.triggers import ACTIVITY_TYPES, TriggerType, check_config
 
 T = TypeVar("T")
 
@@ -153,6 +153,10 @@ class TaskOut(BaseModel):
     status: str
     due_at: Timestamp
     reminder_at: Timestamp | None
+    reminder_status: str = Field(
+        description="none, scheduled, delivering, delivered, skipped, failed"
+    )
+    reminder_detail: str | None
     completed_at: Timestamp | None
     source: str
     workflow_id: str | None
@@ -297,3 +301,61 @@ class FiringOut(BaseModel):
     create_at: Timestamp
     due_at: Timestamp
     created_at: Timestamp
+
+
+class _EventBase(Strict):
+    event_id: NonEmpty = Field(description="Your CRM's id for the event; a redelivery is a no-op.")
+    contact_id: Id | None = None
+    contact_external_id: NonEmpty | None = None
+    occurred_at: UtcTime | None = Field(None, description="Defaults to when Nudge received it.")
+
+    @model_validator(mode="after")
+    def _one_contact(self) -> "_EventBase":
+        if (self.contact_id is None) == (self.contact_external_id is None):
+            raise ValueError("give exactly one of contact_id or contact_external_id")
+        return self
+
+
+class ActivityEventIn(_EventBase):
+    activity_type: Literal[ACTIVITY_TYPES]  # type: ignore[valid-type]
+
+
+class StatusChangeIn(_EventBase):
+    new_status: ContactStatus
+    old_status: ContactStatus | None = Field(
+        None, description="Defaults to the contact's current status."
+    )
+
+
+class ContactPatch(Strict):
+    name: NonEmpty | None = None
+    email: Email | None = None
+    status: ContactStatus | None = None
+    cadence: Cadence | None = None
+    timezone: Annotated[str, AfterValidator(_known_timezone)] | None = None
+
+
+class EventOut(BaseModel):
+    event_id: str
+    contact_id: int | None
+    kind: str
+    duplicate: bool = Field(description="True when this event_id had been received before.")
+    firings: list[FiringOut]
+    sequences_signalled: list[str]
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    webhook_url: str | None
+
+
+class WebhookIn(Strict):
+    url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://\S+$")] | None = (
+        Field(description="Where reminders are POSTed; null turns webhooks off.")
+    )
+
+
+class WebhookOut(BaseModel):
+    url: str | None
+    secret: str | None = Field(description="HMAC-SHA256 key for X-Nudge-Signature; shown once.")

@@ -2,9 +2,11 @@
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from nudge.contracts import SequenceInput, SequenceProgress
+from nudge.contracts import FiringInput, SequenceInput, SequenceProgress
 from nudge.temporal import CONTACT_ID, KIND, OWNER_ID, sequence_workflow_id
+from workflows.rule_firing import RuleFiringWorkflow
 from workflows.sequence import SequenceWorkflow
 
 
@@ -38,3 +40,21 @@ async def start_sequence(
             f"start delay {inp.start_delay_hours} h."
         ),
     )
+
+
+async def start_rule_firing(
+    client: Client, task_queue: str, inp: FiringInput, workflow_id: str, rule_name: str
+) -> None:
+    """Start a firing once; a redelivered event finds it started (or already finished)."""
+    try:
+        await client.start_workflow(
+            RuleFiringWorkflow.run,
+            inp,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=nudge_search_attributes(inp.owner_id, inp.contact_id, "rule"),
+            static_summary=f"Rule {rule_name!r} firing for contact {inp.contact_id}",
+        )
+    except WorkflowAlreadyStartedError:
+        pass

@@ -1,15 +1,21 @@
 """Contacts, as the CRM sends them (upsert by your external id)."""
 
+import uuid
+
+from anyio import to_thread
 from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import OwnerDep, SessionDep
+from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep
 from api.pagination import page
 from api.params import IdPath, Limit, Offset
+from nudge.db import transaction
 from nudge.errors import ContactNotFound
+from nudge.events import EventSpec, receive_event
 from nudge.models import Contact
-from nudge.schemas import ContactIn, ContactOut, Page
+from nudge.schemas import ContactIn, ContactOut, ContactPatch, Page
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 
@@ -70,3 +76,48 @@ def get_contact(contact_id: IdPath, owner: OwnerDep, session: SessionDep) -> Con
     if contact is None:
         raise ContactNotFound(contact_id)
     return contact
+
+
+@router.patch("/{contact_id}/", response_model=ContactOut, responses={404: {}})
+async def update_contact(
+    contact_id: IdPath,
+    body: ContactPatch,
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> Contact:
+    """Change some fields. A new `status` is recorded as a status change (old → new): it fires
+    matching `status_change` rules and tells the contact's running sequences."""
+    changes = body.model_dump(exclude_unset=True)
+    new_status = changes.pop("status", None)
+
+    def save() -> Contact:
+        with transaction(sessions) as session:
+            contact = session.scalar(
+                select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner.id)
+            )
+            if contact is None:
+                raise ContactNotFound(contact_id)
+            for field, value in changes.items():
+                setattr(contact, field, value)
+            return contact
+
+    contact = await to_thread.run_sync(save)
+    if new_status is not None and new_status != contact.status:
+        spec = EventSpec(
+            event_id=f"contact-{contact_id}-status-{uuid.uuid4().hex}",
+            kind="status_change",
+            contact_id=contact_id,
+            new_status=new_status,
+        )
+        await receive_event(client, sessions, settings.task_queue, owner.id, spec)
+        contact = await to_thread.run_sync(_reload, sessions, contact_id)
+    return contact
+
+
+def _reload(sessions: sessionmaker[Session], contact_id: int) -> Contact:
+    with sessions() as session:
+        contact = session.get(Contact, contact_id)
+        assert contact is not None
+        return contact

@@ -1,15 +1,21 @@
 """Tasks Nudge created: list them with filters, complete them."""
 
+import contextlib
+
+from anyio import to_thread
 from fastapi import APIRouter
 from sqlalchemy import select
+from temporalio.service import RPCError
 
-from api.deps import OwnerDep, SessionDep
+from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep
 from api.pagination import page
 from api.params import IdPath, Limit, Offset, OptionalId, OptionalTime
+from nudge.db import transaction
 from nudge.errors import Conflict, NotFound
 from nudge.models import Task, TaskStatus, utcnow
 from nudge.schemas import Page, TaskOut
 from nudge.schemas import TaskStatus as TaskStatusName
+from workflows.reminder import reminder_workflow_id
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
@@ -55,13 +61,28 @@ def get_task(task_id: IdPath, owner: OwnerDep, session: SessionDep) -> Task:
 
 
 @router.post("/{task_id}/complete/", response_model=TaskOut, responses={404: {}, 409: {}})
-def complete_task(task_id: IdPath, owner: OwnerDep, session: SessionDep) -> Task:
-    """Mark a task done. Completing it again changes nothing and answers the same."""
-    task = _owned_task(session, owner.id, task_id)
-    if task.status == TaskStatus.cancelled:
-        raise Conflict(f"task {task_id} was cancelled; a cancelled task can't be completed")
-    if task.status == TaskStatus.open:
-        task.status = TaskStatus.completed
-        task.completed_at = utcnow()
-        session.commit()
+async def complete_task(
+    task_id: IdPath, owner: OwnerDep, sessions: SessionsDep, client: ClientDep
+) -> Task:
+    """Mark a task done; its pending reminder is cancelled. Completing it again changes
+    nothing and answers the same."""
+
+    def complete() -> tuple[Task, bool]:
+        with transaction(sessions) as session:
+            task = _owned_task(session, owner.id, task_id)
+            if task.status == TaskStatus.cancelled:
+                raise Conflict(f"task {task_id} was cancelled; a cancelled task can't be completed")
+            had_reminder = task.status == TaskStatus.open and task.reminder_status == "scheduled"
+            if task.status == TaskStatus.open:
+                task.status, task.completed_at = TaskStatus.completed, utcnow()
+            if had_reminder:
+                task.reminder_status = "skipped"
+                task.reminder_detail = "task completed before its reminder"
+            return task, had_reminder
+
+    task, had_reminder = await to_thread.run_sync(complete)
+    if had_reminder:
+        # Best effort: the reminder also checks the task at fire time and skips a done one.
+        with contextlib.suppress(RPCError, RuntimeError):
+            await client.get_workflow_handle(reminder_workflow_id(task_id)).cancel()
     return task

@@ -1,0 +1,28 @@
+"""The calling owner's own settings: where reminders are delivered."""
+
+import secrets
+
+from fastapi import APIRouter
+
+from api.deps import OwnerDep, SessionDep
+from nudge.models import Owner
+from nudge.schemas import AccountOut, WebhookIn, WebhookOut
+
+router = APIRouter(prefix="/api/account", tags=["account"])
+
+
+@router.get("/", response_model=AccountOut)
+def account(owner: OwnerDep) -> AccountOut:
+    return AccountOut(id=owner.id, name=owner.name, webhook_url=owner.webhook_url)
+
+
+@router.put("/webhook/", response_model=WebhookOut)
+def set_webhook(body: WebhookIn, owner: OwnerDep, session: SessionDep) -> WebhookOut:
+    """Set (or clear, with null) the reminder webhook. A new signing secret is made and shown
+    once: verify `X-Nudge-Signature: sha256=<hex HMAC-SHA256 of the raw body>` with it."""
+    row = session.get(Owner, owner.id)
+    assert row is not None
+    row.webhook_url = body.url
+    row.webhook_secret = secrets.token_urlsafe(32) if body.url else None
+    session.commit()
+    return WebhookOut(url=row.webhook_url, secret=row.webhook_secret)

@@ -46,7 +46,12 @@ def _environment() -> ImmutableSandboxedEnvironment:
 ENV = _environment()
 
 
+LOADS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+
+
 def _refuse_unsafe(tree: nodes.Template) -> None:
+    if any(True for _ in tree.find_all(LOADS)):
+        raise TemplateProblem("templates can't include, import or extend other templates")
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Call, nodes.Filter)):
         if isinstance(node, nodes.Call):
             raise TemplateProblem("templates can't call functions or methods")

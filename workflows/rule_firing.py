@@ -4,8 +4,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.rules import RuleActivities
@@ -30,9 +29,10 @@ class RuleFiringWorkflow:
             summary="Re-check rule and contact, render, write the task",
         )
         if outcome.state == "created" and outcome.task_id and outcome.reminder_at:
+            # The firing stays open until its task's reminder is done (or cancelled because
+            # the task was completed first), so one workflow tells the whole story.
             try:
-                # Abandoned on purpose: the reminder outlives this firing.
-                await workflow.start_child_workflow(
+                await workflow.execute_child_workflow(
                     ReminderWorkflow.run,
                     ReminderInput(
                         owner_id=inp.owner_id,
@@ -40,9 +40,8 @@ class RuleFiringWorkflow:
                         remind_at=outcome.reminder_at,
                     ),
                     id=reminder_workflow_id(outcome.task_id),
-                    parent_close_policy=ParentClosePolicy.ABANDON,
                     static_summary=f"Reminder for task {outcome.task_id}",
                 )
-            except WorkflowAlreadyStartedError:
-                pass
+            except (ChildWorkflowError, WorkflowAlreadyStartedError):
+                pass  # cancelled with its task, or already running: the task row tells
         return outcome

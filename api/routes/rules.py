@@ -146,13 +146,13 @@ def firings(
     _owned(session, owner.id, rule_id)
     where = [RuleFiring.rule_id == rule_id, RuleFiring.owner_id == owner.id]
     rows, total = page(session, RuleFiring, where, [RuleFiring.id.desc()], limit, offset)
-    events = dict(
-        session.execute(
-            select(CrmEvent.id, CrmEvent.event_id).where(
-                CrmEvent.id.in_([f.event_row_id for f in rows])
-            )
-        ).tuples()
-    )
+    ids = [f.event_row_id for f in rows]
+    events = {
+        row_id: event_id
+        for row_id, event_id in session.execute(
+            select(CrmEvent.id, CrmEvent.event_id).where(CrmEvent.id.in_(ids))
+        ).all()
+    }
     items = [
         FiringOut.model_validate(
             {**{c: getattr(f, c) for c in FiringOut.model_fields if hasattr(f, c)},

@@ -19,12 +19,14 @@ from temporalio.testing import WorkflowEnvironment
 from nudge.binaries import find_binary
 from nudge.contracts import ContactEvent
 from nudge.db import make_engine, make_session_factory, transaction
+from nudge.events import EventSpec, receive_event
 from nudge.migrate import upgrade
-from nudge.models import Contact
+from nudge.models import Contact, Rule
 from nudge.owners import create_owner
 from nudge.sequences import schedule_sequence
 from nudge.temporal import DATA_CONVERTER
 from worker import build_worker, ensure_search_attributes
+from workflows.rule_firing import RuleFiringWorkflow
 from workflows.sequence import SequenceWorkflow
 
 HERE = Path(__file__).parent / "histories"
@@ -67,6 +69,59 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+async def record_rules(env: WorkflowEnvironment, sessions, queue: str) -> None:  # type: ignore[no-untyped-def]
+    """A firing that writes its task and runs its reminder, and one that is skipped."""
+    for name, active_at_fire in (("rule-firing-created", True), ("rule-firing-skipped", False)):
+        with transaction(sessions) as session:
+            owner, _ = create_owner(session, name)
+            contact = Contact(owner_id=owner.id, external_id="r", name="Ada")
+            rule = Rule(
+                owner_id=owner.id,
+                name=name,
+                trigger_type="activity",
+                trigger_config={"activity_types": ["email_opened"]},
+                task_title_template="Follow up with {{contact_name}}",
+                task_priority="high",
+                delay_hours=2,
+                reminder_offset_hours=1,
+            )
+            session.add_all([contact, rule])
+            session.flush()
+            owner_id, contact_id, rule_id = owner.id, contact.id, rule.id
+        result = await receive_event(
+            env.client,
+            sessions,
+            queue,
+            owner_id,
+            EventSpec(
+                event_id=name,
+                kind="activity",
+                contact_id=contact_id,
+                activity_type="email_opened",
+                occurred_at=await env.get_current_time(),
+            ),
+        )
+        if not active_at_fire:
+            with transaction(sessions) as session:
+                session.get(Rule, rule_id).is_active = False
+        await env.sleep(timedelta(hours=2))
+        await asyncio.sleep(1)
+        firing = env.client.get_workflow_handle_for(
+            RuleFiringWorkflow.run, result.firings[0].workflow_id
+        )
+        outcome = await firing.result()
+        await save(name, firing)
+        if outcome.task_id:
+            reminder = env.client.get_workflow_handle(f"reminder-task-{outcome.task_id}")
+            await save("reminder-delivered", reminder)
+
+
+async def save(name: str, handle: WorkflowHandle) -> None:
+    history = await handle.fetch_history()
+    (HERE / f"{name}.json").write_text(history.to_json())
+    print(f"recorded {name}: {len(history.events)} events")
+
+
 async def main() -> None:
     url = f"sqlite:///{tempfile.mkdtemp()}/record.db"
     upgrade(url)
@@ -98,9 +153,8 @@ async def main() -> None:
                 handle = env.client.get_workflow_handle(started.workflow_id)
                 await scenario(env, handle)
                 await asyncio.sleep(0.5)  # let the last activity report
-                history = await handle.fetch_history()
-                (HERE / f"{name}.json").write_text(history.to_json())
-                print(f"recorded {name}: {len(history.events)} events")
+                await save(name, handle)
+            await record_rules(env, sessions, "record")
     await env.shutdown()
 
 

@@ -8,7 +8,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from nudge.temporal import DATA_CONVERTER
-from workflows.sequence import SequenceWorkflow
+from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 CLOSED = (
@@ -17,14 +17,20 @@ CLOSED = (
 )
 
 
-def test_every_scenario_is_recorded():
-    assert len(HISTORIES) >= 5
+def test_every_workflow_type_is_recorded():
+    types = {
+        WorkflowHistory.from_json(p.stem, p.read_text())
+        .events[0]
+        .workflow_execution_started_event_attributes.workflow_type.name
+        for p in HISTORIES
+    }
+    assert types == {w.__name__ for w in WORKFLOWS}
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     assert any(history.events[-1].HasField(closed) for closed in CLOSED), "record a full run"
-    replayer = Replayer(workflows=[SequenceWorkflow], data_converter=DATA_CONVERTER)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -36,11 +36,12 @@ def build_worker(
     executor: ThreadPoolExecutor,
     max_concurrent_activities: int = 16,
     max_cached_workflows: int = 1000,
+    allow_private_webhooks: bool = False,
 ) -> Worker:
     tasks, rules, reminders = (
         TaskActivities(sessions),
         RuleActivities(sessions),
-        ReminderActivities(sessions),
+        ReminderActivities(sessions, allow_private=allow_private_webhooks),
     )
     return Worker(
         client,
@@ -94,6 +95,7 @@ async def run(settings: Settings) -> None:
             executor=executor,
             max_concurrent_activities=slots,
             max_cached_workflows=settings.worker_max_cached_workflows,
+            allow_private_webhooks=settings.webhook_allow_private,
         )
         # The SDK installs no signal handlers: stop polling, let running activities finish.
         loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from nudge.contracts import ReminderPlan
 from nudge.db import transaction
 from nudge.models import Notification, Owner, Task, TaskStatus
+from nudge.webhooks import internal_target
 
 SIGNATURE_HEADER = "X-Nudge-Signature"
 DELIVERY_HEADER = "X-Nudge-Delivery"
@@ -24,8 +25,9 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class ReminderActivities:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, allow_private: bool = False) -> None:
         self.sessions = sessions
+        self.allow_private = allow_private
 
     @activity.defn
     def record_reminder(self, task_id: int) -> ReminderPlan:
@@ -75,6 +77,9 @@ class ReminderActivities:
             owner = session.get(Owner, task.owner_id) if task else None
         if owner is None or not owner.webhook_url:
             raise ApplicationError("no webhook configured any more", non_retryable=True)
+        why = None if self.allow_private else internal_target(owner.webhook_url, resolve=True)
+        if why:
+            raise ApplicationError(f"refused: {why}", non_retryable=True)
         data = body.encode()
         headers = {
             "Content-Type": "application/json",

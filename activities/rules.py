@@ -1,14 +1,12 @@
 """The rule firing activity: re-check, render, write the task and count it, in one go."""
 
-from datetime import datetime
-
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from nudge.contracts import FiringOutcome
 from nudge.db import transaction
-from nudge.models import Contact, CrmEvent, Rule, RuleFiring, Task, utcnow
+from nudge.models import Contact, Rule, RuleFiring, Task, utcnow
 from nudge.rule_tasks import render_task
 from nudge.templating import TemplateProblem
 
@@ -20,49 +18,75 @@ class RuleActivities:
     @activity.defn
     def fire_rule(self, firing_id: int) -> FiringOutcome:
         """Idempotent: a firing that is no longer `scheduled` answers with what it became."""
+        try:
+            return self._fire(firing_id)
+        except _Overtaken:
+            return self._fire(firing_id)  # now answers with what the other writer decided
+
+    def _fire(self, firing_id: int) -> FiringOutcome:
         with transaction(self.sessions) as session:
-            firing = session.scalar(
-                select(RuleFiring).where(RuleFiring.id == firing_id).with_for_update()
-            )
+            firing = session.get(RuleFiring, firing_id)
             if firing is None:
                 return FiringOutcome(state="skipped", reason="firing no longer exists")
             if firing.state != "scheduled":
                 return _outcome(session, firing)
             rule = session.get(Rule, firing.rule_id) if firing.rule_id else None
             contact = session.get(Contact, firing.contact_id) if firing.contact_id else None
-            event = session.get(CrmEvent, firing.event_row_id)
-            reason = (
-                "rule deleted"
-                if rule is None
-                else "rule inactive"
-                if not rule.is_active
-                else "contact deleted"
-                if contact is None or event is None
-                else None
-            )
+            task, reason = None, _why_not(rule, contact)
             if reason is None:
-                assert rule is not None and event is not None
+                assert rule is not None
                 try:
-                    task = _write_task(session, rule, firing, event.occurred_at)
+                    task = _write_task(session, rule, firing)
                 except TemplateProblem as err:
                     reason = f"template: {err}"
-                else:
-                    firing.state, firing.task_id = "created", task.id
-                    # Counted in the transaction that wrote the task: retries can't drift it.
-                    session.execute(
-                        update(Rule)
-                        .where(Rule.id == rule.id)
-                        .values(tasks_created=Rule.tasks_created + 1)
-                    )
-            if reason is not None:
-                firing.state, firing.reason = "skipped", reason
-            firing.updated_at = utcnow()
-            session.flush()
+            state = "created" if task else "skipped"
+            # Only from `scheduled`: a delete that cancelled the firing meanwhile wins, and
+            # this transaction (task included) rolls back.
+            claimed = session.execute(
+                update(RuleFiring)
+                .where(RuleFiring.id == firing.id, RuleFiring.state == "scheduled")
+                .values(
+                    state=state,
+                    reason=reason,
+                    task_id=task.id if task else None,
+                    updated_at=utcnow(),
+                )
+            )
+            if claimed.rowcount != 1:
+                raise _Overtaken  # rolls back the transaction, task included
+            if task is not None:
+                # Counted in the transaction that wrote the task: retries can't drift it.
+                session.execute(
+                    update(Rule)
+                    .where(Rule.id == rule.id)
+                    .values(tasks_created=Rule.tasks_created + 1)  # type: ignore[union-attr]
+                )
+            session.expire(firing)
             return _outcome(session, firing)
 
 
-def _write_task(session: Session, rule: Rule, firing: RuleFiring, occurred_at: datetime) -> Task:
-    rendered = render_task(rule, firing.context, occurred_at)
+class _Overtaken(Exception):
+    """The firing left `scheduled` (e.g. its rule was deleted) while we were writing."""
+
+
+def _why_not(rule: Rule | None, contact: Contact | None) -> str | None:
+    if rule is None:
+        return "rule deleted"
+    if not rule.is_active:
+        return "rule inactive"
+    if contact is None:
+        return "contact deleted"
+    return None
+
+
+def _write_task(session: Session, rule: Rule, firing: RuleFiring) -> Task:
+    rendered = render_task(
+        rule,
+        firing.context,
+        create_at=firing.create_at,
+        due_at=firing.due_at,
+        reminder_at=firing.reminder_at,
+    )
     task = Task(
         owner_id=firing.owner_id,
         contact_id=firing.contact_id,

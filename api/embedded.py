@@ -26,7 +26,11 @@ async def serve_api(
     client: Client, sessions: sessionmaker[Session], task_queue: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Yields an HTTP client for the running server; stops the server on exit."""
-    settings = Settings(task_queue=task_queue, temporal_ui_url="http://temporal-ui.test")
+    settings = Settings(
+        task_queue=task_queue,
+        temporal_ui_url="http://temporal-ui.test",
+        webhook_allow_private=True,  # test receivers listen on 127.0.0.1
+    )
     app = create_app(settings, sessions=sessions, client=client)
     port = free_port()
     server = uvicorn.Server(

@@ -39,7 +39,8 @@ def _unavailable(why: str) -> JSONResponse:
     return JSONResponse(
         {
             "detail": f"Temporal is unavailable ({why}); is `nudge up` (or the Temporal "
-            "server named by NUDGE_TEMPORAL_ADDRESS) running? Nothing was changed."
+            "server named by NUDGE_TEMPORAL_ADDRESS) running? Sending the same request again "
+            "is safe."
         },
         status_code=503,
     )

@@ -2,12 +2,13 @@
 
 An event row is written (with its firings and the rules' `times_triggered`) in one
 transaction keyed on the CRM's event id, so redeliveries and concurrent duplicates find it.
-Workflows start after the commit; a redelivery starts any that a failed first attempt
-didn't (starts are idempotent), so a CRM retrying on 503 loses nothing.
+Workflows start and sequences are told after the commit, then the event is marked processed.
+If that fails (Temporal down: 503), a redelivery of the same event id, or the contact's next
+PATCH, finishes the job: starts are idempotent, so a CRM retrying on 503 loses nothing.
 """
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from anyio import to_thread
@@ -19,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from nudge.contracts import ContactEvent, FiringInput
 from nudge.db import transaction
-from nudge.errors import NotFound
+from nudge.errors import Conflict, NotFound
 from nudge.models import BatchStatus, Contact, CrmEvent, Rule, RuleFiring, TaskBatch, utcnow
 from nudge.rule_tasks import event_context, timing
 from nudge.starts import start_rule_firing
@@ -36,6 +37,7 @@ class EventSpec:
     old_status: str | None = None
     new_status: str | None = None
     occurred_at: datetime | None = None
+    only_if_changed: bool = False  # PATCH: a status equal to the current one is no event
 
 
 @dataclass
@@ -55,13 +57,20 @@ class Firing:
 
 @dataclass
 class EventResult:
+    row_id: int
     event_id: str
     contact_id: int | None
     kind: str
     owner_id: int
     duplicate: bool
+    processed: bool
+    signal: ContactEvent
     firings: list[Firing]
-    sequences_signalled: list[str]
+    sequences_signalled: list[str] = field(default_factory=list)
+
+
+class _StatusRace(Exception):
+    """Another request changed the contact's status between our read and our write."""
 
 
 def _contact(session: Session, owner_id: int, spec: EventSpec) -> Contact:
@@ -102,87 +111,109 @@ def _firings(session: Session, event: CrmEvent) -> list[Firing]:
     ]
 
 
-def _store(sessions: sessionmaker[Session], owner_id: int, spec: EventSpec) -> EventResult:
-    try:
-        with transaction(sessions) as session:
-            contact = _contact(session, owner_id, spec)
-            old, new = spec.old_status, spec.new_status
-            if spec.kind == "status_change":
-                old = old or contact.status
-                contact.status = new or contact.status
-            event = CrmEvent(
+def _result(session: Session, event: CrmEvent, *, duplicate: bool) -> EventResult:
+    return EventResult(
+        row_id=event.id,
+        event_id=event.event_id,
+        contact_id=event.contact_id,
+        kind=event.kind,
+        owner_id=event.owner_id,
+        duplicate=duplicate,
+        processed=event.processed_at is not None,
+        signal=ContactEvent(type=event.activity_type or "status_change", status=event.new_status),
+        firings=_firings(session, event),
+    )
+
+
+def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None:
+    contact = _contact(session, owner_id, spec)
+    old, new = spec.old_status, spec.new_status
+    if spec.kind == "status_change":
+        current = contact.status
+        if spec.only_if_changed and current == new:
+            return None
+        old = old or current
+        if new != current:
+            # Conditional on what we read, so two concurrent changes can't both see "lead".
+            changed = session.execute(
+                update(Contact)
+                .where(Contact.id == contact.id, Contact.status == current)
+                .values(status=new, updated_at=utcnow())
+            )
+            if changed.rowcount != 1:
+                raise _StatusRace
+    event = CrmEvent(
+        owner_id=owner_id,
+        event_id=spec.event_id,
+        contact_id=contact.id,
+        kind=spec.kind,
+        activity_type=spec.activity_type,
+        old_status=old,
+        new_status=new,
+        occurred_at=spec.occurred_at or utcnow(),
+    )
+    session.add(event)
+    session.flush()  # a duplicate event id fails here, before any firing
+    if spec.kind == "status_change" and old == new:
+        return event  # recorded, but nothing changed: no rule fires
+    context = event_context(
+        contact, activity_type=spec.activity_type, old_status=old, new_status=new
+    )
+    rules = session.scalars(
+        select(Rule).where(
+            Rule.owner_id == owner_id, Rule.is_active.is_(True), Rule.trigger_type == spec.kind
+        )
+    )
+    for rule in rules:
+        if not matches(
+            rule.trigger_type,
+            rule.trigger_config,
+            activity_type=spec.activity_type,
+            old_status=old,
+            new_status=new,
+        ):
+            continue
+        create_at, due_at, reminder_at = timing(rule, event.occurred_at)
+        session.add(
+            RuleFiring(
                 owner_id=owner_id,
-                event_id=spec.event_id,
+                rule_id=rule.id,
+                event_row_id=event.id,
                 contact_id=contact.id,
-                kind=spec.kind,
-                activity_type=spec.activity_type,
-                old_status=old,
-                new_status=new,
-                occurred_at=spec.occurred_at or utcnow(),
+                workflow_id=f"rule-{rule.id}-{event.id}",
+                create_at=create_at,
+                due_at=due_at,
+                reminder_at=reminder_at,
+                context=context,
             )
-            session.add(event)
-            session.flush()  # a duplicate event id fails here, before anything else
-            rules = session.scalars(
-                select(Rule).where(
-                    Rule.owner_id == owner_id,
-                    Rule.is_active.is_(True),
-                    Rule.trigger_type == spec.kind,
-                )
-            )
-            context = event_context(
-                contact, activity_type=spec.activity_type, old_status=old, new_status=new
-            )
-            for rule in rules:
-                if not matches(
-                    rule.trigger_type,
-                    rule.trigger_config,
-                    activity_type=spec.activity_type,
-                    old_status=old,
-                    new_status=new,
-                ):
-                    continue
-                create_at, due_at, _ = timing(rule, event.occurred_at)
-                session.add(
-                    RuleFiring(
-                        owner_id=owner_id,
-                        rule_id=rule.id,
-                        event_row_id=event.id,
-                        contact_id=contact.id,
-                        workflow_id=f"rule-{rule.id}-{event.id}",
-                        create_at=create_at,
-                        due_at=due_at,
-                        context=context,
+        )
+        # Counted in the transaction that adds the firing: a duplicate event counts nothing.
+        session.execute(
+            update(Rule).where(Rule.id == rule.id).values(times_triggered=Rule.times_triggered + 1)
+        )
+    session.flush()
+    return event
+
+
+def _store(sessions: sessionmaker[Session], owner_id: int, spec: EventSpec) -> EventResult | None:
+    for _ in range(5):
+        try:
+            with transaction(sessions) as session:
+                event = _insert(session, owner_id, spec)
+                return None if event is None else _result(session, event, duplicate=False)
+        except _StatusRace:
+            continue
+        except IntegrityError:
+            with sessions() as session:
+                event = session.scalar(
+                    select(CrmEvent).where(
+                        CrmEvent.owner_id == owner_id, CrmEvent.event_id == spec.event_id
                     )
                 )
-                session.execute(
-                    update(Rule)
-                    .where(Rule.id == rule.id)
-                    .values(times_triggered=Rule.times_triggered + 1)
-                )
-            session.flush()
-            return _result(session, event, owner_id, duplicate=False)
-    except IntegrityError:
-        with sessions() as session:
-            event = session.scalar(
-                select(CrmEvent).where(
-                    CrmEvent.owner_id == owner_id, CrmEvent.event_id == spec.event_id
-                )
-            )
-            if event is None:
-                raise
-            return _result(session, event, owner_id, duplicate=True)
-
-
-def _result(session: Session, event: CrmEvent, owner_id: int, *, duplicate: bool) -> EventResult:
-    return EventResult(
-        event.event_id,
-        event.contact_id,
-        event.kind,
-        owner_id,
-        duplicate,
-        _firings(session, event),
-        [],
-    )
+                if event is None:
+                    raise
+                return _result(session, event, duplicate=True)
+    raise Conflict("the contact's status kept changing under this request; send it again")
 
 
 def _running_sequences(
@@ -220,10 +251,21 @@ async def tell_sequences(
     return told
 
 
-async def receive_event(
-    client: Client, sessions: sessionmaker[Session], task_queue: str, owner_id: int, spec: EventSpec
-) -> EventResult:
-    result = await to_thread.run_sync(_store, sessions, owner_id, spec)
+def _mark_processed(sessions: sessionmaker[Session], row_id: int) -> None:
+    with transaction(sessions) as session:
+        session.execute(
+            update(CrmEvent)
+            .where(CrmEvent.id == row_id, CrmEvent.processed_at.is_(None))
+            .values(processed_at=utcnow())
+        )
+
+
+async def _process(
+    client: Client, sessions: sessionmaker[Session], task_queue: str, result: EventResult
+) -> None:
+    """Start the event's pending firings and tell its sequences, once it all succeeded."""
+    if result.processed:
+        return
     pending = [f for f in result.firings if f.state == "scheduled" and f.rule_id and f.contact_id]
     await asyncio.gather(
         *(
@@ -233,7 +275,7 @@ async def receive_event(
                 FiringInput(
                     firing_id=f.id,
                     rule_id=f.rule_id,  # type: ignore[arg-type]
-                    owner_id=owner_id,
+                    owner_id=result.owner_id,
                     contact_id=f.contact_id,  # type: ignore[arg-type]
                     create_at=f.create_at,
                     due_at=f.due_at,
@@ -244,12 +286,41 @@ async def receive_event(
             for f in pending
         )
     )
-    if not result.duplicate and result.contact_id is not None:
+    if result.contact_id is not None:
         result.sequences_signalled = await tell_sequences(
-            client,
-            sessions,
-            owner_id,
-            result.contact_id,
-            ContactEvent(type=spec.activity_type or "status_change", status=spec.new_status),
+            client, sessions, result.owner_id, result.contact_id, result.signal
         )
+    await to_thread.run_sync(_mark_processed, sessions, result.row_id)
+    result.processed = True
+
+
+async def receive_event(
+    client: Client, sessions: sessionmaker[Session], task_queue: str, owner_id: int, spec: EventSpec
+) -> EventResult | None:
+    """None only for a PATCH whose status is what the contact already has."""
+    result = await to_thread.run_sync(_store, sessions, owner_id, spec)
+    if result is not None:
+        await _process(client, sessions, task_queue, result)
     return result
+
+
+def _unprocessed(
+    sessions: sessionmaker[Session], owner_id: int, contact_id: int
+) -> list[EventResult]:
+    with sessions() as session:
+        events = session.scalars(
+            select(CrmEvent).where(
+                CrmEvent.owner_id == owner_id,
+                CrmEvent.contact_id == contact_id,
+                CrmEvent.processed_at.is_(None),
+            )
+        )
+        return [_result(session, e, duplicate=True) for e in events]
+
+
+async def finish_unprocessed(
+    client: Client, sessions: sessionmaker[Session], task_queue: str, owner_id: int, contact_id: int
+) -> None:
+    """Finish the contact's events whose first processing failed half-way (e.g. a 503)."""
+    for result in await to_thread.run_sync(_unprocessed, sessions, owner_id, contact_id):
+        await _process(client, sessions, task_queue, result)

@@ -192,6 +192,9 @@ class CrmEvent(Base):
     old_status: Mapped[str | None] = mapped_column(String(40))
     new_status: Mapped[str | None] = mapped_column(String(40))
     occurred_at: Mapped[datetime]
+    # Set once its firings are started and its sequences told; until then a redelivery
+    # (or the next PATCH of the contact) finishes the job.
+    processed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -213,8 +216,10 @@ class RuleFiring(Base):
     event_row_id: Mapped[int] = mapped_column(ForeignKey("crm_events.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     workflow_id: Mapped[str] = mapped_column(String(200))
+    # Fixed when the event arrives: editing the rule later doesn't move them.
     create_at: Mapped[datetime]
     due_at: Mapped[datetime]
+    reminder_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(12), default="scheduled")
     reason: Mapped[str | None] = mapped_column(String(500))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))

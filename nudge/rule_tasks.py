@@ -46,15 +46,21 @@ def timing(rule: Rule, occurred_at: datetime) -> tuple[datetime, datetime, datet
     return max(remind, occurred_at), due, remind
 
 
-def render_task(rule: Rule, context: dict[str, str], occurred_at: datetime) -> RenderedTask:
+def render_task(
+    rule: Rule,
+    context: dict[str, str],
+    *,
+    create_at: datetime,
+    due_at: datetime,
+    reminder_at: datetime | None,
+) -> RenderedTask:
     """Raises TemplateProblem when a template can't render for this event."""
-    create_at, due, remind = timing(rule, occurred_at)
-    values = {**context, "rule_name": rule.name, "due_date": due.strftime("%Y-%m-%d %H:%M UTC")}
+    values = {**context, "rule_name": rule.name, "due_date": due_at.strftime("%Y-%m-%d %H:%M UTC")}
     return RenderedTask(
         title=render(rule.task_title_template, values, MAX_TITLE),
         description=render(rule.task_description_template, values, MAX_DESCRIPTION),
         priority=rule.task_priority,
-        due_at=due,
-        reminder_at=remind,
+        due_at=due_at,
+        reminder_at=reminder_at,
         create_at=create_at,
     )

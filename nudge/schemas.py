@@ -1,9 +1,11 @@
 """Request and response bodies of the HTTP API."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -313,6 +315,10 @@ class _EventBase(Strict):
     def _one_contact(self) -> "_EventBase":
         if (self.contact_id is None) == (self.contact_external_id is None):
             raise ValueError("give exactly one of contact_id or contact_external_id")
+        if self.occurred_at is not None:
+            now = datetime.now(UTC)
+            if abs(self.occurred_at - now) > timedelta(days=366):
+                raise ValueError("occurred_at must be within a year of now")
         return self
 
 
@@ -334,6 +340,14 @@ class ContactPatch(Strict):
     cadence: Cadence | None = None
     timezone: Annotated[str, AfterValidator(_known_timezone)] | None = None
 
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> "ContactPatch":
+        cleared = [f for f in ("name", "status", "timezone") if f in self.model_fields_set
+                   and getattr(self, f) is None]  # fmt: skip
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} can't be null; leave it out to keep it")
+        return self
+
 
 class EventOut(BaseModel):
     event_id: str
@@ -350,10 +364,27 @@ class AccountOut(BaseModel):
     webhook_url: str | None
 
 
+def _webhook_url(value: str) -> str:
+    try:
+        parts, url = urlsplit(value), httpx.URL(value)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("not a valid URL") from None
+    if url.scheme not in ("http", "https") or not host:
+        raise ValueError("use an http:// or https:// URL with a host")
+    return value
+
+
 class WebhookIn(Strict):
-    url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://\S+$")] | None = (
-        Field(description="Where reminders are POSTed; null turns webhooks off.")
-    )
+    url: (
+        Annotated[
+            str,
+            StringConstraints(max_length=2000, pattern=r"^https?://\S+$"),
+            AfterValidator(_no_nul),
+            AfterValidator(_webhook_url),
+        ]
+        | None
+    ) = Field(description="Where reminders are POSTed; null turns webhooks off.")
 
 
 class WebhookOut(BaseModel):

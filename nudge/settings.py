@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     worker_max_cached_workflows: int = Field(
         1000, description="Workflows a worker keeps in memory; 0 turns sticky execution off."
     )
+    webhook_allow_private: bool = Field(
+        False, description="Allow reminder webhooks to loopback, private and link-local hosts."
+    )
     register_search_attributes: bool = Field(
         True, description="Register Nudge's search attributes when the worker starts."
     )

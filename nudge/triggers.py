@@ -1,5 +1,6 @@
 """What can trigger a rule, how its `trigger_config` is checked, and what an event matches."""
 
+import json
 from typing import Any, Literal, get_args
 
 TriggerType = Literal["activity", "status_change", "cadence", "time", "overdue"]
@@ -34,6 +35,10 @@ def _only(config: dict, keys: set[str], trigger: str) -> None:
 
 def check_config(trigger: str, config: dict) -> dict:
     """The config, normalised, or ValueError saying what is allowed."""
+    try:
+        json.dumps(config, allow_nan=False)
+    except ValueError:
+        raise ValueError("trigger_config must not contain NaN or Infinity") from None
     if trigger == "activity":
         _only(config, {"activity_types"}, trigger)
         types = config.get("activity_types")
@@ -64,7 +69,7 @@ def check_config(trigger: str, config: dict) -> dict:
     if trigger == "overdue":
         _only(config, {"grace_hours"}, trigger)
         grace = config.get("grace_hours", 0)
-        if not isinstance(grace, int | float) or grace < 0:
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
             raise ValueError("grace_hours must be a number of hours >= 0")
         return config
     raise ValueError(f"trigger_type must be one of {', '.join(get_args(TriggerType))}")

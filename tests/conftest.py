@@ -116,7 +116,11 @@ async def time_worker(
     """One worker for the whole session: the time-skipping server stops its clock while a
     workflow task waits for a worker, so a run a test left behind must still be served."""
     worker = build_worker(
-        time_env.client, sessions, task_queue=f"tq-{uuid.uuid4()}", executor=executor
+        time_env.client,
+        sessions,
+        task_queue=f"tq-{uuid.uuid4()}",
+        executor=executor,
+        allow_private_webhooks=True,  # the test receivers listen on 127.0.0.1
     )
     async with worker:
         yield worker

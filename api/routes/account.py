@@ -4,9 +4,11 @@ import secrets
 
 from fastapi import APIRouter
 
-from api.deps import OwnerDep, SessionDep
+from api.deps import OwnerDep, SessionDep, SettingsDep
+from nudge.errors import Unprocessable
 from nudge.models import Owner
 from nudge.schemas import AccountOut, WebhookIn, WebhookOut
+from nudge.webhooks import internal_target
 
 router = APIRouter(prefix="/api/account", tags=["account"])
 
@@ -17,9 +19,15 @@ def account(owner: OwnerDep) -> AccountOut:
 
 
 @router.put("/webhook/", response_model=WebhookOut)
-def set_webhook(body: WebhookIn, owner: OwnerDep, session: SessionDep) -> WebhookOut:
+def set_webhook(
+    body: WebhookIn, owner: OwnerDep, session: SessionDep, settings: SettingsDep
+) -> WebhookOut:
     """Set (or clear, with null) the reminder webhook. A new signing secret is made and shown
     once: verify `X-Nudge-Signature: sha256=<hex HMAC-SHA256 of the raw body>` with it."""
+    if body.url and not settings.webhook_allow_private:
+        why = internal_target(body.url, resolve=False)
+        if why:
+            raise Unprocessable(f"url: {why}; webhooks go to public hosts")
     row = session.get(Owner, owner.id)
     assert row is not None
     row.webhook_url = body.url

@@ -13,7 +13,7 @@ from api.pagination import page
 from api.params import IdPath, Limit, Offset
 from nudge.db import transaction
 from nudge.errors import ContactNotFound
-from nudge.events import EventSpec, receive_event
+from nudge.events import EventSpec, finish_unprocessed, receive_event
 from nudge.models import Contact
 from nudge.schemas import ContactIn, ContactOut, ContactPatch, Page
 
@@ -103,17 +103,19 @@ async def update_contact(
                 setattr(contact, field, value)
             return contact
 
-    contact = await to_thread.run_sync(save)
-    if new_status is not None and new_status != contact.status:
+    await to_thread.run_sync(save)
+    if new_status is not None:
         spec = EventSpec(
             event_id=f"contact-{contact_id}-status-{uuid.uuid4().hex}",
             kind="status_change",
             contact_id=contact_id,
             new_status=new_status,
+            only_if_changed=True,
         )
         await receive_event(client, sessions, settings.task_queue, owner.id, spec)
-        contact = await to_thread.run_sync(_reload, sessions, contact_id)
-    return contact
+    # A change whose processing an earlier request left half-done (503) is finished now.
+    await finish_unprocessed(client, sessions, settings.task_queue, owner.id, contact_id)
+    return await to_thread.run_sync(_reload, sessions, contact_id)
 
 
 def _reload(sessions: sessionmaker[Session], contact_id: int) -> Contact:

@@ -53,6 +53,7 @@ async def _receive(
     response: Response,
 ) -> EventOut:
     result = await receive_event(client, sessions, settings.task_queue, owner_id, spec)
+    assert result is not None  # only PATCH asks for "only if changed"
     if result.duplicate:
         response.status_code = status.HTTP_200_OK
     return event_out(result)

@@ -16,7 +16,7 @@ from api.params import IdPath, Limit, Offset
 from nudge.db import transaction
 from nudge.errors import ContactNotFound, NotFound, Unprocessable
 from nudge.models import Contact, CrmEvent, Rule, RuleFiring, utcnow
-from nudge.rule_tasks import event_context, render_task
+from nudge.rule_tasks import event_context, render_task, timing
 from nudge.schemas import FiringOut, Page, PreviewIn, PreviewOut, RuleIn, RuleOut, RulePatch
 from nudge.templating import TemplateProblem
 
@@ -131,7 +131,14 @@ def preview(rule_id: IdPath, body: PreviewIn, owner: OwnerDep, session: SessionD
         raise ContactNotFound(body.contact_id)
     event = body.event.model_dump() if body.event else {}
     try:
-        rendered = render_task(rule, event_context(contact, **event), utcnow())
+        create_at, due_at, reminder_at = timing(rule, utcnow())
+        rendered = render_task(
+            rule,
+            event_context(contact, **event),
+            create_at=create_at,
+            due_at=due_at,
+            reminder_at=reminder_at,
+        )
     except TemplateProblem as err:
         raise Unprocessable(f"this rule can't render for that event: {err}") from None
     return PreviewOut(**rendered.__dict__)

@@ -42,7 +42,7 @@ async def make_rule(api, tenant, body: dict) -> dict:  # type: ignore[no-untyped
 
 async def opened(api, time_env, tenant, event_id: str, activity: str = "email_opened"):  # type: ignore[no-untyped-def]
     now = await time_env.get_current_time()  # the server's clock, which tests move
-    return await api.post(
+    resp = await api.post(
         "/api/events/activities/",
         json={
             "event_id": event_id,
@@ -52,6 +52,8 @@ async def opened(api, time_env, tenant, event_id: str, activity: str = "email_op
         },
         headers=auth(tenant),
     )
+    assert resp.status_code in (200, 201), resp.text
+    return resp
 
 
 async def contact_tasks(api, tenant) -> list[dict]:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nudge.templating import MAX_TEMPLATE, TemplateProblem, render, validate
+from nudge.templating import ENV, MAX_TEMPLATE, TemplateProblem, render, validate
 
 ESCAPES = [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
@@ -25,6 +25,15 @@ ESCAPES = [
     "{% include '/etc/passwd' %}",
     "{% import 'os' as os %}",
     "{{ config.items() }}",
+    "{{ self }}",
+    "{% for x in contact_name %}{{ loop }}{% endfor %}",
+    "{{ 10 ** 10000000 }}",
+    "{% for a in 'x'*1000 %}{% for b in 'x'*1000 %}{{ a }}{% endfor %}{% endfor %}",
+    "{{ contact_name is sameas 1 }}",
+    "{{ 1 // 0 }}",
+    "{% set x = 1 %}{{ x }}",
+    "{% macro m() %}{% endmacro %}{{ m() }}",
+    "nul \x00 here",
 ]
 
 
@@ -34,6 +43,18 @@ def test_escapes_are_refused(source):
         validate(source)
     with pytest.raises(TemplateProblem):
         render(source, {"contact_name": "Ada"}, 500)
+
+
+@pytest.mark.parametrize("source", [e for e in ESCAPES if "__" in e])
+def test_the_sandbox_itself_stops_the_private_attribute_escapes(source):
+    """Second wall: compiled and run without validate(), the environment still refuses."""
+    with pytest.raises(Exception):  # noqa: B017 - SecurityError, UndefinedError, IndexError …
+        ENV.from_string(source).render(contact_name="Ada")
+
+
+def test_a_render_failure_is_a_template_problem():
+    with pytest.raises(TemplateProblem, match="could not render"):
+        render("{{ contact_name | round }}", {"contact_name": "Ada"}, 500)
 
 
 @pytest.mark.parametrize(

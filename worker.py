@@ -19,13 +19,14 @@ from activities.tasks import TaskActivities
 from nudge.db import make_engine, make_session_factory
 from nudge.settings import Settings
 from nudge.temporal import SEARCH_ATTRIBUTES, connect
+from workflows.recurring import RecurringWorkflow
 from workflows.reminder import ReminderWorkflow
 from workflows.rule_firing import RuleFiringWorkflow
 from workflows.sequence import SequenceWorkflow
 
 log = logging.getLogger("nudge.worker")
 
-WORKFLOWS = [SequenceWorkflow, RuleFiringWorkflow, ReminderWorkflow]
+WORKFLOWS = [SequenceWorkflow, RuleFiringWorkflow, ReminderWorkflow, RecurringWorkflow]
 
 
 def build_worker(
@@ -51,6 +52,7 @@ def build_worker(
             tasks.begin_sequence,
             tasks.create_task,
             tasks.finish_batch,
+            tasks.create_cadence_task,
             rules.fire_rule,
             reminders.record_reminder,
             reminders.post_webhook,

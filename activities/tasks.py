@@ -7,9 +7,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from nudge.batches import sequence_batch
-from nudge.contracts import BatchOutcome, ContactCard, CreatedTask, NewTask, SequenceInput
+from nudge.contracts import (
+    BatchOutcome,
+    CadenceTask,
+    ContactCard,
+    CreatedTask,
+    NewTask,
+    SequenceInput,
+)
 from nudge.db import transaction
 from nudge.models import BatchStatus, Contact, Task, TaskBatch, utcnow
+from nudge.templating import MAX_DESCRIPTION, MAX_TITLE, TemplateProblem, render
 
 
 class TaskActivities:
@@ -72,3 +80,36 @@ class TaskActivities:
     def _find(self, key: str) -> int | None:
         with self.sessions() as session:
             return session.scalar(select(Task.id).where(Task.idempotency_key == key))
+
+    @activity.defn
+    def create_cadence_task(self, spec: CadenceTask) -> CreatedTask:
+        """One task per occurrence: the key holds the occurrence's date."""
+        with self.sessions() as session:
+            contact = session.get(Contact, spec.contact_id)
+        if contact is None or contact.owner_id != spec.owner_id:
+            raise ApplicationError(
+                "contact no longer exists", type="ContactGone", non_retryable=True
+            )
+        values = {"contact_name": contact.name, "cadence": spec.cadence}
+        if contact.email:
+            values["contact_email"] = contact.email
+        try:
+            title = render(spec.template.title, values, MAX_TITLE)
+            description = render(spec.template.description, values, MAX_DESCRIPTION)
+        except TemplateProblem as err:
+            raise ApplicationError(
+                f"template: {err}", type="TemplateProblem", non_retryable=True
+            ) from None
+        return self.create_task(
+            NewTask(
+                idempotency_key=f"{spec.workflow_id}-{spec.due_at.date().isoformat()}",
+                owner_id=spec.owner_id,
+                contact_id=spec.contact_id,
+                workflow_id=spec.workflow_id,
+                source=f"cadence:{spec.cadence}",
+                title=title,
+                description=description,
+                priority=spec.template.priority,
+                due_at=spec.due_at,
+            )
+        )

@@ -4,8 +4,16 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from nudge.contracts import FiringInput, SequenceInput, SequenceProgress
+from nudge.contracts import (
+    CadenceChange,
+    FiringInput,
+    RecurringInput,
+    RecurringProgress,
+    SequenceInput,
+    SequenceProgress,
+)
 from nudge.temporal import CONTACT_ID, KIND, OWNER_ID, sequence_workflow_id
+from workflows.recurring import RecurringWorkflow, recurring_workflow_id
 from workflows.rule_firing import RuleFiringWorkflow
 from workflows.sequence import SequenceWorkflow
 
@@ -58,3 +66,20 @@ async def start_rule_firing(
         )
     except WorkflowAlreadyStartedError:
         pass
+
+
+async def start_or_reshape_recurring(
+    client: Client, task_queue: str, inp: RecurringInput, contact_name: str
+) -> WorkflowHandle[RecurringWorkflow, RecurringProgress]:
+    """Signal-with-start: a running cadence is reshaped, a missing one starts. Either way
+    exactly one `recurring-{owner}-{contact}` runs."""
+    return await client.start_workflow(
+        RecurringWorkflow.run,
+        inp,
+        id=recurring_workflow_id(inp.owner_id, inp.contact_id),
+        task_queue=task_queue,
+        start_signal="change_cadence",
+        start_signal_args=[CadenceChange(cadence=inp.cadence, template=inp.template)],
+        search_attributes=nudge_search_attributes(inp.owner_id, inp.contact_id, "recurring"),
+        static_summary=f"Recurring check-ins with {contact_name}",
+    )

@@ -21,6 +21,7 @@ VARIABLES = (
     "rule_name",
     "due_date",
     "sequence_step",
+    "cadence",
 )
 FILTERS = (
     "default", "d", "upper", "lower", "title", "capitalize", "trim", "truncate", "replace",

@@ -1,0 +1,129 @@
+"""A contact's recurring check-ins: one task per cadence period, forever, with a small
+history (continue-as-new every 100 cycles, or sooner when the server suggests it)."""
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.tasks import TaskActivities
+    from nudge.contracts import (
+        CadenceChange,
+        CadenceTask,
+        ContactEvent,
+        RecurringInput,
+        RecurringProgress,
+    )
+    from nudge.schedule import occurrence
+
+CYCLES_PER_RUN = 100
+STOPPING_STATUSES = frozenset({"lost", "inactive"})
+WRITE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+
+
+def recurring_workflow_id(owner_id: int, contact_id: int) -> str:
+    return f"recurring-{owner_id}-{contact_id}"
+
+
+@workflow.defn
+class RecurringWorkflow:
+    @workflow.init
+    def __init__(self, inp: RecurringInput) -> None:
+        self._inp = inp.model_copy()
+        if self._inp.anchor is None:
+            self._inp.anchor = workflow.info().workflow_start_time
+        self._cycles = 0
+        self._changes = 0
+        self._stop_reason: str | None = None
+
+    @workflow.run
+    async def run(self, inp: RecurringInput) -> RecurringProgress:
+        while self._stop_reason is None:
+            due = self._next_due()
+            seen = self._changes
+            wait = (due - workflow.now()).total_seconds()
+            if wait > 0:
+                try:
+                    await workflow.wait_condition(
+                        lambda seen=seen: self._changes != seen,
+                        timeout=wait,
+                        timeout_summary=f"{self._inp.cadence} check-in due {due:%Y-%m-%d}",
+                    )
+                    continue  # cadence changed or stopped: recompute
+                except TimeoutError:
+                    pass
+            if not await self._make_task(due):
+                break
+            self._inp.done += 1
+            self._cycles += 1
+            if self._cycles >= CYCLES_PER_RUN or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._inp)
+        return self.progress()
+
+    def _next_due(self) -> datetime:
+        assert self._inp.anchor is not None
+        return occurrence(self._inp.anchor, self._inp.cadence, self._inp.done + 1)
+
+    async def _make_task(self, due: datetime) -> bool:
+        try:
+            await workflow.execute_activity_method(
+                TaskActivities.create_cadence_task,
+                CadenceTask(
+                    owner_id=self._inp.owner_id,
+                    contact_id=self._inp.contact_id,
+                    workflow_id=workflow.info().workflow_id,
+                    cadence=self._inp.cadence,
+                    template=self._inp.template,
+                    due_at=due,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=WRITE_RETRY,
+                summary=f"Create {self._inp.cadence} task due {due:%Y-%m-%d}",
+            )
+        except ActivityError as err:
+            if isinstance(err.cause, ApplicationError) and err.cause.non_retryable:
+                self._stop_reason = err.cause.message
+                return False
+            raise
+        return True
+
+    @workflow.signal
+    def change_cadence(self, change: CadenceChange) -> None:
+        """Reshape: the new cadence counts from now (a no-op if nothing changes)."""
+        template = change.template or self._inp.template
+        if change.cadence == self._inp.cadence and template == self._inp.template:
+            return
+        self._inp = self._inp.model_copy(
+            update={
+                "cadence": change.cadence,
+                "template": template,
+                "anchor": workflow.now(),
+                "done": 0,
+            }
+        )
+        self._changes += 1
+
+    @workflow.signal
+    def stop(self, reason: str | None = None) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason or "stopped"
+            self._changes += 1
+
+    @workflow.signal
+    def contact_event(self, event: ContactEvent) -> None:
+        if event.status in STOPPING_STATUSES:
+            self.stop(f"contact status changed to {event.status}")
+
+    @workflow.query
+    def progress(self) -> RecurringProgress:
+        return RecurringProgress(
+            workflow_id=workflow.info().workflow_id,
+            cadence=self._inp.cadence,
+            state="running" if self._stop_reason is None else "stopped",
+            next_due_at=self._next_due() if self._stop_reason is None else None,
+            cycles_this_run=self._cycles,
+            stop_reason=self._stop_reason,
+        )

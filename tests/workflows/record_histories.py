@@ -17,15 +17,17 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from nudge.binaries import find_binary
-from nudge.contracts import ContactEvent
+from nudge.contracts import CadenceChange, ContactEvent, RecurringInput
 from nudge.db import make_engine, make_session_factory, transaction
 from nudge.events import EventSpec, receive_event
 from nudge.migrate import upgrade
 from nudge.models import Contact, Rule
 from nudge.owners import create_owner
 from nudge.sequences import schedule_sequence
+from nudge.starts import start_or_reshape_recurring
 from nudge.temporal import DATA_CONVERTER
 from worker import build_worker, ensure_search_attributes
+from workflows.recurring import RecurringWorkflow
 from workflows.rule_firing import RuleFiringWorkflow
 from workflows.sequence import SequenceWorkflow
 
@@ -116,6 +118,23 @@ async def record_rules(env: WorkflowEnvironment, sessions, queue: str) -> None: 
             await save("reminder-delivered", reminder)
 
 
+async def record_recurring(env: WorkflowEnvironment, sessions, queue: str) -> None:  # type: ignore[no-untyped-def]
+    """Three weekly check-ins, a switch to daily, two more, then a stop."""
+    with transaction(sessions) as session:
+        owner, _ = create_owner(session, "recurring")
+        contact = Contact(owner_id=owner.id, external_id="rc", name="Ada")
+        session.add(contact)
+        session.flush()
+        inp = RecurringInput(owner_id=owner.id, contact_id=contact.id, cadence="weekly")
+    handle = await start_or_reshape_recurring(env.client, queue, inp, "Ada")
+    await env.sleep(timedelta(weeks=3, hours=1))
+    await handle.signal(RecurringWorkflow.change_cadence, CadenceChange(cadence="daily"))
+    await env.sleep(timedelta(days=2, hours=1))
+    await handle.signal(RecurringWorkflow.stop, "recorded")
+    await handle.result()
+    await save("recurring-reshaped-and-stopped", handle)
+
+
 async def save(name: str, handle: WorkflowHandle) -> None:
     history = await handle.fetch_history()
     (HERE / f"{name}.json").write_text(history.to_json())
@@ -155,6 +174,7 @@ async def main() -> None:
                 await asyncio.sleep(0.5)  # let the last activity report
                 await save(name, handle)
             await record_rules(env, sessions, "record")
+            await record_recurring(env, sessions, "record")
     await env.shutdown()
 
 

@@ -8,7 +8,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api import errors
-from api.routes import account, batches, contacts, events, health, rules, sequences, tasks
+from api.routes import (
+    account,
+    batches,
+    contacts,
+    events,
+    health,
+    recurring,
+    rules,
+    sequences,
+    tasks,
+)
 from nudge.db import make_engine, make_session_factory
 from nudge.settings import Settings, get_settings
 from nudge.temporal import connect
@@ -51,6 +61,6 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, contacts, events, rules, sequences, tasks, batches, account):
+    for module in (health, contacts, events, rules, sequences, recurring, tasks, batches, account):
         app.include_router(module.router)
     return app

@@ -390,3 +390,28 @@ class WebhookIn(Strict):
 class WebhookOut(BaseModel):
     url: str | None
     secret: str | None = Field(description="HMAC-SHA256 key for X-Nudge-Signature; shown once.")
+
+
+class TaskTemplateIn(Strict):
+    title: Annotated[str, _template("task_template.title")] = Field(
+        "{{ cadence | title }} check-in with {{ contact_name }}",
+        description="Jinja2; also knows {{cadence}}.",
+    )
+    description: Annotated[str, _template("task_template.description")] = ""
+    priority: Priority = "medium"
+
+
+class ScheduleRecurringIn(Strict):
+    contact_id: Id
+    cadence: Cadence
+    task_template: TaskTemplateIn = Field(default_factory=TaskTemplateIn)
+
+
+class RecurringOut(BaseModel):
+    workflow_id: str
+    contact_id: int
+    cadence: str
+    state: str
+    next_due_at: Timestamp | None
+    stop_reason: str | None
+    temporal_ui_url: str

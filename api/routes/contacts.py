@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep
 from api.pagination import page
 from api.params import IdPath, Limit, Offset
+from nudge.contracts import TaskTemplate
 from nudge.db import transaction
 from nudge.errors import ContactNotFound
 from nudge.events import EventSpec, finish_unprocessed, receive_event
 from nudge.models import Contact
+from nudge.recurring import schedule_recurring, stop_recurring
 from nudge.schemas import ContactIn, ContactOut, ContactPatch, Page
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
@@ -88,9 +90,11 @@ async def update_contact(
     settings: SettingsDep,
 ) -> Contact:
     """Change some fields. A new `status` is recorded as a status change (old → new): it fires
-    matching `status_change` rules and tells the contact's running sequences."""
+    matching `status_change` rules and tells the contact's running sequences. A `cadence`
+    starts or reshapes its recurring check-ins; `"cadence": null` stops them."""
     changes = body.model_dump(exclude_unset=True)
     new_status = changes.pop("status", None)
+    cadence_sent, cadence = "cadence" in changes, changes.pop("cadence", None)
 
     def save() -> Contact:
         with transaction(sessions) as session:
@@ -115,6 +119,12 @@ async def update_contact(
         await receive_event(client, sessions, settings.task_queue, owner.id, spec)
     # A change whose processing an earlier request left half-done (503) is finished now.
     await finish_unprocessed(client, sessions, settings.task_queue, owner.id, contact_id)
+    if cadence_sent and cadence:
+        await schedule_recurring(
+            client, sessions, settings.task_queue, owner.id, contact_id, cadence, TaskTemplate()
+        )
+    elif cadence_sent:
+        await stop_recurring(client, sessions, owner.id, contact_id, "cadence cleared")
     return await to_thread.run_sync(_reload, sessions, contact_id)
 
 

@@ -1,0 +1,63 @@
+"""Recurring check-ins per contact: daily, weekly, biweekly, monthly or quarterly."""
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
+from api.params import IdPath
+from api.routes.sequences import workflow_url
+from nudge.contracts import RecurringProgress, TaskTemplate
+from nudge.recurring import recurring_progress, schedule_recurring, stop_recurring
+from nudge.schemas import RecurringOut, ScheduleRecurringIn
+from nudge.settings import Settings
+
+router = APIRouter(prefix="/api/task-automation", tags=["recurring"])
+
+
+def _out(progress: RecurringProgress, contact_id: int, settings: Settings) -> RecurringOut:
+    return RecurringOut(
+        workflow_id=progress.workflow_id,
+        contact_id=contact_id,
+        cadence=progress.cadence,
+        state=progress.state,
+        next_due_at=progress.next_due_at,
+        stop_reason=progress.stop_reason,
+        temporal_ui_url=workflow_url(settings, progress.workflow_id),
+    )
+
+
+@router.post("/schedule-recurring/", response_model=RecurringOut, responses={404: {}, 503: {}})
+async def schedule(
+    body: ScheduleRecurringIn,
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> RecurringOut:
+    """Start the contact's check-ins, or reshape them: a new cadence counts from now. Sending
+    the same body again changes nothing. The first task is due one period from now."""
+    progress = await schedule_recurring(
+        client,
+        sessions,
+        settings.task_queue,
+        owner.id,
+        body.contact_id,
+        body.cadence,
+        TaskTemplate(**body.task_template.model_dump()),
+    )
+    return _out(progress, body.contact_id, settings)
+
+
+@router.get("/recurring/{contact_id}/", response_model=RecurringOut, responses={404: {}})
+async def progress(
+    contact_id: IdPath, owner: OwnerDep, client: ClientDep, settings: SettingsDep
+) -> RecurringOut:
+    return _out(await recurring_progress(client, owner.id, contact_id), contact_id, settings)
+
+
+@router.delete("/recurring/{contact_id}/", status_code=204, responses={404: {}})
+async def stop(
+    contact_id: IdPath, owner: OwnerDep, sessions: SessionsDep, client: ClientDep
+) -> Response:
+    """Stop the check-ins and clear the contact's cadence. Tasks already made stay."""
+    await stop_recurring(client, sessions, owner.id, contact_id, "stopped through the API")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,70 @@
+"""Starting, reshaping and stopping a contact's recurring check-ins (API and reconcile)."""
+
+from anyio import to_thread
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from nudge.contracts import RecurringInput, RecurringProgress, TaskTemplate
+from nudge.db import transaction
+from nudge.errors import ContactNotFound, NotFound
+from nudge.models import Contact
+from nudge.starts import start_or_reshape_recurring
+from workflows.recurring import RecurringWorkflow, recurring_workflow_id
+
+
+def _set_cadence(
+    sessions: sessionmaker[Session], owner_id: int, contact_id: int, cadence: str | None
+) -> str:
+    with transaction(sessions) as session:
+        contact = session.scalar(
+            select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner_id)
+        )
+        if contact is None:
+            raise ContactNotFound(contact_id)
+        session.execute(update(Contact).where(Contact.id == contact_id).values(cadence=cadence))
+        return contact.name
+
+
+async def schedule_recurring(
+    client: Client,
+    sessions: sessionmaker[Session],
+    task_queue: str,
+    owner_id: int,
+    contact_id: int,
+    cadence: str,
+    template: TaskTemplate,
+) -> RecurringProgress:
+    """Record the contact's cadence, then start or reshape its one recurring workflow."""
+    name = await to_thread.run_sync(_set_cadence, sessions, owner_id, contact_id, cadence)
+    inp = RecurringInput(
+        owner_id=owner_id, contact_id=contact_id, cadence=cadence, template=template
+    )  # type: ignore[arg-type]
+    handle = await start_or_reshape_recurring(client, task_queue, inp, name)
+    return await handle.query(RecurringWorkflow.progress)
+
+
+async def recurring_progress(client: Client, owner_id: int, contact_id: int) -> RecurringProgress:
+    handle = client.get_workflow_handle_for(
+        RecurringWorkflow.run, recurring_workflow_id(owner_id, contact_id)
+    )
+    try:
+        return await handle.query(RecurringWorkflow.progress)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"contact {contact_id} has no recurring check-ins") from None
+        raise
+
+
+async def stop_recurring(
+    client: Client, sessions: sessionmaker[Session], owner_id: int, contact_id: int, reason: str
+) -> None:
+    """Clear the contact's cadence and stop its workflow (already stopped is fine)."""
+    await to_thread.run_sync(_set_cadence, sessions, owner_id, contact_id, None)
+    handle = client.get_workflow_handle(recurring_workflow_id(owner_id, contact_id))
+    try:
+        await handle.signal(RecurringWorkflow.stop, reason)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise

@@ -1,0 +1,64 @@
+"""Recurring check-ins over HTTP: start, reshape, read, stop; bad input; other owners."""
+
+from datetime import datetime, timedelta
+
+from tests.support import auth, poll
+
+URL = "/api/task-automation/schedule-recurring/"
+
+
+async def test_start_reshape_read_stop(api, time_env, tenant):
+    headers = auth(tenant)
+    template = {"title": "Weekly check-in with {{contact_name}}", "priority": "medium"}
+    body = {"contact_id": tenant.contact_id, "cadence": "weekly", "task_template": template}
+    first = await api.post(URL, json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    started = first.json()
+    assert (started["state"], started["cadence"]) == ("running", "weekly")
+    assert started["workflow_id"] == f"recurring-{tenant.owner_id}-{tenant.contact_id}"
+    again = await api.post(URL, json=body, headers=headers)
+    assert again.json()["next_due_at"] == started["next_due_at"]  # same body: nothing moves
+
+    contact = await api.get(f"/api/contacts/{tenant.contact_id}/", headers=headers)
+    assert contact.json()["cadence"] == "weekly"
+    patched = await api.patch(
+        f"/api/contacts/{tenant.contact_id}/", json={"cadence": "daily"}, headers=headers
+    )
+    assert patched.status_code == 200
+    now = await time_env.get_current_time()
+    read = (
+        await api.get(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers)
+    ).json()
+    assert read["cadence"] == "daily"
+    assert abs(datetime.fromisoformat(read["next_due_at"]) - (now + timedelta(days=1))) < timedelta(
+        minutes=1
+    )
+
+    gone = await api.delete(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers)
+    assert gone.status_code == 204
+    stopped = await poll(
+        lambda: api.get(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers),
+        lambda r: r.json()["state"] == "stopped",
+    )
+    assert stopped.json()["stop_reason"] == "stopped through the API"
+    contact = await api.get(f"/api/contacts/{tenant.contact_id}/", headers=headers)
+    assert contact.json()["cadence"] is None
+
+
+async def test_bad_input_and_other_owners(api, make_tenant):
+    me, other = make_tenant(), make_tenant()
+    for body, field in [
+        ({"contact_id": me.contact_id, "cadence": "hourly"}, "cadence"),
+        ({"contact_id": me.contact_id, "cadence": "weekly",
+          "task_template": {"title": "{{ nope }}"}}, "task_template.title"),
+        ({"contact_id": me.contact_id, "cadence": "weekly",
+          "task_template": {"priority": "asap"}}, "task_template.priority"),
+    ]:  # fmt: skip
+        resp = await api.post(URL, json=body, headers=auth(me))
+        assert resp.status_code == 422, body
+        assert resp.json()["errors"][0]["field"] == field
+    resp = await api.post(URL, json={"contact_id": other.contact_id, "cadence": "weekly"},
+                          headers=auth(me))  # fmt: skip
+    assert resp.status_code == 404
+    resp = await api.get(f"/api/task-automation/recurring/{other.contact_id}/", headers=auth(me))
+    assert resp.status_code == 404

@@ -13,12 +13,15 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from activities.periodic import PeriodicActivities
 from activities.reminders import ReminderActivities
 from activities.rules import RuleActivities
 from activities.tasks import TaskActivities
 from nudge.db import make_engine, make_session_factory
+from nudge.schedules import sync_schedules
 from nudge.settings import Settings
 from nudge.temporal import SEARCH_ATTRIBUTES, connect
+from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
 from workflows.reminder import ReminderWorkflow
 from workflows.rule_firing import RuleFiringWorkflow
@@ -26,7 +29,13 @@ from workflows.sequence import SequenceWorkflow
 
 log = logging.getLogger("nudge.worker")
 
-WORKFLOWS = [SequenceWorkflow, RuleFiringWorkflow, ReminderWorkflow, RecurringWorkflow]
+WORKFLOWS = [
+    SequenceWorkflow,
+    RuleFiringWorkflow,
+    ReminderWorkflow,
+    RecurringWorkflow,
+    PeriodicJobWorkflow,
+]
 
 
 def build_worker(
@@ -38,12 +47,14 @@ def build_worker(
     max_concurrent_activities: int = 16,
     max_cached_workflows: int = 1000,
     allow_private_webhooks: bool = False,
+    overdue_grace_hours: float = 24,
 ) -> Worker:
     tasks, rules, reminders = (
         TaskActivities(sessions),
         RuleActivities(sessions),
         ReminderActivities(sessions, allow_private=allow_private_webhooks),
     )
+    periodic = PeriodicActivities(client, sessions, task_queue, grace_hours=overdue_grace_hours)
     return Worker(
         client,
         task_queue=task_queue,
@@ -57,6 +68,10 @@ def build_worker(
             reminders.record_reminder,
             reminders.post_webhook,
             reminders.mark_reminder,
+            periodic.escalate_overdue,
+            periodic.remind_due,
+            periodic.reconcile_recurring,
+            periodic.finish_events,
         ],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
@@ -86,6 +101,16 @@ async def run(settings: Settings) -> None:
     client = await connect(settings)
     if settings.register_search_attributes:
         await ensure_search_attributes(client)
+    try:
+        synced = await sync_schedules(
+            client, settings.task_queue, settings.timezone, settings.sweep_page_size
+        )
+        log.info("schedules in sync: %s", ", ".join(synced))
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        # The time-skipping test server has no schedules; everything else still works.
+        log.warning("this Temporal server has no schedules; periodic jobs won't run")
     engine = make_engine(settings.sqlalchemy_url)
     # One thread per activity slot: sync activities never wait for a thread.
     slots = settings.worker_activity_slots
@@ -98,6 +123,7 @@ async def run(settings: Settings) -> None:
             max_concurrent_activities=slots,
             max_cached_workflows=settings.worker_max_cached_workflows,
             allow_private_webhooks=settings.webhook_allow_private,
+            overdue_grace_hours=settings.overdue_grace_hours,
         )
         # The SDK installs no signal handlers: stop polling, let running activities finish.
         loop = asyncio.get_running_loop()

@@ -189,6 +189,37 @@ def create_owner_cmd(name: Annotated[str, typer.Argument(help="Who the key is fo
     _err(f"owner {owner.id} ({name}) created; send the key as `Authorization: Bearer <key>`")
 
 
+schedules_app = typer.Typer(help="The periodic jobs' Temporal Schedules.", no_args_is_help=True)
+app.add_typer(schedules_app, name="schedules")
+
+
+@schedules_app.command("sync")
+def schedules_sync() -> None:
+    """Create or update the four periodic schedules (the worker also does this at start).
+
+    auto-schedule-overdue-tasks (daily 09:00), schedule-recurring-tasks (daily 08:00),
+    send-task-reminders and process-automation-workflows (every 15 minutes), in
+    NUDGE_TIMEZONE. Safe to run any number of times."""
+    from nudge.schedules import sync_schedules
+    from nudge.temporal import connect
+
+    settings = _settings()
+
+    async def sync() -> list[str]:
+        client = await connect(settings)
+        return await sync_schedules(
+            client, settings.task_queue, settings.timezone, settings.sweep_page_size
+        )
+
+    try:
+        for schedule_id in asyncio.run(sync()):
+            typer.echo(schedule_id)
+    except Exception as err:
+        _err(f"could not sync schedules: {err}")
+        _exit(1)
+    _exit(0)
+
+
 def main() -> None:
     app()
 

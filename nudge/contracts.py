@@ -144,3 +144,26 @@ class RecurringProgress(BaseModel):
     next_due_at: datetime | None
     cycles_this_run: int
     stop_reason: str | None
+
+
+class SweepPage(BaseModel):
+    """One bounded page of a periodic job: where to resume, and what it did."""
+
+    after_id: int = 0
+    now: datetime
+    limit: int = 500
+
+
+class SweepResult(BaseModel):
+    examined: int = 0
+    acted: int = 0
+    last_id: int = 0
+    done: bool = True
+
+    def plus(self, other: "SweepResult") -> "SweepResult":
+        return SweepResult(
+            examined=self.examined + other.examined,
+            acted=self.acted + other.acted,
+            last_id=other.last_id,
+            done=other.done,
+        )

@@ -415,3 +415,16 @@ class RecurringOut(BaseModel):
     next_due_at: Timestamp | None
     stop_reason: str | None
     temporal_ui_url: str
+
+
+class TaskIn(Strict):
+    contact_id: Id | None = None
+    title: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        AfterValidator(_no_nul),
+    ]
+    description: Annotated[str, StringConstraints(max_length=5000), AfterValidator(_no_nul)] = ""
+    priority: Priority = "medium"
+    due_at: UtcTime
+    reminder_offset_hours: float | None = Field(None, ge=0, le=24 * 365, allow_inf_nan=False)

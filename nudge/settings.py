@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(
         False, description="Allow reminder webhooks to loopback, private and link-local hosts."
     )
+    timezone: str = Field("UTC", description="Time zone of the periodic jobs' clock times.")
+    overdue_grace_hours: float = Field(
+        24, description="How long past due an open task may be before it is escalated."
+    )
+    sweep_page_size: int = Field(500, description="Rows a periodic job handles per activity.")
     register_search_attributes: bool = Field(
         True, description="Register Nudge's search attributes when the worker starts."
     )

@@ -134,10 +134,21 @@ async def api(time_env, time_worker, sessions) -> AsyncIterator[httpx.AsyncClien
 
 
 @pytest.fixture
-async def dev_api(dev_env, sessions, executor) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+def dev_worker_queue() -> str:
+    return f"tq-{uuid.uuid4()}"
+
+
+@pytest.fixture
+async def dev_api(
+    dev_env, sessions, executor, dev_worker_queue
+) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     """HTTP client for the API over the real Temporal dev server and a running worker."""
     worker = build_worker(
-        dev_env.client, sessions, task_queue=f"tq-{uuid.uuid4()}", executor=executor
+        dev_env.client,
+        sessions,
+        task_queue=dev_worker_queue,
+        executor=executor,
+        allow_private_webhooks=True,
     )
     async with worker, serve_api(dev_env.client, sessions, worker.task_queue) as http:
         yield http

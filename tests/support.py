@@ -1,7 +1,14 @@
 """Small helpers tests import (fixtures live in conftest.py)."""
 
 import asyncio
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -19,3 +26,46 @@ async def poll(
         if until(value) or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.05)
+
+
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGKILL if pytest itself dies, so none outlives the run."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class WorkerProcess:
+    """`nudge worker` as a real OS process, pointed at the test's server and database."""
+
+    def __init__(self, target: str, database_url: str, task_queue: str, log: Path) -> None:
+        self.env = dict(
+            os.environ,
+            NUDGE_TEMPORAL_ADDRESS=target,
+            NUDGE_DATABASE_URL=database_url,
+            NUDGE_TASK_QUEUE=task_queue,
+            # A dead worker's sticky queue would hold the next workflow task until its
+            # timeout, which the time-skipping server never lets pass.
+            NUDGE_WORKER_MAX_CACHED_WORKFLOWS="0",
+            PYTHONUNBUFFERED="1",
+        )
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        start = self.log.stat().st_size if self.log.exists() else 0
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nudge.cli", "worker"],
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        deadline = time.monotonic() + 30
+        while b"worker polling" not in self.log.read_bytes()[start:]:
+            assert self.proc.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, "worker did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()

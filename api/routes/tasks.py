@@ -1,6 +1,8 @@
 """Tasks Nudge created: list them with filters, complete them."""
 
 import contextlib
+import uuid
+from datetime import timedelta
 
 from anyio import to_thread
 from fastapi import APIRouter
@@ -11,9 +13,9 @@ from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep
 from api.pagination import page
 from api.params import IdPath, Limit, Offset, OptionalId, OptionalTime
 from nudge.db import transaction
-from nudge.errors import Conflict, NotFound
-from nudge.models import Task, TaskStatus, utcnow
-from nudge.schemas import Page, TaskOut
+from nudge.errors import Conflict, ContactNotFound, NotFound
+from nudge.models import Contact, Task, TaskStatus, utcnow
+from nudge.schemas import Page, TaskIn, TaskOut
 from nudge.schemas import TaskStatus as TaskStatusName
 from workflows.reminder import reminder_workflow_id
 
@@ -52,6 +54,36 @@ def _owned_task(session: SessionDep, owner_id: int, task_id: int) -> Task:
     task = session.scalar(select(Task).where(Task.id == task_id, Task.owner_id == owner_id))
     if task is None:
         raise NotFound(f"task {task_id} not found")
+    return task
+
+
+@router.post("/", response_model=TaskOut, status_code=201, responses={404: {}})
+def create_task(body: TaskIn, owner: OwnerDep, session: SessionDep) -> Task:
+    """A task made by hand. With `reminder_offset_hours` its reminder is delivered by the
+    reminder sweep (every 15 minutes) once due, exactly once."""
+    if body.contact_id is not None and not session.scalar(
+        select(Contact.id).where(Contact.id == body.contact_id, Contact.owner_id == owner.id)
+    ):
+        raise ContactNotFound(body.contact_id)
+    reminder = (
+        body.due_at - timedelta(hours=body.reminder_offset_hours)
+        if body.reminder_offset_hours is not None
+        else None
+    )
+    task = Task(
+        owner_id=owner.id,
+        contact_id=body.contact_id,
+        title=body.title,
+        description=body.description,
+        priority=body.priority,
+        due_at=body.due_at,
+        reminder_at=reminder,
+        reminder_status="scheduled" if reminder else "none",
+        source="api",
+        idempotency_key=f"api-{uuid.uuid4()}",
+    )
+    session.add(task)
+    session.commit()
     return task
 
 

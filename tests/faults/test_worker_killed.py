@@ -4,67 +4,17 @@
 time only moves here while no step is due; tests/faults/test_retry_after_commit.py covers
 a crash between the insert and the activity's completion.)"""
 
-import ctypes
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.worker import Worker
 
-from tests.support import poll
+from tests.support import WorkerProcess, poll
 from tests.workflows.helpers import finish, schedule, tasks_of
 
 pytestmark = pytest.mark.slow
-
-
-def _die_with_parent() -> None:
-    """Linux: the worker gets SIGKILL if pytest itself dies, so none outlives the run."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-class WorkerProcess:
-    """`nudge worker` as a real OS process, pointed at the test's server and database."""
-
-    def __init__(self, target: str, database_url: str, task_queue: str, log: Path) -> None:
-        self.env = dict(
-            os.environ,
-            NUDGE_TEMPORAL_ADDRESS=target,
-            NUDGE_DATABASE_URL=database_url,
-            NUDGE_TASK_QUEUE=task_queue,
-            # A dead worker's sticky queue would hold the next workflow task until its
-            # timeout, which the time-skipping server never lets pass.
-            NUDGE_WORKER_MAX_CACHED_WORKFLOWS="0",
-            PYTHONUNBUFFERED="1",
-        )
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        start = self.log.stat().st_size if self.log.exists() else 0
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nudge.cli", "worker"],
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-        deadline = time.monotonic() + 30
-        while b"worker polling" not in self.log.read_bytes()[start:]:
-            assert self.proc.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, "worker did not start"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
 
 
 @pytest.fixture

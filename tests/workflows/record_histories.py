@@ -21,12 +21,13 @@ from nudge.contracts import CadenceChange, ContactEvent, RecurringInput
 from nudge.db import make_engine, make_session_factory, transaction
 from nudge.events import EventSpec, receive_event
 from nudge.migrate import upgrade
-from nudge.models import Contact, Rule
+from nudge.models import Contact, Rule, Task
 from nudge.owners import create_owner
 from nudge.sequences import schedule_sequence
 from nudge.starts import start_or_reshape_recurring
 from nudge.temporal import DATA_CONVERTER
 from worker import build_worker, ensure_search_attributes
+from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
 from workflows.rule_firing import RuleFiringWorkflow
 from workflows.sequence import SequenceWorkflow
@@ -135,6 +136,31 @@ async def record_recurring(env: WorkflowEnvironment, sessions, queue: str) -> No
     await save("recurring-reshaped-and-stopped", handle)
 
 
+async def record_periodic(env: WorkflowEnvironment, sessions, queue: str) -> None:  # type: ignore[no-untyped-def]
+    """The overdue sweep over three late tasks, two per page."""
+    now = await env.get_current_time()
+    with transaction(sessions) as session:
+        owner, _ = create_owner(session, "periodic")
+        for i in range(3):
+            session.add(
+                Task(
+                    owner_id=owner.id,
+                    title=f"late {i}",
+                    source="test",
+                    due_at=now - timedelta(days=3),
+                    idempotency_key=f"periodic-late-{i}",
+                )
+            )
+    handle = await env.client.start_workflow(
+        PeriodicJobWorkflow.run,
+        args=["escalate_overdue", 2],
+        id="periodic-record",
+        task_queue=queue,
+    )
+    await handle.result()
+    await save("periodic-overdue-two-pages", handle)
+
+
 async def save(name: str, handle: WorkflowHandle) -> None:
     history = await handle.fetch_history()
     (HERE / f"{name}.json").write_text(history.to_json())
@@ -175,6 +201,7 @@ async def main() -> None:
                 await save(name, handle)
             await record_rules(env, sessions, "record")
             await record_recurring(env, sessions, "record")
+            await record_periodic(env, sessions, "record")
     await env.shutdown()
 
 

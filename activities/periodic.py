@@ -1,0 +1,225 @@
+"""The periodic jobs' work, one bounded page per call (the workflow pages through)."""
+
+import asyncio
+from datetime import timedelta
+
+from anyio import to_thread
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from nudge.contracts import RecurringInput, ReminderInput, SweepPage, SweepResult, TaskTemplate
+from nudge.db import transaction
+from nudge.events import finish_unprocessed
+from nudge.models import Contact, CrmEvent, Notification, Rule, Task, TaskStatus
+from nudge.starts import start_or_reshape_recurring
+from nudge.templating import MAX_TITLE, TemplateProblem, render
+from workflows.reminder import ReminderWorkflow, reminder_workflow_id
+
+OVERDUE_SOURCE = "overdue"
+
+
+class PeriodicActivities:
+    def __init__(
+        self,
+        client: Client,
+        sessions: sessionmaker[Session],
+        task_queue: str,
+        *,
+        grace_hours: float,
+    ) -> None:
+        self.client, self.sessions, self.task_queue = client, sessions, task_queue
+        self.grace = timedelta(hours=grace_hours)
+
+    @activity.defn
+    def escalate_overdue(self, page: SweepPage) -> SweepResult:
+        """One urgent "Overdue: …" task per open task past due + grace, keyed on that task."""
+        with self.sessions() as session:
+            late = list(
+                session.scalars(
+                    select(Task)
+                    .where(
+                        Task.status == TaskStatus.open,
+                        Task.due_at < page.now - self.grace,
+                        Task.source != OVERDUE_SOURCE,
+                        Task.id > page.after_id,
+                    )
+                    .order_by(Task.id)
+                    .limit(page.limit)
+                )
+            )
+        acted = sum(self._escalate(task, page) for task in late)
+        last = late[-1].id if late else page.after_id
+        return SweepResult(
+            examined=len(late), acted=acted, last_id=last, done=len(late) < page.limit
+        )
+
+    def _escalate(self, task: Task, page: SweepPage) -> bool:
+        try:
+            with transaction(self.sessions) as session:
+                rule = session.scalar(
+                    select(Rule)
+                    .where(
+                        Rule.owner_id == task.owner_id,
+                        Rule.trigger_type == "overdue",
+                        Rule.is_active.is_(True),
+                    )
+                    .order_by(Rule.id)
+                    .limit(1)
+                )
+                title, description = f"Overdue: {task.title}"[:MAX_TITLE], task.description
+                contact = session.get(Contact, task.contact_id) if task.contact_id else None
+                if rule is not None:
+                    values = {
+                        "rule_name": rule.name,
+                        "due_date": f"{task.due_at:%Y-%m-%d %H:%M UTC}",
+                    }
+                    if contact is not None:
+                        values["contact_name"] = contact.name
+                    try:
+                        title = render(rule.task_title_template, values, MAX_TITLE)
+                        description = render(rule.task_description_template, values, 5000)
+                    except TemplateProblem:
+                        pass  # the plain "Overdue: …" still goes out
+                session.add(
+                    Task(
+                        owner_id=task.owner_id,
+                        contact_id=task.contact_id,
+                        title=title,
+                        description=description,
+                        priority="urgent",
+                        due_at=page.now,
+                        source=OVERDUE_SOURCE,
+                        idempotency_key=f"overdue-{task.id}",
+                    )
+                )
+                session.flush()  # the unique key says "already escalated" right here
+                if rule is not None:
+                    session.execute(
+                        update(Rule)
+                        .where(Rule.id == rule.id)
+                        .values(
+                            times_triggered=Rule.times_triggered + 1,
+                            tasks_created=Rule.tasks_created + 1,
+                        )
+                    )
+            return True
+        except IntegrityError:
+            return False
+
+    @activity.defn
+    async def remind_due(self, page: SweepPage) -> SweepResult:
+        """Start the reminder workflow of every open task whose reminder is due and was not
+        delivered. Its id dedupes: concurrent sweeps and a live reminder make one delivery."""
+
+        def due() -> list[Task]:
+            with self.sessions() as session:
+                return list(
+                    session.scalars(
+                        select(Task)
+                        .where(
+                            Task.status == TaskStatus.open,
+                            Task.reminder_at <= page.now,
+                            Task.reminder_status == "scheduled",
+                            Task.id > page.after_id,
+                            ~exists().where(Notification.task_id == Task.id),
+                        )
+                        .order_by(Task.id)
+                        .limit(page.limit)
+                    )
+                )
+
+        tasks = await to_thread.run_sync(due)
+        started = await asyncio.gather(*(self._start_reminder(t) for t in tasks))
+        last = tasks[-1].id if tasks else page.after_id
+        return SweepResult(
+            examined=len(tasks), acted=sum(started), last_id=last, done=len(tasks) < page.limit
+        )
+
+    async def _start_reminder(self, task: Task) -> bool:
+        try:
+            await self.client.start_workflow(
+                ReminderWorkflow.run,
+                ReminderInput(owner_id=task.owner_id, task_id=task.id, remind_at=task.reminder_at),  # type: ignore[arg-type]
+                id=reminder_workflow_id(task.id),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"Reminder for task {task.id} (sweep)",
+            )
+            return True
+        except WorkflowAlreadyStartedError:
+            return False
+
+    @activity.defn
+    async def reconcile_recurring(self, page: SweepPage) -> SweepResult:
+        """Every contact with a cadence has its recurring workflow (signal-with-start is a
+        no-op for one that runs with that cadence)."""
+
+        def with_cadence() -> list[Contact]:
+            with self.sessions() as session:
+                return list(
+                    session.scalars(
+                        select(Contact)
+                        .where(Contact.cadence.is_not(None), Contact.id > page.after_id)
+                        .order_by(Contact.id)
+                        .limit(page.limit)
+                    )
+                )
+
+        contacts = await to_thread.run_sync(with_cadence)
+        handles: list[WorkflowHandle] = await asyncio.gather(
+            *(
+                start_or_reshape_recurring(
+                    self.client,
+                    self.task_queue,
+                    RecurringInput(
+                        owner_id=c.owner_id,
+                        contact_id=c.id,
+                        cadence=c.cadence,  # type: ignore[arg-type]
+                        template=TaskTemplate(),
+                    ),
+                    c.name,
+                )
+                for c in contacts
+            )
+        )
+        last = contacts[-1].id if contacts else page.after_id
+        return SweepResult(
+            examined=len(contacts),
+            acted=len(handles),
+            last_id=last,
+            done=len(contacts) < page.limit,
+        )
+
+    @activity.defn
+    async def finish_events(self, page: SweepPage) -> SweepResult:
+        """Events whose first processing failed half-way (Temporal was down) get finished."""
+
+        def stuck() -> list[tuple[int, int, int]]:
+            with self.sessions() as session:
+                rows = session.execute(
+                    select(CrmEvent.id, CrmEvent.owner_id, CrmEvent.contact_id)
+                    .where(
+                        CrmEvent.processed_at.is_(None),
+                        CrmEvent.created_at < page.now - timedelta(minutes=5),
+                        CrmEvent.contact_id.is_not(None),
+                        CrmEvent.id > page.after_id,
+                    )
+                    .order_by(CrmEvent.id)
+                    .limit(page.limit)
+                ).all()
+                return [(r[0], r[1], r[2]) for r in rows]
+
+        rows = await to_thread.run_sync(stuck)
+        for owner_id, contact_id in sorted({(o, c) for _, o, c in rows}):
+            await finish_unprocessed(
+                self.client, self.sessions, self.task_queue, owner_id, contact_id
+            )
+        last = rows[-1][0] if rows else page.after_id
+        return SweepResult(
+            examined=len(rows), acted=len(rows), last_id=last, done=len(rows) < page.limit
+        )

@@ -1,0 +1,123 @@
+"""The periodic jobs as Temporal Schedules on the real dev server."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from temporalio.client import ScheduleOverlapPolicy
+
+from nudge.db import transaction
+from nudge.models import Notification, Task
+from nudge.schedules import PERIODIC, sync_schedules
+from tests.e2e.test_reminder_webhook import Receiver, set_webhook
+from tests.support import WorkerProcess, auth, poll
+
+pytestmark = pytest.mark.slow
+IDS = {p.schedule_id for p in PERIODIC}
+
+
+async def schedule_ids(client) -> set[str]:  # type: ignore[no-untyped-def]
+    return {s.id async for s in await client.list_schedules()}
+
+
+async def test_starting_the_worker_twice_makes_the_four_schedules_once(
+    dev_env, database_url, tmp_path
+):
+    target = dev_env.client.service_client.config.target_host
+    for _ in range(2):
+        worker = WorkerProcess(target, database_url, "nudge-schedules", tmp_path / "w.log")
+        worker.start()
+        worker.kill()
+    found = await poll(lambda: schedule_ids(dev_env.client), lambda ids: IDS <= ids)
+    assert IDS <= found
+    listed = [s async for s in await dev_env.client.list_schedules() if s.id in IDS]
+    assert len(listed) == 4  # no duplicates
+    desc = await dev_env.client.get_schedule_handle("auto-schedule-overdue-tasks").describe()
+    hours = [r.start for c in desc.schedule.spec.calendars for r in c.hour]
+    assert hours == [9] and desc.schedule.spec.time_zone_name == "UTC"
+    assert desc.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+
+
+async def trigger_twice(client, schedule_id: str) -> None:  # type: ignore[no-untyped-def]
+    handle = client.get_schedule_handle(schedule_id)
+    await asyncio.gather(
+        handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+        handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+    )
+
+
+def add_task(sessions, tenant, key: str, due: datetime, status: str = "open") -> int:  # type: ignore[no-untyped-def]
+    with transaction(sessions) as session:
+        task = Task(
+            owner_id=tenant.owner_id,
+            contact_id=tenant.contact_id,
+            title=f"Call {key}",
+            source="test",
+            due_at=due,
+            status=status,
+            idempotency_key=f"{key}-{tenant.owner_id}",
+        )
+        session.add(task)
+        session.flush()
+        return task.id
+
+
+async def test_overdue_triggered_twice_escalates_each_task_once(
+    dev_api, dev_env, sessions, tenant, dev_worker_queue
+):
+    await sync_schedules(dev_env.client, dev_worker_queue, "UTC")
+    now = datetime.now(UTC)
+    late = [add_task(sessions, tenant, f"late{i}", now - timedelta(days=2)) for i in range(3)]
+    add_task(sessions, tenant, "soon", now + timedelta(days=1))
+    add_task(sessions, tenant, "done", now - timedelta(days=3), status="completed")
+
+    def urgent() -> list[Task]:
+        with sessions() as session:
+            mine = select(Task).where(Task.owner_id == tenant.owner_id, Task.source == "overdue")
+            return list(session.scalars(mine.order_by(Task.id)))
+
+    async def count() -> int:
+        return len(urgent())
+
+    await trigger_twice(dev_env.client, "auto-schedule-overdue-tasks")
+    assert await poll(count, lambda n: n == 3, 30) == 3
+    await trigger_twice(dev_env.client, "auto-schedule-overdue-tasks")  # a backfill, say
+    await asyncio.sleep(3)
+    made = urgent()
+    assert [t.idempotency_key for t in made] == [f"overdue-{i}" for i in late]
+    assert {t.priority for t in made} == {"urgent"}
+    assert made[0].title == "Overdue: Call late0"
+
+
+async def test_reminder_sweep_twice_at_once_delivers_once(
+    dev_api, dev_env, sessions, tenant, dev_worker_queue
+):
+    await sync_schedules(dev_env.client, dev_worker_queue, "UTC")
+    receiver = Receiver()
+    try:
+        await set_webhook(dev_api, tenant, receiver.url)
+        due = datetime.now(UTC) + timedelta(minutes=1)
+        resp = await dev_api.post(
+            "/api/tasks/",
+            json={"contact_id": tenant.contact_id, "title": "Send the quote",
+                  "due_at": due.isoformat(), "reminder_offset_hours": 1},
+            headers=auth(tenant),
+        )  # fmt: skip
+        assert resp.status_code == 201 and resp.json()["reminder_status"] == "scheduled"
+        task_id = resp.json()["id"]
+        await trigger_twice(dev_env.client, "send-task-reminders")
+
+        async def status() -> str:
+            r = await dev_api.get(f"/api/tasks/{task_id}/", headers=auth(tenant))
+            return r.json()["reminder_status"]
+
+        assert await poll(status, lambda s: s == "delivered", 30) == "delivered"
+        await trigger_twice(dev_env.client, "send-task-reminders")
+        await asyncio.sleep(3)
+        assert len(receiver.accepted) == 1
+        with sessions() as session:
+            notes = session.scalar(select(func.count()).where(Notification.task_id == task_id))
+        assert notes == 1
+    finally:
+        receiver.close()

@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 
 from activities.periodic import PeriodicActivities
 from activities.reminders import ReminderActivities
-from activities.rules import RuleActivities
+from activities.rules import RuleActivities, TimeRuleActivities
 from activities.tasks import TaskActivities
 from nudge.db import make_engine, make_session_factory
 from nudge.schedules import sync_schedules
@@ -26,6 +26,7 @@ from workflows.recurring import RecurringWorkflow
 from workflows.reminder import ReminderWorkflow
 from workflows.rule_firing import RuleFiringWorkflow
 from workflows.sequence import SequenceWorkflow
+from workflows.time_rule import TimeRuleRunWorkflow
 
 log = logging.getLogger("nudge.worker")
 
@@ -35,6 +36,7 @@ WORKFLOWS = [
     ReminderWorkflow,
     RecurringWorkflow,
     PeriodicJobWorkflow,
+    TimeRuleRunWorkflow,
 ]
 
 
@@ -54,6 +56,7 @@ def build_worker(
         RuleActivities(sessions),
         ReminderActivities(sessions, allow_private=allow_private_webhooks),
     )
+    time_rules = TimeRuleActivities(sessions)
     periodic = PeriodicActivities(client, sessions, task_queue, grace_hours=overdue_grace_hours)
     return Worker(
         client,
@@ -65,6 +68,7 @@ def build_worker(
             tasks.finish_batch,
             tasks.create_cadence_task,
             rules.fire_rule,
+            time_rules.run_time_rule,
             reminders.record_reminder,
             reminders.post_webhook,
             reminders.mark_reminder,

@@ -1,13 +1,16 @@
-"""The rule firing activity: re-check, render, write the task and count it, in one go."""
+"""Rule activities: a firing (re-check, render, write, count in one go), and a time rule's run."""
 
-from sqlalchemy import update
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from nudge.contracts import FiringOutcome
 from nudge.db import transaction
 from nudge.models import Contact, Rule, RuleFiring, Task, utcnow
-from nudge.rule_tasks import render_task
+from nudge.rule_tasks import event_context, render_task
 from nudge.templating import TemplateProblem
 
 
@@ -113,3 +116,59 @@ def _outcome(session: Session, firing: RuleFiring) -> FiringOutcome:
         task_id=firing.task_id,
         reminder_at=task.reminder_at if task else None,
     )
+
+
+class TimeRuleActivities:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    @activity.defn
+    def run_time_rule(self, rule_id: int, run_at: datetime) -> int:
+        """One task per matching contact for this run; the key holds (rule, run, contact), so
+        a retried or repeated run adds nothing. Returns how many tasks this call wrote."""
+        with self.sessions() as session:
+            rule = session.get(Rule, rule_id)
+            if rule is None or not rule.is_active or rule.trigger_type != "time":
+                return 0
+            filters = rule.trigger_config.get("contact_filter", {})
+            query = select(Contact).where(Contact.owner_id == rule.owner_id)
+            for field in ("status", "cadence"):
+                if field in filters:
+                    query = query.where(getattr(Contact, field) == filters[field])
+            contacts = list(session.scalars(query.order_by(Contact.id)))
+        return sum(self._one(rule, contact, run_at) for contact in contacts)
+
+    def _one(self, rule: Rule, contact: Contact, run_at: datetime) -> bool:
+        try:
+            rendered = render_task(
+                rule, event_context(contact), create_at=run_at, due_at=run_at, reminder_at=None
+            )
+        except TemplateProblem:
+            return False
+        try:
+            with transaction(self.sessions) as session:
+                session.add(
+                    Task(
+                        owner_id=rule.owner_id,
+                        contact_id=contact.id,
+                        title=rendered.title,
+                        description=rendered.description,
+                        priority=rendered.priority,
+                        due_at=run_at,
+                        source=f"rule:{rule.id}",
+                        idempotency_key=f"time-rule-{rule.id}-{run_at:%Y%m%dT%H%M}-{contact.id}",
+                    )
+                )
+                session.flush()
+                # For a time rule each contact of a run is one trigger; counted with its task.
+                session.execute(
+                    update(Rule)
+                    .where(Rule.id == rule.id)
+                    .values(
+                        times_triggered=Rule.times_triggered + 1,
+                        tasks_created=Rule.tasks_created + 1,
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False

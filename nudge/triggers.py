@@ -1,7 +1,10 @@
 """What can trigger a rule, how its `trigger_config` is checked, and what an event matches."""
 
 import json
+import re
+from datetime import datetime
 from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 TriggerType = Literal["activity", "status_change", "cadence", "time", "overdue"]
 ACTIVITY_TYPES = (
@@ -62,10 +65,7 @@ def check_config(trigger: str, config: dict) -> dict:
             _one_of(config["cadence"], CADENCES, "cadence")
         return config
     if trigger == "time":
-        _only(config, {"cron", "timezone", "contact_filter", "at"}, trigger)
-        if ("cron" in config) == ("at" in config):
-            raise ValueError('time triggers need exactly one of "cron" or "at"')
-        return config
+        return _check_time(config)
     if trigger == "overdue":
         _only(config, {"grace_hours"}, trigger)
         grace = config.get("grace_hours", 0)
@@ -91,3 +91,45 @@ def matches(
         wanted_from, wanted_to = config.get("from_status", ANY), config.get("to_status", ANY)
         return wanted_from in (ANY, old_status) and wanted_to in (ANY, new_status)
     return False
+
+
+CRON = re.compile(r"^\S+( \S+){4}$")
+
+
+def _check_time(config: dict) -> dict:
+    _only(config, {"cron", "timezone", "contact_filter", "at"}, "time")
+    if ("cron" in config) == ("at" in config):
+        raise ValueError('time triggers need exactly one of "cron" (e.g. "0 9 * * MON") or "at"')
+    out: dict[str, Any] = {}
+    if "cron" in config:
+        if not isinstance(config["cron"], str) or not CRON.match(config["cron"]):
+            raise ValueError('cron must have five fields, e.g. "0 9 * * MON"')
+        out["cron"] = config["cron"]
+    else:
+        try:
+            at = datetime.fromisoformat(str(config["at"]))
+        except ValueError:
+            raise ValueError(
+                'at must be an ISO 8601 time, e.g. "2026-12-01T09:00:00+01:00"'
+            ) from None
+        if at.tzinfo is None:
+            raise ValueError("at needs an offset, e.g. +00:00")
+        out["at"] = at.isoformat()
+    zone = config.get("timezone", "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(
+            f"unknown timezone {zone!r}; use an IANA name like Europe/Berlin"
+        ) from None
+    out["timezone"] = zone
+    filters = config.get("contact_filter", {})
+    if not isinstance(filters, dict):
+        raise ValueError('contact_filter must be an object, e.g. {"status": "lead"}')
+    _only(filters, {"status", "cadence"}, "contact_filter of a time")
+    if "status" in filters:
+        _one_of(filters["status"], STATUSES, "contact_filter.status")
+    if "cadence" in filters:
+        _one_of(filters["cadence"], CADENCES, "contact_filter.cadence")
+    out["contact_filter"] = filters
+    return out

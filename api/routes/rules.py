@@ -1,6 +1,7 @@
 """Automation rules: CRUD, a dry-run preview, and each rule's firing history."""
 
 import asyncio
+from collections.abc import Callable
 
 from anyio import to_thread
 from fastapi import APIRouter, Response, status
@@ -8,16 +9,19 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep
+from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep
 from api.pagination import page
 from api.params import IdPath, Limit, Offset
 from nudge.db import transaction
 from nudge.errors import ContactNotFound, NotFound, Unprocessable
 from nudge.models import Contact, CrmEvent, Rule, RuleFiring, utcnow
+from nudge.rule_schedules import TimeRule, delete_rule_schedule, sync_rule_schedule
 from nudge.rule_tasks import event_context, render_task, timing
 from nudge.schemas import FiringOut, Page, PreviewIn, PreviewOut, RuleIn, RuleOut, RulePatch
+from nudge.settings import Settings
 from nudge.templating import TemplateProblem
 
 router = APIRouter(prefix="/api/task-automation/rules", tags=["rules"])
@@ -41,16 +45,49 @@ def list_rules(owner: OwnerDep, session: SessionDep, limit: Limit = 50, offset: 
     return {"items": items, "total": total}
 
 
+def _snapshot(rule: Rule) -> TimeRule:
+    return TimeRule(
+        rule.id, rule.name, rule.trigger_type, dict(rule.trigger_config), rule.is_active
+    )
+
+
+async def _saved(
+    write: Callable[[Session], Rule],
+    sessions: sessionmaker[Session],
+    client: Client,
+    settings: Settings,
+) -> RuleOut:
+    """Commit the rule, then bring its schedule (time rules only) in line. If Temporal is
+    down that is a 503; sending the same request again is safe."""
+
+    def run() -> tuple[RuleOut, TimeRule, bool]:
+        with transaction(sessions) as session:
+            rule = write(session)
+            before = session.info.pop("was_time", False)
+            session.flush()
+            return RuleOut.model_validate(rule), _snapshot(rule), before
+
+    out, snapshot, was_time = await to_thread.run_sync(run)
+    if snapshot.trigger_type == "time" or was_time:
+        await sync_rule_schedule(client, settings.task_queue, snapshot)
+    return out
+
+
 @router.post("/", response_model=RuleOut, status_code=status.HTTP_201_CREATED)
-def create_rule(body: RuleIn, owner: OwnerDep, session: SessionDep) -> Rule:
+async def create_rule(
+    body: RuleIn, owner: OwnerDep, sessions: SessionsDep, client: ClientDep, settings: SettingsDep
+) -> RuleOut:
     """Templates are checked now: a syntax error, an unknown variable or anything unsafe is a
     422 naming the line or the allowed variables. Create it with `is_active: false` to test
-    it first (see preview)."""
-    rule = Rule(owner_id=owner.id)
-    _apply(rule, body)
-    session.add(rule)
-    session.commit()
-    return rule
+    it first (see preview). A `time` rule gets its own Temporal Schedule."""
+
+    def write(session: Session) -> Rule:
+        rule = Rule(owner_id=owner.id)
+        _apply(rule, body)
+        session.add(rule)
+        return rule
+
+    return await _saved(write, sessions, client, settings)
 
 
 @router.get("/{rule_id}/", response_model=RuleOut, responses={404: {}})
@@ -58,28 +95,52 @@ def get_rule(rule_id: IdPath, owner: OwnerDep, session: SessionDep) -> Rule:
     return _owned(session, owner.id, rule_id)
 
 
+def _change(
+    owner_id: int, rule_id: int, make: Callable[[Rule], RuleIn]
+) -> Callable[[Session], Rule]:
+    def write(session: Session) -> Rule:
+        rule = _owned(session, owner_id, rule_id)
+        session.info["was_time"] = rule.trigger_type == "time"
+        _apply(rule, make(rule))
+        return rule
+
+    return write
+
+
 @router.put("/{rule_id}/", response_model=RuleOut, responses={404: {}})
-def replace_rule(rule_id: IdPath, body: RuleIn, owner: OwnerDep, session: SessionDep) -> Rule:
-    rule = _owned(session, owner.id, rule_id)
-    _apply(rule, body)
-    session.commit()
-    return rule
+async def replace_rule(
+    rule_id: IdPath,
+    body: RuleIn,
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> RuleOut:
+    return await _saved(_change(owner.id, rule_id, lambda _: body), sessions, client, settings)
 
 
 @router.patch("/{rule_id}/", response_model=RuleOut, responses={404: {}})
-def update_rule(rule_id: IdPath, body: RulePatch, owner: OwnerDep, session: SessionDep) -> Rule:
+async def update_rule(
+    rule_id: IdPath,
+    body: RulePatch,
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> RuleOut:
     """Change some fields (e.g. `{"is_active": false}`); the result is checked as a whole.
-    Deactivating leaves pending firings to be skipped when they come due."""
-    rule = _owned(session, owner.id, rule_id)
-    merged = RuleOut.model_validate(rule).model_dump(include=set(RuleIn.model_fields))
-    merged.update(body.model_dump(exclude_unset=True))
-    try:
-        checked = RuleIn.model_validate(merged)
-    except ValidationError as err:
-        raise RequestValidationError(err.errors()) from None
-    _apply(rule, checked)
-    session.commit()
-    return rule
+    Deactivating leaves pending firings to be skipped when they come due, and pauses a time
+    rule's schedule."""
+
+    def merged(rule: Rule) -> RuleIn:
+        values = RuleOut.model_validate(rule).model_dump(include=set(RuleIn.model_fields))
+        values.update(body.model_dump(exclude_unset=True))
+        try:
+            return RuleIn.model_validate(values)
+        except ValidationError as err:
+            raise RequestValidationError(err.errors()) from None
+
+    return await _saved(_change(owner.id, rule_id, merged), sessions, client, settings)
 
 
 def _delete(sessions: sessionmaker[Session], owner_id: int, rule_id: int) -> list[str]:
@@ -107,6 +168,7 @@ async def delete_rule(
 ) -> Response:
     """Delete the rule and cancel its pending firings (their history stays)."""
     pending = await to_thread.run_sync(_delete, sessions, owner.id, rule_id)
+    await delete_rule_schedule(client, rule_id)
 
     async def cancel(workflow_id: str) -> None:
         try:

@@ -31,6 +31,7 @@ from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
 from workflows.rule_firing import RuleFiringWorkflow
 from workflows.sequence import SequenceWorkflow
+from workflows.time_rule import TimeRuleRunWorkflow
 
 HERE = Path(__file__).parent / "histories"
 Scenario = Callable[[WorkflowEnvironment, WorkflowHandle], Awaitable[None]]
@@ -159,6 +160,23 @@ async def record_periodic(env: WorkflowEnvironment, sessions, queue: str) -> Non
     )
     await handle.result()
     await save("periodic-overdue-two-pages", handle)
+
+    with transaction(sessions) as session:
+        rule = Rule(
+            owner_id=owner.id,
+            name="time",
+            trigger_type="time",
+            trigger_config={"cron": "0 9 * * MON", "timezone": "UTC", "contact_filter": {}},
+            task_title_template="Call {{contact_name}}",
+        )
+        session.add_all([rule, Contact(owner_id=owner.id, external_id="t", name="Ada")])
+        session.flush()
+        rule_id = rule.id
+    handle = await env.client.start_workflow(
+        TimeRuleRunWorkflow.run, rule_id, id="time-rule-record", task_queue=queue
+    )
+    await handle.result()
+    await save("time-rule-run", handle)
 
 
 async def save(name: str, handle: WorkflowHandle) -> None:

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from activities.campaigns import CampaignActivities
 from activities.periodic import PeriodicActivities
 from activities.reminders import ReminderActivities
 from activities.rules import RuleActivities, TimeRuleActivities
@@ -21,6 +22,7 @@ from nudge.db import make_engine, make_session_factory
 from nudge.schedules import sync_schedules
 from nudge.settings import Settings
 from nudge.temporal import SEARCH_ATTRIBUTES, connect
+from workflows.campaign import CampaignEnrollmentWorkflow
 from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
 from workflows.reminder import ReminderWorkflow
@@ -37,6 +39,7 @@ WORKFLOWS = [
     RecurringWorkflow,
     PeriodicJobWorkflow,
     TimeRuleRunWorkflow,
+    CampaignEnrollmentWorkflow,
 ]
 
 
@@ -56,7 +59,7 @@ def build_worker(
         RuleActivities(sessions),
         ReminderActivities(sessions, allow_private=allow_private_webhooks),
     )
-    time_rules = TimeRuleActivities(sessions)
+    time_rules, campaigns = TimeRuleActivities(sessions), CampaignActivities(sessions)
     periodic = PeriodicActivities(client, sessions, task_queue, grace_hours=overdue_grace_hours)
     return Worker(
         client,
@@ -69,6 +72,7 @@ def build_worker(
             tasks.create_cadence_task,
             rules.fire_rule,
             time_rules.run_time_rule,
+            campaigns.run_step,
             reminders.record_reminder,
             reminders.post_webhook,
             reminders.mark_reminder,

@@ -11,6 +11,7 @@ from api import errors
 from api.routes import (
     account,
     batches,
+    campaigns,
     contacts,
     events,
     health,
@@ -61,6 +62,17 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, contacts, events, rules, sequences, recurring, tasks, batches, account):
+    for module in (
+        health,
+        contacts,
+        events,
+        rules,
+        sequences,
+        recurring,
+        tasks,
+        batches,
+        campaigns,
+        account,
+    ):
         app.include_router(module.router)
     return app

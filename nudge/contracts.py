@@ -167,3 +167,34 @@ class SweepResult(BaseModel):
             last_id=other.last_id,
             done=other.done,
         )
+
+
+class StepSpec(BaseModel):
+    step_id: int
+    order: int
+    message_type: str
+    name: str
+    body: str = ""
+    delay_days: float = 0
+
+
+class EnrollmentInput(BaseModel):
+    owner_id: int
+    campaign_id: int
+    contact_id: int
+    enrollment_id: int
+    batch_id: int
+    steps: list[StepSpec]  # snapshot at enrollment: editing the campaign later moves nothing
+
+
+class StepOutcome(BaseModel):
+    state: Literal["created", "skipped"]
+    reason: str | None = None
+    task_id: int | None = None
+
+
+class EnrollmentProgress(BaseModel):
+    state: Literal["running", "completed", "stopped", "cancelled"]
+    steps_done: int
+    next_due_at: datetime | None
+    stop_reason: str | None

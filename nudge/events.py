@@ -225,7 +225,7 @@ def _running_sequences(
                 select(TaskBatch.workflow_id).where(
                     TaskBatch.owner_id == owner_id,
                     TaskBatch.contact_id == contact_id,
-                    TaskBatch.kind == "sequence",
+                    TaskBatch.kind.in_(("sequence", "campaign")),
                     TaskBatch.status == BatchStatus.running,
                 )
             )
@@ -239,7 +239,8 @@ async def tell_sequences(
     contact_id: int,
     event: ContactEvent,
 ) -> list[str]:
-    """Signal the contact's running sequences; one that just ended is no error."""
+    """Signal the contact's running sequences and campaign enrollments (a reply or a status
+    change can end them); one that just ended is no error."""
     told = []
     for workflow_id in await to_thread.run_sync(_running_sequences, sessions, owner_id, contact_id):
         try:

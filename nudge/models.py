@@ -252,3 +252,57 @@ __all__ = [
     "TaskStatus",
     "utcnow",
 ]
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AutomationStep(Base):
+    __tablename__ = "automation_steps"
+    __table_args__ = (UniqueConstraint("campaign_id", "order", name="uq_steps_campaign_order"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    order: Mapped[int] = mapped_column(Integer)
+    message_type: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    delay_days: Mapped[float] = mapped_column(Float, default=0)
+
+
+class Enrollment(Base):
+    """One contact walking one campaign's steps (one per pair)."""
+
+    __tablename__ = "campaign_enrollments"
+    __table_args__ = (UniqueConstraint("campaign_id", "contact_id", name="uq_enrollment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("task_batches.id", ondelete="CASCADE"))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StepRun(Base):
+    """What happened at one step of one enrollment: a task, or a skip with the reason."""
+
+    __tablename__ = "campaign_step_runs"
+    __table_args__ = (UniqueConstraint("enrollment_id", "step_id", name="uq_step_run"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_enrollments.id", ondelete="CASCADE")
+    )
+    step_id: Mapped[int] = mapped_column(ForeignKey("automation_steps.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(12))  # created | skipped
+    reason: Mapped[str | None] = mapped_column(String(500))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,11 +17,12 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from nudge.binaries import find_binary
+from nudge.campaigns import enroll
 from nudge.contracts import CadenceChange, ContactEvent, RecurringInput
 from nudge.db import make_engine, make_session_factory, transaction
 from nudge.events import EventSpec, receive_event
 from nudge.migrate import upgrade
-from nudge.models import Contact, Rule, Task
+from nudge.models import AutomationStep, Campaign, Contact, Rule, Task
 from nudge.owners import create_owner
 from nudge.sequences import schedule_sequence
 from nudge.starts import start_or_reshape_recurring
@@ -177,6 +178,21 @@ async def record_periodic(env: WorkflowEnvironment, sessions, queue: str) -> Non
     )
     await handle.result()
     await save("time-rule-run", handle)
+
+    with transaction(sessions) as session:
+        contact = Contact(owner_id=owner.id, external_id="camp", name="Ada")
+        campaign = Campaign(owner_id=owner.id, name="record")
+        session.add_all([contact, campaign])
+        session.flush()
+        for order, (kind, days) in enumerate([("task", 0), ("email", 1), ("task", 3)], 1):
+            session.add(AutomationStep(campaign_id=campaign.id, order=order, message_type=kind,
+                                       name=f"step {order}", delay_days=days))  # fmt: skip
+        campaign_id, contact_id = campaign.id, contact.id
+    enrolled = await enroll(env.client, sessions, queue, owner.id, campaign_id, [contact_id])
+    await env.sleep(timedelta(days=5))
+    handle = env.client.get_workflow_handle(enrolled[0].workflow_id)
+    await handle.result()
+    await save("campaign-enrollment", handle)
 
 
 async def save(name: str, handle: WorkflowHandle) -> None:

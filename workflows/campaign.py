@@ -1,0 +1,92 @@
+"""A contact enrolled in a campaign walks its steps in order, each `delay_days` after the
+previous one; a reply or a status change can end it like a sequence."""
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.campaigns import CampaignActivities
+    from activities.tasks import TaskActivities
+    from nudge.contracts import (
+        BatchOutcome,
+        ContactEvent,
+        EnrollmentInput,
+        EnrollmentProgress,
+    )
+    from nudge.schedule import stop_reason_for
+
+WRITE = {"start_to_close_timeout": timedelta(seconds=30),
+         "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1))}  # fmt: skip
+
+
+def campaign_workflow_id(campaign_id: int, contact_id: int) -> str:
+    return f"campaign-{campaign_id}-{contact_id}"
+
+
+@workflow.defn
+class CampaignEnrollmentWorkflow:
+    @workflow.init
+    def __init__(self, inp: EnrollmentInput) -> None:
+        self._inp = inp
+        self._done = 0
+        self._next: datetime | None = None
+        self._stop: tuple[str, str] | None = None  # (state, reason)
+
+    @workflow.run
+    async def run(self, inp: EnrollmentInput) -> EnrollmentProgress:
+        due = workflow.info().workflow_start_time
+        for step in sorted(inp.steps, key=lambda s: s.order):
+            due = due + timedelta(days=step.delay_days)
+            self._next = due
+            wait = (due - workflow.now()).total_seconds()
+            if wait > 0:
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._stop is not None,
+                        timeout=wait,
+                        timeout_summary=f"Step {step.order} ({step.message_type}) due",
+                    )
+                except TimeoutError:
+                    pass
+            if self._stop is not None:
+                break
+            await workflow.execute_activity_method(
+                CampaignActivities.run_step,
+                args=[inp.enrollment_id, step, due],
+                summary=f"Step {step.order}: {step.message_type} {step.name!r}",
+                **WRITE,  # type: ignore[arg-type]
+            )
+            self._done += 1
+        self._next = None
+        state, reason = self._stop or ("completed", None)
+        await workflow.execute_activity_method(
+            TaskActivities.finish_batch,
+            BatchOutcome(batch_id=inp.batch_id, status=state, reason=reason),  # type: ignore[arg-type]
+            summary=f"Mark enrollment {state}",
+            **WRITE,  # type: ignore[arg-type]
+        )
+        return self.progress()
+
+    @workflow.signal
+    def contact_event(self, event: ContactEvent) -> None:
+        reason = stop_reason_for(event)
+        if reason and self._stop is None:
+            self._stop = ("stopped", reason)
+
+    @workflow.signal
+    def cancel(self, reason: str | None = None) -> None:
+        if self._stop is None:
+            self._stop = ("cancelled", reason or "cancelled")
+
+    @workflow.query
+    def progress(self) -> EnrollmentProgress:
+        running = self._next is not None or (self._done == 0 and self._stop is None)
+        state = "running" if running and self._stop is None else (self._stop or ("completed",))[0]
+        return EnrollmentProgress(
+            state=state,  # type: ignore[arg-type]
+            steps_done=self._done,
+            next_due_at=self._next,
+            stop_reason=self._stop[1] if self._stop else None,
+        )

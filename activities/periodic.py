@@ -12,12 +12,31 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from nudge.contracts import RecurringInput, ReminderInput, SweepPage, SweepResult, TaskTemplate
+from nudge.campaigns import Enrolled, start_enrollment, step_specs
+from nudge.contracts import (
+    EnrollmentInput,
+    RecurringInput,
+    ReminderInput,
+    SweepPage,
+    SweepResult,
+    TaskTemplate,
+)
 from nudge.db import transaction
 from nudge.events import finish_unprocessed
-from nudge.models import Contact, CrmEvent, Notification, Rule, Task, TaskStatus
+from nudge.models import (
+    Contact,
+    CrmEvent,
+    Enrollment,
+    Notification,
+    Rule,
+    Task,
+    TaskBatch,
+    TaskStatus,
+)
 from nudge.starts import start_or_reshape_recurring
 from nudge.templating import MAX_TITLE, TemplateProblem, render
+from nudge.temporal import CONTACT_ID
+from workflows.recurring import RecurringWorkflow
 from workflows.reminder import ReminderWorkflow, reminder_workflow_id
 
 OVERDUE_SOURCE = "overdue"
@@ -187,10 +206,11 @@ class PeriodicActivities:
                 for c in contacts
             )
         )
+        stopped = await self._stop_strays() if page.after_id == 0 else 0
         last = contacts[-1].id if contacts else page.after_id
         return SweepResult(
             examined=len(contacts),
-            acted=len(handles),
+            acted=len(handles) + stopped,
             last_id=last,
             done=len(contacts) < page.limit,
         )
@@ -223,3 +243,70 @@ class PeriodicActivities:
         return SweepResult(
             examined=len(rows), acted=len(rows), last_id=last, done=len(rows) < page.limit
         )
+
+    @activity.defn
+    async def restart_enrollments(self, page: SweepPage) -> SweepResult:
+        """Enrollments whose batch still runs but whose workflow never started (a crash
+        between the rows and the start) get started; a started one is left alone."""
+
+        def running() -> list[Enrolled]:
+            with self.sessions() as session:
+                rows = session.execute(
+                    select(Enrollment)
+                    .join(TaskBatch, TaskBatch.id == Enrollment.batch_id)
+                    .where(TaskBatch.status == "running", Enrollment.id > page.after_id)
+                    .order_by(Enrollment.id)
+                    .limit(page.limit)
+                ).scalars()
+                return [
+                    Enrolled(
+                        e.contact_id,
+                        e.workflow_id,
+                        e.batch_id,
+                        False,
+                        EnrollmentInput(
+                            owner_id=e.owner_id,
+                            campaign_id=e.campaign_id,
+                            contact_id=e.contact_id,
+                            enrollment_id=e.id,
+                            batch_id=e.batch_id,
+                            steps=step_specs(session, e.campaign_id),
+                        ),
+                    )
+                    for e in rows
+                ]
+
+        found = await to_thread.run_sync(running)
+        started = await asyncio.gather(
+            *(start_enrollment(self.client, self.task_queue, e) for e in found)
+        )
+        last = found[-1].inp.enrollment_id if found else page.after_id
+        return SweepResult(
+            examined=len(found), acted=sum(started), last_id=last, done=len(found) < page.limit
+        )
+
+    async def _stop_strays(self) -> int:
+        """Recurring workflows whose contact no longer has a cadence are stopped."""
+        query = "NudgeKind = 'recurring' AND ExecutionStatus = 'Running'"
+        running = [w async for w in self.client.list_workflows(query)]
+
+        def cleared(ids: list[int]) -> set[int]:
+            with self.sessions() as session:
+                return set(
+                    session.scalars(
+                        select(Contact.id).where(Contact.id.in_(ids), Contact.cadence.is_(None))
+                    )
+                )
+
+        contact_ids = {w.id: int(w.typed_search_attributes.get(CONTACT_ID) or 0) for w in running}
+        gone = await to_thread.run_sync(cleared, list(contact_ids.values()))
+        strays = [wid for wid, cid in contact_ids.items() if cid in gone]
+        await asyncio.gather(
+            *(
+                self.client.get_workflow_handle(wid).signal(
+                    RecurringWorkflow.stop, "cadence cleared"
+                )
+                for wid in strays
+            )
+        )
+        return len(strays)

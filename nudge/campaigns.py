@@ -47,16 +47,20 @@ def steps_of(session: Session, campaign_id: int) -> list[AutomationStep]:
     )
 
 
+def step_specs(session: Session, campaign_id: int) -> list[StepSpec]:
+    return [
+        StepSpec(step_id=s.id, order=s.order, message_type=s.message_type, name=s.name,
+                 body=s.body, delay_days=s.delay_days)
+        for s in steps_of(session, campaign_id)
+    ]  # fmt: skip
+
+
 def _enroll_rows(
     sessions: sessionmaker[Session], owner_id: int, campaign_id: int, contact_ids: list[int]
 ) -> list[Enrolled]:
     with sessions() as session:
         campaign = owned_campaign(session, owner_id, campaign_id)
-        steps = [
-            StepSpec(step_id=s.id, order=s.order, message_type=s.message_type, name=s.name,
-                     body=s.body, delay_days=s.delay_days)
-            for s in steps_of(session, campaign_id)
-        ]  # fmt: skip
+        steps = step_specs(session, campaign_id)
         found = set(
             session.scalars(
                 select(Contact.id).where(Contact.owner_id == owner_id, Contact.id.in_(contact_ids))
@@ -102,7 +106,8 @@ def _enroll_rows(
     return out
 
 
-async def _start(client: Client, task_queue: str, e: Enrolled) -> None:
+async def start_enrollment(client: Client, task_queue: str, e: Enrolled) -> bool:
+    """Start its workflow once; False when it was already started (or has finished)."""
     try:
         await client.start_workflow(
             CampaignEnrollmentWorkflow.run,
@@ -114,7 +119,8 @@ async def _start(client: Client, task_queue: str, e: Enrolled) -> None:
             static_summary=f"Campaign {e.inp.campaign_id} for contact {e.contact_id}",
         )
     except WorkflowAlreadyStartedError:
-        pass
+        return False
+    return True
 
 
 async def enroll(
@@ -128,5 +134,5 @@ async def enroll(
     """Rows first (one enrollment per contact, ever), then idempotent starts: repeating the
     request, e.g. after a 503, enrolls nobody twice and starts whatever didn't start."""
     enrolled = await to_thread.run_sync(_enroll_rows, sessions, owner_id, campaign_id, contact_ids)
-    await asyncio.gather(*(_start(client, task_queue, e) for e in enrolled))
+    await asyncio.gather(*(start_enrollment(client, task_queue, e) for e in enrolled))
     return enrolled

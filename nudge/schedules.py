@@ -35,8 +35,8 @@ PERIODIC = (
              "Daily 08:00: every contact with a cadence has its recurring check-ins"),
     Periodic("send-task-reminders", "remind_due", "*/15 * * * *",
              "Every 15 min: deliver any due reminder that has not gone out"),
-    Periodic("process-automation-workflows", "finish_events", "*/15 * * * *",
-             "Every 15 min: finish events whose processing was interrupted"),
+    Periodic("process-automation-workflows", "process_automation", "*/15 * * * *",
+             "Every 15 min: finish interrupted events, start stranded campaign enrollments"),
 )  # fmt: skip
 
 

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 from temporalio.client import ScheduleOverlapPolicy
+from temporalio.service import RPCError
 
+from nudge.campaigns import _enroll_rows
 from nudge.db import transaction
-from nudge.models import Notification, Task
+from nudge.models import Contact, Notification, Task
 from nudge.schedules import PERIODIC, sync_schedules
 from tests.e2e.test_reminder_webhook import Receiver, set_webhook
 from tests.support import WorkerProcess, auth, poll
@@ -121,3 +123,52 @@ async def test_reminder_sweep_twice_at_once_delivers_once(
         assert notes == 1
     finally:
         receiver.close()
+
+
+async def test_recurring_reconcile_starts_and_stops_by_contact_cadence(
+    dev_api, dev_env, sessions, tenant, dev_worker_queue
+):
+    await sync_schedules(dev_env.client, dev_worker_queue, "UTC")
+    with transaction(sessions) as session:  # a cadence set without the API (e.g. an import)
+        session.get(Contact, tenant.contact_id).cadence = "weekly"
+    wf = f"recurring-{tenant.owner_id}-{tenant.contact_id}"
+    handle = dev_env.client.get_workflow_handle(wf)
+
+    async def state() -> str:
+        try:
+            return (await handle.describe()).status.name
+        except RPCError:
+            return "NONE"
+
+    await dev_env.client.get_schedule_handle("schedule-recurring-tasks").trigger()
+    assert await poll(state, lambda s: s == "RUNNING", 30) == "RUNNING"
+    with transaction(sessions) as session:
+        session.get(Contact, tenant.contact_id).cadence = None
+
+    async def visible() -> list[str]:
+        query = f"NudgeKind = 'recurring' AND NudgeContactId = '{tenant.contact_id}'"
+        return [w.id async for w in dev_env.client.list_workflows(query)]
+
+    await poll(visible, lambda ids: ids == [wf], 30)  # visibility is eventually consistent
+    reconcile = dev_env.client.get_schedule_handle("schedule-recurring-tasks")
+    await reconcile.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)  # the last run may linger
+    assert await poll(state, lambda s: s == "COMPLETED", 30) == "COMPLETED"
+
+
+async def test_a_stranded_enrollment_is_started_by_the_reconcile(
+    dev_api, dev_env, sessions, tenant, dev_worker_queue
+):
+    await sync_schedules(dev_env.client, dev_worker_queue, "UTC")
+    headers = auth(tenant)
+    campaign = {"name": "c", "steps": [{"message_type": "task", "name": "Call", "order": 1}]}
+    cid = (await dev_api.post("/api/campaigns/", json=campaign, headers=headers)).json()["id"]
+    # The rows without the start, as if the API died in between.
+    rows = _enroll_rows(sessions, tenant.owner_id, cid, [tenant.contact_id])
+    await dev_env.client.get_schedule_handle("process-automation-workflows").trigger()
+
+    async def tasks() -> int:
+        return (await dev_api.get("/api/tasks/", headers=headers)).json()["total"]
+
+    assert await poll(tasks, lambda n: n == 1, 30) == 1
+    desc = await dev_env.client.get_workflow_handle(rows[0].workflow_id).describe()
+    assert desc.status.name in ("RUNNING", "COMPLETED")

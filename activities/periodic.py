@@ -19,7 +19,6 @@ from nudge.contracts import (
     ReminderInput,
     SweepPage,
     SweepResult,
-    TaskTemplate,
 )
 from nudge.db import transaction
 from nudge.events import finish_unprocessed
@@ -199,7 +198,6 @@ class PeriodicActivities:
                         owner_id=c.owner_id,
                         contact_id=c.id,
                         cadence=c.cadence,  # type: ignore[arg-type]
-                        template=TaskTemplate(),
                     ),
                     c.name,
                 )

@@ -55,6 +55,8 @@ async def connect_error(request: Request, exc: RuntimeError) -> JSONResponse:
 async def temporal_error(_: Request, exc: RPCError) -> JSONResponse:
     if exc.status in UNREACHABLE:
         return _unavailable(exc.message)
+    if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+        return JSONResponse({"detail": f"Temporal refused it: {exc.message}"}, status_code=422)
     return JSONResponse(
         {"detail": f"Temporal refused the request: {exc.status.name}: {exc.message}"},
         status_code=502,

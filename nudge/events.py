@@ -25,6 +25,7 @@ from nudge.models import BatchStatus, Contact, CrmEvent, Rule, RuleFiring, TaskB
 from nudge.rule_tasks import event_context, timing
 from nudge.starts import start_rule_firing
 from nudge.triggers import matches
+from workflows.recurring import recurring_workflow_id
 
 
 @dataclass
@@ -135,10 +136,13 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None
         old = old or current
         if new != current:
             # Conditional on what we read, so two concurrent changes can't both see "lead".
+            values: dict = {"status": new, "updated_at": utcnow()}
+            if new in ("lost", "inactive"):
+                values["cadence"] = None  # no more check-ins, and the reconcile agrees
             changed = session.execute(
                 update(Contact)
                 .where(Contact.id == contact.id, Contact.status == current)
-                .values(status=new, updated_at=utcnow())
+                .values(**values)
             )
             if changed.rowcount != 1:
                 raise _StatusRace
@@ -219,8 +223,10 @@ def _store(sessions: sessionmaker[Session], owner_id: int, spec: EventSpec) -> E
 def _running_sequences(
     sessions: sessionmaker[Session], owner_id: int, contact_id: int
 ) -> list[str]:
+    """Sequences and enrollments (by their batches) and the recurring check-ins."""
+    recurring = [recurring_workflow_id(owner_id, contact_id)]
     with sessions() as session:
-        return list(
+        return recurring + list(
             session.scalars(
                 select(TaskBatch.workflow_id).where(
                     TaskBatch.owner_id == owner_id,

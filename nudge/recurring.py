@@ -34,14 +34,19 @@ async def schedule_recurring(
     owner_id: int,
     contact_id: int,
     cadence: str,
-    template: TaskTemplate,
+    template: TaskTemplate | None,
 ) -> RecurringProgress:
     """Record the contact's cadence, then start or reshape its one recurring workflow."""
     name = await to_thread.run_sync(_set_cadence, sessions, owner_id, contact_id, cadence)
     inp = RecurringInput(
-        owner_id=owner_id, contact_id=contact_id, cadence=cadence, template=template
+        owner_id=owner_id,
+        contact_id=contact_id,
+        cadence=cadence,
+        template=template or TaskTemplate(),
     )  # type: ignore[arg-type]
-    handle = await start_or_reshape_recurring(client, task_queue, inp, name)
+    handle = await start_or_reshape_recurring(
+        client, task_queue, inp, name, keep_template=template is None
+    )
     return await handle.query(RecurringWorkflow.progress)
 
 

@@ -317,8 +317,8 @@ class _EventBase(Strict):
             raise ValueError("give exactly one of contact_id or contact_external_id")
         if self.occurred_at is not None:
             now = datetime.now(UTC)
-            if abs(self.occurred_at - now) > timedelta(days=366):
-                raise ValueError("occurred_at must be within a year of now")
+            if abs(self.occurred_at - now) > timedelta(days=5 * 366):
+                raise ValueError("occurred_at must be within five years of now")
         return self
 
 
@@ -428,6 +428,12 @@ class TaskIn(Strict):
     priority: Priority = "medium"
     due_at: UtcTime
     reminder_offset_hours: float | None = Field(None, ge=0, le=24 * 365, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _sane_due(self) -> "TaskIn":
+        if abs(self.due_at - datetime.now(UTC)) > timedelta(days=100 * 366):
+            raise ValueError("due_at must be within a hundred years of now")
+        return self
 
 
 class StepIn(Strict):

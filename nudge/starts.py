@@ -69,17 +69,25 @@ async def start_rule_firing(
 
 
 async def start_or_reshape_recurring(
-    client: Client, task_queue: str, inp: RecurringInput, contact_name: str
+    client: Client,
+    task_queue: str,
+    inp: RecurringInput,
+    contact_name: str,
+    *,
+    keep_template: bool = True,
 ) -> WorkflowHandle[RecurringWorkflow, RecurringProgress]:
     """Signal-with-start: a running cadence is reshaped, a missing one starts. Either way
-    exactly one `recurring-{owner}-{contact}` runs."""
+    exactly one `recurring-{owner}-{contact}` runs. With `keep_template` a running one keeps
+    its own template (reconcile, a cadence set on the contact)."""
     return await client.start_workflow(
         RecurringWorkflow.run,
         inp,
         id=recurring_workflow_id(inp.owner_id, inp.contact_id),
         task_queue=task_queue,
         start_signal="change_cadence",
-        start_signal_args=[CadenceChange(cadence=inp.cadence, template=inp.template)],
+        start_signal_args=[
+            CadenceChange(cadence=inp.cadence, template=None if keep_template else inp.template)
+        ],
         search_attributes=nudge_search_attributes(inp.owner_id, inp.contact_id, "recurring"),
         static_summary=f"Recurring check-ins with {contact_name}",
     )

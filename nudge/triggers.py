@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -93,7 +93,38 @@ def matches(
     return False
 
 
-CRON = re.compile(r"^\S+( \S+){4}$")
+CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
+                      "NOV", "DEC")),
+    ("day of week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
+)  # fmt: skip
+CRON_PART = re.compile(r"^(\*|[0-9A-Z]+(-[0-9A-Z]+)?)(/[0-9]+)?$")
+
+
+def _cron(expr: str) -> str:
+    """Five fields (minute hour day-of-month month day-of-week), each in its range."""
+    fields = expr.upper().split()
+    if len(fields) != 5:
+        raise ValueError('cron must have five fields, e.g. "0 9 * * MON"')
+    for text, (name, low, high, names) in zip(fields, CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            if not CRON_PART.match(part):
+                raise ValueError(f"cron {name} {part!r} is not a value, range, * or step")
+            for value in re.split(r"[-/]", part.split("/")[0]):
+                if value == "*":
+                    continue
+                number = (
+                    names.index(value) + (low if name == "month" else 0) if value in names else None
+                )
+                if number is None and not value.isdigit():
+                    raise ValueError(f"cron {name} {value!r} is not a number or a known name")
+                number = int(value) if number is None else number
+                if not low <= number <= high:
+                    raise ValueError(f"cron {name} {number} is outside {low}-{high}")
+    return expr
 
 
 def _check_time(config: dict) -> dict:
@@ -102,9 +133,9 @@ def _check_time(config: dict) -> dict:
         raise ValueError('time triggers need exactly one of "cron" (e.g. "0 9 * * MON") or "at"')
     out: dict[str, Any] = {}
     if "cron" in config:
-        if not isinstance(config["cron"], str) or not CRON.match(config["cron"]):
-            raise ValueError('cron must have five fields, e.g. "0 9 * * MON"')
-        out["cron"] = config["cron"]
+        if not isinstance(config["cron"], str):
+            raise ValueError('cron must be a string, e.g. "0 9 * * MON"')
+        out["cron"] = _cron(config["cron"])
     else:
         try:
             at = datetime.fromisoformat(str(config["at"]))
@@ -114,6 +145,8 @@ def _check_time(config: dict) -> dict:
             ) from None
         if at.tzinfo is None:
             raise ValueError("at needs an offset, e.g. +00:00")
+        if at <= datetime.now(UTC):
+            raise ValueError("at is in the past; a time rule with `at` runs once, later")
         out["at"] = at.isoformat()
     zone = config.get("timezone", "UTC")
     try:

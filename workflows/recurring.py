@@ -56,8 +56,11 @@ class RecurringWorkflow:
                     pass
             if not await self._make_task(due):
                 break
-            self._inp.done += 1
+            if self._changes == seen:  # a reshape during the write restarted the count
+                self._inp.done += 1
             self._cycles += 1
+            if self._stop_reason is not None:
+                break  # stopped during the write: don't carry on into a new run
             if self._cycles >= CYCLES_PER_RUN or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._inp)

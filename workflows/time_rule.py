@@ -3,17 +3,23 @@
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from activities.rules import TimeRuleActivities
+
+
+# Set by the schedule on each run it starts.
+SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
 @workflow.defn
 class TimeRuleRunWorkflow:
     @workflow.run
     async def run(self, rule_id: int) -> int:
-        # The run's minute names its tasks, so a retried or re-triggered run adds none.
-        run_at = workflow.info().workflow_start_time.replace(second=0, microsecond=0)
+        # The scheduled minute names its tasks: a retried run, or a late one, adds none.
+        scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_AT)
+        run_at = (scheduled or workflow.info().workflow_start_time).replace(second=0, microsecond=0)
         return await workflow.execute_activity_method(
             TimeRuleActivities.run_time_rule,
             args=[rule_id, run_at],

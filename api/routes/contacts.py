@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep
 from api.pagination import page
 from api.params import IdPath, Limit, Offset
-from nudge.contracts import TaskTemplate
 from nudge.db import transaction
 from nudge.errors import ContactNotFound
 from nudge.events import EventSpec, finish_unprocessed, receive_event
@@ -121,7 +120,7 @@ async def update_contact(
     await finish_unprocessed(client, sessions, settings.task_queue, owner.id, contact_id)
     if cadence_sent and cadence:
         await schedule_recurring(
-            client, sessions, settings.task_queue, owner.id, contact_id, cadence, TaskTemplate()
+            client, sessions, settings.task_queue, owner.id, contact_id, cadence, None
         )
     elif cadence_sent:
         await stop_recurring(client, sessions, owner.id, contact_id, "cadence cleared")

@@ -62,3 +62,51 @@ async def test_bad_input_and_other_owners(api, make_tenant):
     assert resp.status_code == 404
     resp = await api.get(f"/api/task-automation/recurring/{other.contact_id}/", headers=auth(me))
     assert resp.status_code == 404
+
+
+async def test_a_lost_contact_stops_its_check_ins_and_loses_its_cadence(api, time_env, tenant):
+    headers = auth(tenant)
+    await api.post(
+        URL, json={"contact_id": tenant.contact_id, "cadence": "weekly"}, headers=headers
+    )
+    patched = await api.patch(
+        f"/api/contacts/{tenant.contact_id}/", json={"status": "lost"}, headers=headers
+    )
+    assert (patched.json()["status"], patched.json()["cadence"]) == ("lost", None)
+    stopped = await poll(
+        lambda: api.get(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers),
+        lambda r: r.json()["state"] == "stopped",
+    )
+    assert stopped.json()["stop_reason"] == "contact status changed to lost"
+
+
+async def test_setting_the_same_cadence_on_the_contact_keeps_the_template_and_dates(
+    api, time_env, tenant
+):
+    headers = auth(tenant)
+    body = {"contact_id": tenant.contact_id, "cadence": "weekly",
+            "task_template": {"title": "Custom hello {{contact_name}}"}}  # fmt: skip
+    first = (await api.post(URL, json=body, headers=headers)).json()
+    await time_env.sleep(timedelta(hours=5))
+    await api.patch(
+        f"/api/contacts/{tenant.contact_id}/", json={"cadence": "weekly"}, headers=headers
+    )
+    read = await api.get(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers)
+    assert read.json()["next_due_at"] == first["next_due_at"]
+    await time_env.sleep(timedelta(days=7))
+
+    async def titles() -> list[str]:
+        r = await api.get(f"/api/tasks/?contact_id={tenant.contact_id}", headers=headers)
+        return [t["title"] for t in r.json()["items"]]
+
+    assert await poll(titles, lambda t: len(t) == 1) == ["Custom hello Ada Lovelace"]
+    await api.delete(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers)
+
+
+async def test_a_task_by_hand_with_a_date_out_of_range_is_422(api, tenant):
+    resp = await api.post(
+        "/api/tasks/",
+        json={"title": "x", "due_at": "0001-01-01T00:00:00Z", "reminder_offset_hours": 1},
+        headers=auth(tenant),
+    )
+    assert resp.status_code == 422 and "hundred years" in resp.json()["detail"]

@@ -48,6 +48,13 @@ async def test_sandbox_escapes_are_refused_at_creation(api, tenant, payload):
         ({"reminder_offset_hours": "soon"}, "reminder_offset_hours", ["valid number"]),
         ({"task_priority": "asap"}, "task_priority", ["urgent"]),
         ({"task_title_template": "x" * 2001}, "task_title_template", ["limit is 2000"]),
+        ({"trigger_type": "time", "trigger_config": {"cron": "99 9 * * *"}}, "body",
+         ["minute 99 is outside 0-59"]),
+        ({"trigger_type": "time", "trigger_config": {"cron": "0 9 * *"}}, "body", ["five fields"]),
+        ({"trigger_type": "time", "trigger_config": {"at": "2020-01-01T00:00:00+00:00"}}, "body",
+         ["in the past"]),
+        ({"trigger_type": "time", "trigger_config": {"cron": "0 9 * * *", "timezone": "Mars"}},
+         "body", ["unknown timezone"]),
     ],
 )  # fmt: skip
 async def test_invalid_rules_are_422_naming_the_fix(api, tenant, change, field, words):

@@ -184,7 +184,7 @@ async def test_more_bad_input_is_422(api, tenant):
                   "activity_type": "email_opened", "occurred_at": when},
             headers=headers,
         )  # fmt: skip
-        assert resp.status_code == 422 and "within a year" in resp.json()["detail"]
+        assert resp.status_code == 422 and "within five years" in resp.json()["detail"]
     for config in ('{"grace_hours": NaN}', '{"grace_hours": Infinity}', '{"grace_hours": true}'):
         raw = json.dumps(ONBOARDING_RULE | {"trigger_type": "overdue"})
         raw = raw.replace('"trigger_config": {"from_status": "lead", "to_status": "active"}',

@@ -23,6 +23,7 @@ from nudge.rule_tasks import event_context, render_task, timing
 from nudge.schemas import FiringOut, Page, PreviewIn, PreviewOut, RuleIn, RuleOut, RulePatch
 from nudge.settings import Settings
 from nudge.templating import TemplateProblem
+from nudge.triggers import refuse_past_at
 
 router = APIRouter(prefix="/api/task-automation/rules", tags=["rules"])
 
@@ -43,6 +44,13 @@ def _apply(rule: Rule, body: RuleIn) -> None:
 def list_rules(owner: OwnerDep, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict:
     items, total = page(session, Rule, [Rule.owner_id == owner.id], [Rule.id], limit, offset)
     return {"items": items, "total": total}
+
+
+def _check_at(config: dict) -> None:
+    try:
+        refuse_past_at(config)
+    except ValueError as err:
+        raise Unprocessable(str(err)) from None
 
 
 def _snapshot(rule: Rule) -> TimeRule:
@@ -81,6 +89,8 @@ async def create_rule(
     422 naming the line or the allowed variables. Create it with `is_active: false` to test
     it first (see preview). A `time` rule gets its own Temporal Schedule."""
 
+    _check_at(body.trigger_config)
+
     def write(session: Session) -> Rule:
         rule = Rule(owner_id=owner.id)
         _apply(rule, body)
@@ -116,6 +126,7 @@ async def replace_rule(
     client: ClientDep,
     settings: SettingsDep,
 ) -> RuleOut:
+    _check_at(body.trigger_config)
     return await _saved(_change(owner.id, rule_id, lambda _: body), sessions, client, settings)
 
 
@@ -131,6 +142,9 @@ async def update_rule(
     """Change some fields (e.g. `{"is_active": false}`); the result is checked as a whole.
     Deactivating leaves pending firings to be skipped when they come due, and pauses a time
     rule's schedule."""
+
+    if body.trigger_config is not None:
+        _check_at(body.trigger_config)
 
     def merged(rule: Rule) -> RuleIn:
         values = RuleOut.model_validate(rule).model_dump(include=set(RuleIn.model_fields))

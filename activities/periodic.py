@@ -204,7 +204,7 @@ class PeriodicActivities:
                 for c in contacts
             )
         )
-        stopped = await self._stop_strays() if page.after_id == 0 else 0
+        stopped = await self._stop_strays(page.limit) if page.after_id == 0 else 0
         last = contacts[-1].id if contacts else page.after_id
         return SweepResult(
             examined=len(contacts),
@@ -283,10 +283,10 @@ class PeriodicActivities:
             examined=len(found), acted=sum(started), last_id=last, done=len(found) < page.limit
         )
 
-    async def _stop_strays(self) -> int:
-        """Recurring workflows whose contact no longer has a cadence are stopped."""
+    async def _stop_strays(self, limit: int) -> int:
+        """Recurring workflows whose contact no longer has a cadence are stopped; the
+        listing is read a page (`limit` workflows) at a time."""
         query = "NudgeKind = 'recurring' AND ExecutionStatus = 'Running'"
-        running = [w async for w in self.client.list_workflows(query)]
 
         def cleared(ids: list[int]) -> set[int]:
             with self.sessions() as session:
@@ -296,15 +296,22 @@ class PeriodicActivities:
                     )
                 )
 
-        contact_ids = {w.id: int(w.typed_search_attributes.get(CONTACT_ID) or 0) for w in running}
-        gone = await to_thread.run_sync(cleared, list(contact_ids.values()))
-        strays = [wid for wid, cid in contact_ids.items() if cid in gone]
-        await asyncio.gather(
-            *(
-                self.client.get_workflow_handle(wid).signal(
-                    RecurringWorkflow.stop, "cadence cleared"
+        async def stop_page(page: dict[str, int]) -> int:
+            gone = await to_thread.run_sync(cleared, list(page.values()))
+            strays = [wid for wid, cid in page.items() if cid in gone]
+            await asyncio.gather(
+                *(
+                    self.client.get_workflow_handle(wid).signal(
+                        RecurringWorkflow.stop, "cadence cleared"
+                    )
+                    for wid in strays
                 )
-                for wid in strays
             )
-        )
-        return len(strays)
+            return len(strays)
+
+        stopped, page = 0, {}
+        async for w in self.client.list_workflows(query, page_size=limit):
+            page[w.id] = int(w.typed_search_attributes.get(CONTACT_ID) or 0)
+            if len(page) >= limit:
+                stopped, page = stopped + await stop_page(page), {}
+        return stopped + (await stop_page(page) if page else 0)

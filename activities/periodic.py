@@ -4,8 +4,7 @@ import asyncio
 from datetime import timedelta
 
 from anyio import to_thread
-from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
@@ -20,7 +19,6 @@ from nudge.contracts import (
     SweepPage,
     SweepResult,
 )
-from nudge.db import transaction
 from nudge.events import finish_unprocessed
 from nudge.models import (
     Contact,
@@ -33,6 +31,7 @@ from nudge.models import (
     TaskStatus,
 )
 from nudge.starts import start_or_reshape_recurring
+from nudge.task_writes import add_task_once
 from nudge.templating import MAX_TITLE, TemplateProblem, render
 from nudge.temporal import CONTACT_ID
 from workflows.recurring import RecurringWorkflow
@@ -77,57 +76,39 @@ class PeriodicActivities:
         )
 
     def _escalate(self, task: Task, page: SweepPage) -> bool:
-        try:
-            with transaction(self.sessions) as session:
-                rule = session.scalar(
-                    select(Rule)
-                    .where(
-                        Rule.owner_id == task.owner_id,
-                        Rule.trigger_type == "overdue",
-                        Rule.is_active.is_(True),
-                    )
-                    .order_by(Rule.id)
-                    .limit(1)
+        with self.sessions() as session:
+            rule = session.scalar(
+                select(Rule)
+                .where(
+                    Rule.owner_id == task.owner_id,
+                    Rule.trigger_type == "overdue",
+                    Rule.is_active.is_(True),
                 )
-                title, description = f"Overdue: {task.title}"[:MAX_TITLE], task.description
-                contact = session.get(Contact, task.contact_id) if task.contact_id else None
-                if rule is not None:
-                    values = {
-                        "rule_name": rule.name,
-                        "due_date": f"{task.due_at:%Y-%m-%d %H:%M UTC}",
-                    }
-                    if contact is not None:
-                        values["contact_name"] = contact.name
-                    try:
-                        title = render(rule.task_title_template, values, MAX_TITLE)
-                        description = render(rule.task_description_template, values, 5000)
-                    except TemplateProblem:
-                        pass  # the plain "Overdue: …" still goes out
-                session.add(
-                    Task(
-                        owner_id=task.owner_id,
-                        contact_id=task.contact_id,
-                        title=title,
-                        description=description,
-                        priority="urgent",
-                        due_at=page.now,
-                        source=OVERDUE_SOURCE,
-                        idempotency_key=f"overdue-{task.id}",
-                    )
-                )
-                session.flush()  # the unique key says "already escalated" right here
-                if rule is not None:
-                    session.execute(
-                        update(Rule)
-                        .where(Rule.id == rule.id)
-                        .values(
-                            times_triggered=Rule.times_triggered + 1,
-                            tasks_created=Rule.tasks_created + 1,
-                        )
-                    )
-            return True
-        except IntegrityError:
-            return False
+                .order_by(Rule.id)
+                .limit(1)
+            )
+            contact = session.get(Contact, task.contact_id) if task.contact_id else None
+        title, description = f"Overdue: {task.title}"[:MAX_TITLE], task.description
+        if rule is not None:
+            values = {"rule_name": rule.name, "due_date": f"{task.due_at:%Y-%m-%d %H:%M UTC}"}
+            if contact is not None:
+                values["contact_name"] = contact.name
+            try:
+                title = render(rule.task_title_template, values, MAX_TITLE)
+                description = render(rule.task_description_template, values, 5000)
+            except TemplateProblem:
+                pass  # the plain "Overdue: …" still goes out
+        escalation = Task(
+            owner_id=task.owner_id,
+            contact_id=task.contact_id,
+            title=title,
+            description=description,
+            priority="urgent",
+            due_at=page.now,
+            source=OVERDUE_SOURCE,
+            idempotency_key=f"overdue-{task.id}",
+        )
+        return add_task_once(self.sessions, escalation, rule.id if rule else None)
 
     @activity.defn
     async def remind_due(self, page: SweepPage) -> SweepResult:

@@ -3,7 +3,6 @@
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -11,6 +10,7 @@ from nudge.contracts import FiringOutcome
 from nudge.db import transaction
 from nudge.models import Contact, Rule, RuleFiring, Task, utcnow
 from nudge.rule_tasks import event_context, render_task
+from nudge.task_writes import add_task_once
 from nudge.templating import TemplateProblem
 
 
@@ -145,30 +145,15 @@ class TimeRuleActivities:
             )
         except TemplateProblem:
             return False
-        try:
-            with transaction(self.sessions) as session:
-                session.add(
-                    Task(
-                        owner_id=rule.owner_id,
-                        contact_id=contact.id,
-                        title=rendered.title,
-                        description=rendered.description,
-                        priority=rendered.priority,
-                        due_at=run_at,
-                        source=f"rule:{rule.id}",
-                        idempotency_key=f"time-rule-{rule.id}-{run_at:%Y%m%dT%H%M}-{contact.id}",
-                    )
-                )
-                session.flush()
-                # For a time rule each contact of a run is one trigger; counted with its task.
-                session.execute(
-                    update(Rule)
-                    .where(Rule.id == rule.id)
-                    .values(
-                        times_triggered=Rule.times_triggered + 1,
-                        tasks_created=Rule.tasks_created + 1,
-                    )
-                )
-            return True
-        except IntegrityError:
-            return False
+        task = Task(
+            owner_id=rule.owner_id,
+            contact_id=contact.id,
+            title=rendered.title,
+            description=rendered.description,
+            priority=rendered.priority,
+            due_at=run_at,
+            source=f"rule:{rule.id}",
+            idempotency_key=f"time-rule-{rule.id}-{run_at:%Y%m%dT%H%M}-{contact.id}",
+        )
+        # For a time rule each contact of a run is one trigger, counted with its task.
+        return add_task_once(self.sessions, task, rule.id)

@@ -1,6 +1,7 @@
 """The periodic jobs as Temporal Schedules on the real dev server."""
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from nudge.models import Contact, Notification, Task
 from nudge.schedules import PERIODIC, sync_schedules
 from tests.e2e.test_reminder_webhook import Receiver, set_webhook
 from tests.support import WorkerProcess, auth, poll
+from workflows.periodic import PeriodicJobWorkflow
 
 pytestmark = pytest.mark.slow
 IDS = {p.schedule_id for p in PERIODIC}
@@ -41,11 +43,21 @@ async def test_starting_the_worker_twice_makes_the_four_schedules_once(
     assert desc.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
 
 
-async def trigger_twice(client, schedule_id: str) -> None:  # type: ignore[no-untyped-def]
-    handle = client.get_schedule_handle(schedule_id)
+async def trigger_twice(client, schedule_id: str, queue: str) -> None:  # type: ignore[no-untyped-def]
+    """Once through the schedule, then the same job twice at the same moment (a backfill
+    racing a tick), each run to completion."""
+    await client.get_schedule_handle(schedule_id).trigger()
+    job = next(p.job for p in PERIODIC if p.schedule_id == schedule_id)
     await asyncio.gather(
-        handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
-        handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+        *(
+            client.execute_workflow(
+                PeriodicJobWorkflow.run,
+                args=[job, 500],
+                id=f"race-{schedule_id}-{i}-{uuid.uuid4()}",
+                task_queue=queue,
+            )
+            for i in range(2)
+        )
     )
 
 
@@ -82,9 +94,11 @@ async def test_overdue_triggered_twice_escalates_each_task_once(
     async def count() -> int:
         return len(urgent())
 
-    await trigger_twice(dev_env.client, "auto-schedule-overdue-tasks")
+    await trigger_twice(dev_env.client, "auto-schedule-overdue-tasks", dev_worker_queue)
     assert await poll(count, lambda n: n == 3, 30) == 3
-    await trigger_twice(dev_env.client, "auto-schedule-overdue-tasks")  # a backfill, say
+    await trigger_twice(
+        dev_env.client, "auto-schedule-overdue-tasks", dev_worker_queue
+    )  # a backfill, say
     await asyncio.sleep(3)
     made = urgent()
     assert [t.idempotency_key for t in made] == [f"overdue-{i}" for i in late]
@@ -108,14 +122,14 @@ async def test_reminder_sweep_twice_at_once_delivers_once(
         )  # fmt: skip
         assert resp.status_code == 201 and resp.json()["reminder_status"] == "scheduled"
         task_id = resp.json()["id"]
-        await trigger_twice(dev_env.client, "send-task-reminders")
+        await trigger_twice(dev_env.client, "send-task-reminders", dev_worker_queue)
 
         async def status() -> str:
             r = await dev_api.get(f"/api/tasks/{task_id}/", headers=auth(tenant))
             return r.json()["reminder_status"]
 
         assert await poll(status, lambda s: s == "delivered", 30) == "delivered"
-        await trigger_twice(dev_env.client, "send-task-reminders")
+        await trigger_twice(dev_env.client, "send-task-reminders", dev_worker_queue)
         await asyncio.sleep(3)
         assert len(receiver.accepted) == 1
         with sessions() as session:
@@ -151,7 +165,14 @@ async def test_recurring_reconcile_starts_and_stops_by_contact_cadence(
 
     await poll(visible, lambda ids: ids == [wf], 30)  # visibility is eventually consistent
     reconcile = dev_env.client.get_schedule_handle("schedule-recurring-tasks")
-    await reconcile.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)  # the last run may linger
+
+    async def running() -> list:
+        return (await reconcile.describe()).info.running_actions
+
+    # The run ids carry the second they start in: let the first finish and the clock move.
+    await poll(running, lambda r: not r, 30)
+    await asyncio.sleep(1.1)
+    await reconcile.trigger()
     assert await poll(state, lambda s: s == "COMPLETED", 30) == "COMPLETED"
 
 

@@ -6,6 +6,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.timing import sleep_until
+
 with workflow.unsafe.imports_passed_through():
     from activities.reminders import ReminderActivities
     from nudge.contracts import ReminderInput
@@ -28,9 +30,7 @@ def reminder_workflow_id(task_id: int) -> str:
 class ReminderWorkflow:
     @workflow.run
     async def run(self, inp: ReminderInput) -> str:
-        wait = (inp.remind_at - workflow.now()).total_seconds()
-        if wait > 0:
-            await workflow.sleep(wait, summary=f"Remind at {inp.remind_at:%Y-%m-%d %H:%M}")
+        await sleep_until(inp.remind_at, f"Remind at {inp.remind_at:%Y-%m-%d %H:%M}")
         plan = await workflow.execute_activity_method(
             ReminderActivities.record_reminder,
             inp.task_id,

@@ -6,6 +6,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
 
+from workflows.timing import sleep_until
+
 with workflow.unsafe.imports_passed_through():
     from activities.rules import RuleActivities
     from nudge.contracts import FiringInput, FiringOutcome, ReminderInput
@@ -18,9 +20,7 @@ WRITE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 class RuleFiringWorkflow:
     @workflow.run
     async def run(self, inp: FiringInput) -> FiringOutcome:
-        wait = (inp.create_at - workflow.now()).total_seconds()
-        if wait > 0:
-            await workflow.sleep(wait, summary=f"Delay until {inp.create_at:%Y-%m-%d %H:%M}")
+        await sleep_until(inp.create_at, f"Delay until {inp.create_at:%Y-%m-%d %H:%M}")
         outcome = await workflow.execute_activity_method(
             RuleActivities.fire_rule,
             inp.firing_id,

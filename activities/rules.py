@@ -100,6 +100,7 @@ def _write_task(session: Session, rule: Rule, firing: RuleFiring) -> Task:
         reminder_at=rendered.reminder_at,
         reminder_status="scheduled" if rendered.reminder_at else "none",
         source=f"rule:{rule.id}",
+        rule_id=rule.id,
         workflow_id=firing.workflow_id,
         idempotency_key=firing.workflow_id,
     )

@@ -18,6 +18,7 @@ from api.routes import (
     recurring,
     rules,
     sequences,
+    stats,
     tasks,
 )
 from nudge.db import make_engine, make_session_factory
@@ -71,6 +72,7 @@ def create_app(
         recurring,
         tasks,
         batches,
+        stats,
         campaigns,
         account,
     ):

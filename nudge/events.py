@@ -193,7 +193,9 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None
         )
         # Counted in the transaction that adds the firing: a duplicate event counts nothing.
         session.execute(
-            update(Rule).where(Rule.id == rule.id).values(times_triggered=Rule.times_triggered + 1)
+            update(Rule)
+            .where(Rule.id == rule.id)
+            .values(times_triggered=Rule.times_triggered + 1, last_fired_at=utcnow())
         )
     session.flush()
     return event

@@ -86,6 +86,7 @@ class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
         UniqueConstraint("owner_id", "external_id", name="uq_contacts_owner_external"),
+        Index("ix_contacts_owner_cadence", "owner_id", "cadence"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,7 +105,8 @@ class TaskBatch(Base):
     """A group of tasks one start plans (a sequence run, an enrollment, a bulk run)."""
 
     __tablename__ = "task_batches"
-    __table_args__ = (Index("ix_task_batches_owner_status", "owner_id", "status"),)
+    # Listing filters (kind, status) and the running counts on the stats page.
+    __table_args__ = (Index("ix_task_batches_owner_kind_status", "owner_id", "kind", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
@@ -128,6 +130,17 @@ class Task(Base):
         Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),
         Index("ix_tasks_owner_contact_due", "owner_id", "contact_id", "due_at"),
         Index("ix_tasks_batch_status", "batch_id", "status"),
+        # Stats: these two cover every figure, so the aggregates read the index only.
+        Index("ix_tasks_owner_created", "owner_id", "created_at", "status", "priority"),
+        Index(
+            "ix_tasks_owner_rule_stats",
+            "owner_id",
+            "rule_id",
+            "status",
+            "due_at",
+            "created_at",
+            "completed_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -141,6 +154,8 @@ class Task(Base):
     reminder_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(40))
+    # The rule that made it (no foreign key: a deleted rule's tasks keep saying so).
+    rule_id: Mapped[int | None] = mapped_column(Integer)
     workflow_id: Mapped[str | None] = mapped_column(String(200))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("task_batches.id", ondelete="SET NULL"))
     # Derived from the workflow and step that made the task: a retried write finds it.
@@ -171,6 +186,8 @@ class Rule(Base):
     # Changed only in the transaction that adds the firing / the task they count.
     times_triggered: Mapped[int] = mapped_column(Integer, default=0)
     tasks_created: Mapped[int] = mapped_column(Integer, default=0)
+    # Moves with times_triggered.
+    last_fired_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

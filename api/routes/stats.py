@@ -1,0 +1,34 @@
+"""Automation statistics: SQL aggregates over indexed columns, plus Temporal's own count."""
+
+from anyio import to_thread
+from fastapi import APIRouter
+
+from api.deps import ClientDep, OwnerDep, SessionsDep
+from api.params import OptionalTime
+from nudge.models import utcnow
+from nudge.schemas import StatsOut
+from nudge.stats import Window, compute, running_workflows
+
+router = APIRouter(prefix="/api/task-automation", tags=["stats"])
+
+
+@router.get("/stats/", response_model=StatsOut, responses={422: {}})
+async def stats(
+    owner: OwnerDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    since: OptionalTime = None,
+    until: OptionalTime = None,
+) -> dict:
+    """Rules, tasks by status and priority, overdue, completion and overdue rates, median time
+    to complete per rule, tasks created per day, and what is running. With `since`/`until`
+    (ISO 8601, `until` exclusive) task figures count the tasks created in that window."""
+    window = Window.of(owner.id, utcnow(), since, until)
+
+    def run() -> dict:
+        with sessions() as session:
+            return compute(session, window)
+
+    figures = await to_thread.run_sync(run)
+    figures["running_workflows"] = await running_workflows(client, owner.id)
+    return figures

@@ -1,0 +1,65 @@
+"""stats: indexes the aggregates read, the rule behind each task, a rule's last firing
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-28
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import nudge.models
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("automation_rules", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("last_fired_at", nudge.models.UTCDateTime(timezone=True), nullable=True)
+        )
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.create_index("ix_contacts_owner_cadence", ["owner_id", "cadence"], unique=False)
+    with op.batch_alter_table("task_batches", schema=None) as batch_op:
+        batch_op.drop_index("ix_task_batches_owner_status")
+        batch_op.create_index(
+            "ix_task_batches_owner_kind_status", ["owner_id", "kind", "status"], unique=False
+        )
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("rule_id", sa.Integer(), nullable=True))
+        batch_op.create_index(
+            "ix_tasks_owner_created", ["owner_id", "created_at", "status", "priority"], unique=False
+        )
+        batch_op.create_index(
+            "ix_tasks_owner_rule_stats",
+            ["owner_id", "rule_id", "status", "due_at", "created_at", "completed_at"],
+            unique=False,
+        )
+    # Tasks made by rules so far say so in `source` ("rule:<id>").
+    op.execute(
+        "UPDATE tasks SET rule_id = CAST(substr(source, 6) AS INTEGER) WHERE source LIKE 'rule:%'"
+    )
+    op.execute(
+        "UPDATE automation_rules SET last_fired_at = coalesce("
+        "(SELECT max(f.created_at) FROM rule_firings f WHERE f.rule_id = automation_rules.id), "
+        "(SELECT max(t.created_at) FROM tasks t WHERE t.rule_id = automation_rules.id))"
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_tasks_owner_rule_stats")
+        batch_op.drop_index("ix_tasks_owner_created")
+        batch_op.drop_column("rule_id")
+    with op.batch_alter_table("task_batches", schema=None) as batch_op:
+        batch_op.drop_index("ix_task_batches_owner_kind_status")
+        batch_op.create_index("ix_task_batches_owner_status", ["owner_id", "status"], unique=False)
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index("ix_contacts_owner_cadence")
+    with op.batch_alter_table("automation_rules", schema=None) as batch_op:
+        batch_op.drop_column("last_fired_at")

@@ -1,0 +1,252 @@
+"""Automation statistics, each figure one SQL aggregate over an index (never rows in Python).
+
+Task figures count the tasks *created* in the window [since, until) when one is given, all
+tasks otherwise. "Overdue" means open and past its due time now. The chart is one entry per
+UTC day, zero-filled, the 30 days ending at `until` (or today) unless `since` says otherwise.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    select,
+)
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from nudge.errors import Unprocessable
+from nudge.models import BatchStatus, Contact, Rule, RuleFiring, Task, TaskBatch, TaskStatus
+
+CHART_DAYS = 30
+MAX_DAYS = 366
+PRIORITIES = ("low", "medium", "high", "urgent")
+STATUSES = tuple(s.value for s in TaskStatus)
+
+
+@dataclass(frozen=True)
+class Window:
+    owner_id: int
+    now: datetime
+    since: datetime | None = None
+    until: datetime | None = None
+    days: list[date] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, owner_id: int, now: datetime, since: datetime | None, until: datetime | None
+    ) -> "Window":
+        if since is not None and until is not None and since >= until:
+            raise Unprocessable("since must be before until")
+        last = (until - timedelta(microseconds=1)).date() if until else now.date()
+        first = since.date() if since else last - timedelta(days=CHART_DAYS - 1)
+        span = (last - first).days + 1
+        if span > MAX_DAYS:
+            raise Unprocessable(
+                f"since..until spans {span} days; ask for at most {MAX_DAYS} at a time"
+            )
+        days = [first + timedelta(days=i) for i in range(max(span, 0))]
+        return cls(owner_id, now, since, until, days)
+
+    def created(self, column: Any) -> list[ColumnElement[bool]]:
+        where = []
+        if self.since is not None:
+            where.append(column >= self.since)
+        if self.until is not None:
+            where.append(column < self.until)
+        return where
+
+
+def _is(column: Any, value: object) -> Any:
+    return func.sum(case((column == value, 1), else_=0))
+
+
+def _overdue(now: datetime) -> ColumnElement[bool]:
+    return and_(Task.status == TaskStatus.open, Task.due_at < now)
+
+
+def _utc_day(dialect: str) -> Any:
+    if dialect == "postgresql":  # timestamptz → the UTC calendar day, whatever the session zone
+        return cast(func.timezone("UTC", Task.created_at), Date)
+    return func.date(Task.created_at)  # SQLite keeps naive UTC text
+
+
+def _hours_to_complete(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.extract("epoch", Task.completed_at - Task.created_at) / 3600.0
+    return (func.julianday(Task.completed_at) - func.julianday(Task.created_at)) * 24.0
+
+
+def queries(w: Window, dialect: str) -> dict[str, Select]:
+    """Every statement the stats run, by name (the benchmark EXPLAINs them)."""
+    mine = Task.owner_id == w.owner_id
+    tasks_in = [mine, *w.created(Task.created_at)]
+    first = datetime.combine(w.days[0], time(), UTC) if w.days else w.now
+    after = datetime.combine(w.days[-1] + timedelta(days=1), time(), UTC) if w.days else w.now
+    day = _utc_day(dialect)
+    hours = _hours_to_complete(dialect)
+    done = [*tasks_in, Task.rule_id.is_not(None), Task.status == TaskStatus.completed]
+    done.append(Task.completed_at.is_not(None))
+    if dialect == "postgresql":
+        median = (
+            select(Task.rule_id, func.percentile_cont(0.5).within_group(hours).label("median"))
+            .where(*done)
+            .group_by(Task.rule_id)
+        )
+    else:  # no percentile in SQLite: the middle one or two rows of each rule's ordering
+        ranked = (
+            select(
+                Task.rule_id.label("rule_id"),
+                hours.label("hours"),
+                func.row_number().over(partition_by=Task.rule_id, order_by=hours).label("rn"),
+                func.count().over(partition_by=Task.rule_id).label("n"),
+            )
+            .where(*done)
+            .subquery()
+        )
+        median = (
+            select(ranked.c.rule_id, func.avg(ranked.c.hours).label("median"))
+            .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
+            .group_by(ranked.c.rule_id)
+        )
+    return {
+        "rules": select(func.count(), func.coalesce(_is(Rule.is_active, True), 0)).where(
+            Rule.owner_id == w.owner_id
+        ),
+        "tasks_by_status_priority": select(Task.status, Task.priority, func.count())
+        .where(*tasks_in)
+        .group_by(Task.status, Task.priority),
+        "overdue": select(func.count()).where(*tasks_in, _overdue(w.now)),
+        "tasks_per_day": select(day.label("day"), func.count())
+        .where(mine, Task.created_at >= first, Task.created_at < after)
+        .group_by(day),
+        "per_rule_tasks": select(
+            Task.rule_id,
+            func.count(),
+            _is(Task.status, TaskStatus.completed),
+            _is(Task.status, TaskStatus.cancelled),
+            func.sum(case((_overdue(w.now), 1), else_=0)),
+        )
+        .where(*tasks_in, Task.rule_id.is_not(None))
+        .group_by(Task.rule_id),
+        "per_rule_median": median,
+        "rules_list": select(
+            Rule.id,
+            Rule.name,
+            Rule.trigger_type,
+            Rule.is_active,
+            Rule.times_triggered,
+            Rule.tasks_created,
+            Rule.last_fired_at,
+        )
+        .where(Rule.owner_id == w.owner_id)
+        .order_by(Rule.id),
+        "running_batches": select(TaskBatch.kind, func.count())
+        .where(TaskBatch.owner_id == w.owner_id, TaskBatch.status == BatchStatus.running)
+        .group_by(TaskBatch.kind),
+        "cadences": select(func.count()).where(
+            Contact.owner_id == w.owner_id, Contact.cadence.is_not(None)
+        ),
+        "pending_firings": select(func.count()).where(
+            RuleFiring.owner_id == w.owner_id, RuleFiring.state == "scheduled"
+        ),
+    }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def compute(session: Session, w: Window) -> dict[str, Any]:
+    """The figures as plain data (the API's StatsOut), from the statements above."""
+    dialect = session.get_bind().dialect.name
+    q = queries(w, dialect)
+    total_rules, active_rules = session.execute(q["rules"]).one()
+
+    by_status = dict.fromkeys(STATUSES, 0)
+    by_priority = dict.fromkeys(PRIORITIES, 0)
+    for status, priority, n in session.execute(q["tasks_by_status_priority"]):
+        by_status[status] = by_status.get(status, 0) + n
+        by_priority[priority] = by_priority.get(priority, 0) + n
+    total = sum(by_status.values())
+    closed = total - by_status["cancelled"]
+
+    created = {str(d)[:10]: n for d, n in session.execute(q["tasks_per_day"])}
+    per_day = [{"date": d, "created": created.get(d.isoformat(), 0)} for d in w.days]
+
+    counts = {r: (n, c, x, o) for r, n, c, x, o in session.execute(q["per_rule_tasks"])}
+    medians = {r: m for r, m in session.execute(q["per_rule_median"])}
+    per_rule = []
+    for rule in session.execute(q["rules_list"]):
+        n, completed, cancelled, overdue = counts.get(rule.id, (0, 0, 0, 0))
+        median = medians.get(rule.id)
+        per_rule.append(
+            {
+                "rule_id": rule.id,
+                "name": rule.name,
+                "trigger_type": rule.trigger_type,
+                "is_active": rule.is_active,
+                "times_triggered": rule.times_triggered,
+                "tasks_created": rule.tasks_created,
+                "tasks": n,
+                "completed": int(completed),
+                "overdue": int(overdue),
+                "completion_rate": _rate(int(completed), n - int(cancelled)),
+                "overdue_rate": _rate(int(overdue), n),
+                "median_hours_to_complete": None if median is None else round(float(median), 2),
+                "last_fired_at": rule.last_fired_at,
+            }
+        )
+
+    running = dict(session.execute(q["running_batches"]).all())
+    return {
+        "generated_at": w.now,
+        "since": w.since,
+        "until": w.until,
+        "rules": {"total": total_rules, "active": int(active_rules)},
+        "tasks": {
+            "total": total,
+            "by_status": by_status,
+            "by_priority": by_priority,
+            "overdue": session.scalar(q["overdue"]) or 0,
+            "completion_rate": _rate(by_status["completed"], closed),
+        },
+        "tasks_per_day": per_day,
+        "per_rule": per_rule,
+        "running": {
+            "sequences": running.get("sequence", 0),
+            "campaign_enrollments": running.get("campaign", 0),
+            "cadences": session.scalar(q["cadences"]) or 0,
+            "pending_firings": session.scalar(q["pending_firings"]) or 0,
+        },
+    }
+
+
+KINDS = ("sequence", "recurring", "campaign", "rule")
+
+
+async def running_workflows(client: Client, owner_id: int) -> dict[str, int] | None:
+    """Running workflows per kind, counted by Temporal visibility on our search attributes;
+    None where the server can't count (the time-skipping test server) or is unreachable."""
+
+    async def count(kind: str) -> int:
+        query = (
+            f'NudgeOwnerId = "{owner_id}" AND NudgeKind = "{kind}" AND ExecutionStatus = "Running"'
+        )
+        result = await client.count_workflows(query, rpc_timeout=timedelta(seconds=3))
+        return result.count
+
+    try:
+        counts = await asyncio.gather(*(count(k) for k in KINDS))
+    except (RPCError, RuntimeError):
+        return None
+    return dict(zip(KINDS, counts, strict=True))

@@ -124,8 +124,12 @@ async def test_every_figure_hand_counted(api, seeded):
     assert days[0]["date"] == (TODAY - timedelta(days=29)).isoformat()
     assert days[-1]["date"] == TODAY.isoformat()
     by_date = {d["date"]: d["created"] for d in days}
-    expected = {TODAY: 3, TODAY - timedelta(days=2): 2, TODAY - timedelta(days=5): 2,
-                TODAY - timedelta(days=29): 1}  # fmt: skip  (30 and 40 days ago: outside)
+    expected = {
+        TODAY: 3,
+        TODAY - timedelta(days=2): 2,
+        TODAY - timedelta(days=5): 2,
+        TODAY - timedelta(days=29): 1,
+    }  # 30 and 40 days ago: outside the chart
     assert by_date == {
         (TODAY - timedelta(days=n)).isoformat(): expected.get(TODAY - timedelta(days=n), 0)
         for n in range(30)

@@ -1,15 +1,18 @@
 """Scheduled task batches and their progress, counted by SQL over the tasks table."""
 
-from fastapi import APIRouter
-from sqlalchemy import case, func, select
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from api.deps import OwnerDep, SessionDep
 from api.pagination import page
-from api.params import IdPath, Limit, Offset
+from api.params import IdPath, Limit, Offset, OptionalId
 from nudge.errors import NotFound
 from nudge.models import BatchStatus, Task, TaskBatch, TaskStatus
 from nudge.schemas import BatchOut, Page
+from nudge.schemas import BatchStatus as BatchStatusName
 
 router = APIRouter(prefix="/api/task-automation/batches", tags=["batches"])
 
@@ -68,17 +71,51 @@ def batch_rows(session: Session, batches: list[TaskBatch]) -> list[BatchOut]:
     return out
 
 
+BatchKind = Literal["sequence", "campaign"]
+BatchSort = Literal["-created_at", "created_at", "name", "-name", "status", "-status"]
+SORTS = {
+    "-created_at": [TaskBatch.id.desc()],
+    "created_at": [TaskBatch.id],
+    "name": [TaskBatch.name, TaskBatch.id],
+    "-name": [TaskBatch.name.desc(), TaskBatch.id.desc()],
+    "status": [TaskBatch.status, TaskBatch.id.desc()],
+    "-status": [TaskBatch.status.desc(), TaskBatch.id.desc()],
+}
+
+
+def batch_filters(
+    owner_id: int,
+    kind: str | None = None,
+    status: str | None = None,
+    contact_id: int | None = None,
+) -> list[ColumnElement[bool]]:
+    where = [TaskBatch.owner_id == owner_id]
+    if kind is not None:
+        where.append(TaskBatch.kind == kind)
+    if status is not None:
+        where.append(TaskBatch.status == status)
+    if contact_id is not None:
+        where.append(TaskBatch.contact_id == contact_id)
+    return where
+
+
 @router.get("/", response_model=Page[BatchOut])
 def list_batches(
     owner: OwnerDep,
     session: SessionDep,
+    kind: BatchKind | None = None,
+    status: BatchStatusName | None = None,
+    contact_id: OptionalId = None,
+    sort: Annotated[
+        BatchSort, Query(description="A field, `-` first for descending; newest first by default.")
+    ] = "-created_at",
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict:
-    """Your batches, newest first, with progress."""
-    batches, total = page(
-        session, TaskBatch, [TaskBatch.owner_id == owner.id], [TaskBatch.id.desc()], limit, offset
-    )
+    """Your batches with progress: planned / created / completed / cancelled and percent.
+    Filter by `kind`, `status` and `contact_id`; `total` counts what the filters match."""
+    where = batch_filters(owner.id, kind, status, contact_id)
+    batches, total = page(session, TaskBatch, where, SORTS[sort], limit, offset)
     return {"items": batch_rows(session, batches), "total": total}
 
 

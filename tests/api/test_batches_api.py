@@ -1,0 +1,100 @@
+"""GET /api/task-automation/batches/: filters, sorting, progress counts, other owners."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from nudge.db import transaction
+from nudge.models import Contact, Task, TaskBatch
+from tests.support import auth
+
+URL = "/api/task-automation/batches/"
+
+
+@pytest.fixture
+def batches(make_tenant, sessions):  # type: ignore[no-untyped-def]
+    """Three of mine (two contacts), one of another owner's."""
+    me, other = make_tenant(), make_tenant()
+    now = datetime.now(UTC)
+    with transaction(sessions) as s:
+        second = Contact(owner_id=me.owner_id, external_id="c-2", name="Grace")
+        s.add(second)
+        s.flush()
+        rows = {
+            "alpha": TaskBatch(owner_id=me.owner_id, kind="sequence", name="alpha",
+                               contact_id=me.contact_id, workflow_id="w-a", planned=4),
+            "bravo": TaskBatch(owner_id=me.owner_id, kind="campaign", name="bravo",
+                               contact_id=second.id, workflow_id="w-b", planned=2,
+                               status="completed", finished_at=now),
+            "charlie": TaskBatch(owner_id=me.owner_id, kind="sequence", name="charlie",
+                                 contact_id=second.id, workflow_id="w-c", planned=4,
+                                 status="cancelled", finished_at=now),
+            "theirs": TaskBatch(owner_id=other.owner_id, kind="sequence", name="theirs",
+                                contact_id=other.contact_id, workflow_id="w-t", planned=4),
+        }  # fmt: skip
+        s.add_all(rows.values())
+        s.flush()
+        # alpha: 3 of 4 written, 1 completed, 1 cancelled → (1 + 1) / 4 planned = 50 %
+        # bravo: 2 written, both completed → 100 %; charlie: 1 written, open → 0 %
+        tasks = [("alpha", "completed"), ("alpha", "cancelled"), ("alpha", "open"),
+                 ("bravo", "completed"), ("bravo", "completed"),
+                 ("charlie", "open"), ("theirs", "completed")]  # fmt: skip
+        for i, (name, status) in enumerate(tasks):
+            b = rows[name]
+            s.add(Task(owner_id=b.owner_id, title=name, source="test", status=status,
+                       due_at=now + timedelta(days=1), batch_id=b.id,
+                       idempotency_key=f"batches-{me.owner_id}-{i}"))  # fmt: skip
+        ids = {name: b.id for name, b in rows.items()}
+        grace = second.id
+    return me, ids, grace
+
+
+async def names(api, me, **params) -> list[str]:  # type: ignore[no-untyped-def]
+    resp = await api.get(URL, params=params, headers=auth(me))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["total"] == len(body["items"])
+    return [b["name"] for b in body["items"]]
+
+
+async def test_progress_counts(api, batches):
+    me, _, _ = batches
+    body = (await api.get(URL, headers=auth(me))).json()
+    rows = {b["name"]: b for b in body["items"]}
+    assert set(rows) == {"alpha", "bravo", "charlie"}  # never another owner's
+    pick = ("planned", "created", "completed", "cancelled", "percent")
+    assert [rows["alpha"][k] for k in pick] == [4, 3, 1, 1, 50]
+    assert [rows["bravo"][k] for k in pick] == [2, 2, 2, 0, 100]
+    # An ended batch is measured against what it did write.
+    assert [rows["charlie"][k] for k in pick] == [4, 1, 0, 0, 0]
+
+
+async def test_filters_and_sorting(api, batches):
+    me, _, grace = batches
+    assert await names(api, me) == ["charlie", "bravo", "alpha"]  # newest first
+    assert await names(api, me, sort="created_at") == ["alpha", "bravo", "charlie"]
+    assert await names(api, me, sort="-name") == ["charlie", "bravo", "alpha"]
+    assert await names(api, me, sort="status") == ["charlie", "bravo", "alpha"]
+    assert await names(api, me, kind="sequence") == ["charlie", "alpha"]
+    assert await names(api, me, kind="campaign") == ["bravo"]
+    assert await names(api, me, status="running") == ["alpha"]
+    assert await names(api, me, contact_id=grace, sort="name") == ["bravo", "charlie"]
+    assert await names(api, me, kind="sequence", status="cancelled", contact_id=grace) == [
+        "charlie"
+    ]
+    assert await names(api, me, contact_id=me.contact_id, status="completed") == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"kind": "bulk"}, "kind"),
+        ({"status": "done"}, "status"),
+        ({"sort": "percent"}, "sort"),
+        ({"contact_id": 0}, "contact_id"),
+    ],
+)
+async def test_bad_filters_are_422(api, tenant, params, field):
+    resp = await api.get(URL, params=params, headers=auth(tenant))
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == field

@@ -280,6 +280,12 @@ class PreviewIn(Strict):
     event: EventIn | None = None
 
 
+class DraftPreviewIn(Strict):
+    rule: RuleIn
+    contact_id: Id
+    event: EventIn | None = None
+
+
 class PreviewOut(BaseModel):
     title: str
     description: str

@@ -1,0 +1,166 @@
+"""Saving, deleting and previewing rules: one path for the JSON API and the web page."""
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from anyio import to_thread
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from nudge.db import transaction
+from nudge.errors import ContactNotFound, NotFound, Unprocessable
+from nudge.models import Contact, Rule, RuleFiring, utcnow
+from nudge.rule_schedules import TimeRule, delete_rule_schedule, sync_rule_schedule
+from nudge.rule_tasks import event_context, render_task, timing
+from nudge.schemas import PreviewOut, RuleIn, RuleOut
+from nudge.settings import Settings
+from nudge.templating import TemplateProblem
+from nudge.triggers import refuse_past_at
+
+Write = Callable[[Session], Rule]
+
+
+def owned_rule(session: Session, owner_id: int, rule_id: int) -> Rule:
+    rule = session.scalar(select(Rule).where(Rule.id == rule_id, Rule.owner_id == owner_id))
+    if rule is None:
+        raise NotFound(f"rule {rule_id} not found")
+    return rule
+
+
+def check_at(config: dict) -> None:
+    try:
+        refuse_past_at(config)
+    except ValueError as err:
+        raise Unprocessable(str(err)) from None
+
+
+def _apply(rule: Rule, body: RuleIn) -> None:
+    for field, value in body.model_dump().items():
+        setattr(rule, field, value)
+
+
+def creating(owner_id: int, body: RuleIn) -> Write:
+    check_at(body.trigger_config)
+
+    def write(session: Session) -> Rule:
+        rule = Rule(owner_id=owner_id)
+        _apply(rule, body)
+        session.add(rule)
+        return rule
+
+    return write
+
+
+def changing(owner_id: int, rule_id: int, make: Callable[[Rule], RuleIn]) -> Write:
+    """`make` builds the whole new rule from the stored one (PUT ignores it, PATCH merges)."""
+
+    def write(session: Session) -> Rule:
+        rule = owned_rule(session, owner_id, rule_id)
+        session.info["was_time"] = rule.trigger_type == "time"
+        body = make(rule)
+        if body.trigger_config != rule.trigger_config:
+            check_at(body.trigger_config)
+        _apply(rule, body)
+        return rule
+
+    return write
+
+
+def _snapshot(rule: Rule) -> TimeRule:
+    return TimeRule(
+        rule.id, rule.name, rule.trigger_type, dict(rule.trigger_config), rule.is_active
+    )
+
+
+async def save_rule(
+    write: Write, sessions: sessionmaker[Session], client: Client, settings: Settings
+) -> RuleOut:
+    """Commit the rule, then bring its schedule (time rules only) in line. If Temporal is
+    down that is a 503; sending the same request again is safe."""
+
+    def run() -> tuple[RuleOut, TimeRule, bool]:
+        with transaction(sessions) as session:
+            rule = write(session)
+            before = session.info.pop("was_time", False)
+            session.flush()
+            return RuleOut.model_validate(rule), _snapshot(rule), before
+
+    out, snapshot, was_time = await to_thread.run_sync(run)
+    if snapshot.trigger_type == "time" or was_time:
+        await sync_rule_schedule(client, settings.task_queue, snapshot)
+    return out
+
+
+def _delete_rows(sessions: sessionmaker[Session], owner_id: int, rule_id: int) -> list[str]:
+    with transaction(sessions) as session:
+        rule = owned_rule(session, owner_id, rule_id)
+        pending = list(
+            session.scalars(
+                select(RuleFiring.workflow_id).where(
+                    RuleFiring.rule_id == rule.id, RuleFiring.state == "scheduled"
+                )
+            )
+        )
+        session.execute(
+            update(RuleFiring)
+            .where(RuleFiring.rule_id == rule.id, RuleFiring.state == "scheduled")
+            .values(state="cancelled", reason="rule deleted", updated_at=utcnow())
+        )
+        session.delete(rule)
+    return pending
+
+
+async def delete_rule(
+    sessions: sessionmaker[Session], client: Client, owner_id: int, rule_id: int
+) -> None:
+    """Delete the rule and its schedule, and cancel its pending firings (history stays)."""
+    pending = await to_thread.run_sync(_delete_rows, sessions, owner_id, rule_id)
+    await delete_rule_schedule(client, rule_id)
+
+    async def cancel(workflow_id: str) -> None:
+        try:
+            await client.get_workflow_handle(workflow_id).cancel()
+        except RPCError as err:  # already finished: the firing row says cancelled anyway
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+
+    await asyncio.gather(*(cancel(w) for w in pending))
+
+
+def preview_task(
+    session: Session,
+    owner_id: int,
+    rule: Rule,
+    contact_id: int,
+    event: dict[str, str | None],
+    now: datetime | None = None,
+) -> PreviewOut:
+    """The task `rule` (stored, or a draft never saved) would make for the contact if the
+    event happened now. Writes nothing, starts nothing."""
+    contact = session.scalar(
+        select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner_id)
+    )
+    if contact is None:
+        raise ContactNotFound(contact_id)
+    try:
+        create_at, due_at, reminder_at = timing(rule, now or utcnow())
+        rendered = render_task(
+            rule,
+            event_context(contact, **event),
+            create_at=create_at,
+            due_at=due_at,
+            reminder_at=reminder_at,
+        )
+    except TemplateProblem as err:
+        raise Unprocessable(f"this rule can't render for that event: {err}") from None
+    return PreviewOut(**rendered.__dict__)
+
+
+def draft(body: RuleIn) -> Rule:
+    """A Rule object that is never added to a session: what a preview renders."""
+    rule = Rule()
+    _apply(rule, body)
+    return rule

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api import errors
+from api import errors, pages
 from api.routes import (
     account,
     batches,
@@ -77,4 +77,5 @@ def create_app(
         account,
     ):
         app.include_router(module.router)
+    pages.install(app)
     return app

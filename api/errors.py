@@ -2,11 +2,19 @@
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.pages import error_page, is_page
 from nudge.errors import NudgeError
 from nudge.temporal import unreachable
+
+
+def _answer(request: Request, status: int, body: dict) -> Response:
+    """JSON for the API; the same message as an HTML page for the web page."""
+    if is_page(request):
+        return error_page(request, status, body["detail"])
+    return JSONResponse(body, status_code=status)
 
 
 def _where(loc: tuple) -> str:
@@ -14,7 +22,7 @@ def _where(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
-async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error(request: Request, exc: RequestValidationError) -> Response:
     errors = []
     for err in exc.errors():
         msg, where = err["msg"], _where(tuple(err["loc"]))
@@ -25,42 +33,41 @@ async def validation_error(_: Request, exc: RequestValidationError) -> JSONRespo
             msg = "unknown field; remove it"
         errors.append({"field": where, "message": msg})
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+    return _answer(request, 422, {"detail": summary, "errors": errors})
 
 
-async def nudge_error(_: Request, exc: NudgeError) -> JSONResponse:
-    return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+async def nudge_error(request: Request, exc: NudgeError) -> Response:
+    return _answer(request, exc.status_code, {"detail": exc.message})
 
 
 UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 
 
-def _unavailable(why: str) -> JSONResponse:
-    return JSONResponse(
+def _unavailable(request: Request, why: str) -> Response:
+    return _answer(
+        request,
+        503,
         {
             "detail": f"Temporal is unavailable ({why}); is `nudge up` (or the Temporal "
             "server named by NUDGE_TEMPORAL_ADDRESS) running? Sending the same request again "
             "is safe."
         },
-        status_code=503,
     )
 
 
-async def connect_error(request: Request, exc: RuntimeError) -> JSONResponse:
+async def connect_error(request: Request, exc: RuntimeError) -> Response:
     if unreachable(exc):
-        return _unavailable("cannot connect")
+        return _unavailable(request, "cannot connect")
     raise exc
 
 
-async def temporal_error(_: Request, exc: RPCError) -> JSONResponse:
+async def temporal_error(request: Request, exc: RPCError) -> Response:
     if exc.status in UNREACHABLE:
-        return _unavailable(exc.message)
+        return _unavailable(request, exc.message)
     if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-        return JSONResponse({"detail": f"Temporal refused it: {exc.message}"}, status_code=422)
-    return JSONResponse(
-        {"detail": f"Temporal refused the request: {exc.status.name}: {exc.message}"},
-        status_code=502,
-    )
+        return _answer(request, 422, {"detail": f"Temporal refused it: {exc.message}"})
+    detail = f"Temporal refused the request: {exc.status.name}: {exc.message}"
+    return _answer(request, 502, {"detail": detail})
 
 
 def install(app: FastAPI) -> None:

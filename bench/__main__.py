@@ -1,16 +1,56 @@
-"""`python -m bench` (or `make bench`): every benchmark, one process, one Temporal server."""
+"""`python -m bench [sequences|stats|all]` (or `make bench`): one process, one Temporal server."""
 
 import argparse
 import asyncio
 
-from bench.sequences import main
+from bench import sequences, stats
+from bench.common import dev_server
 
 parser = argparse.ArgumentParser(
     prog="python -m bench",
-    description="Measure Nudge against the raw Temporal floor on one dev server, in one run, "
-    "and print the ratios. Set NUDGE_BENCH_DATABASE_URL to measure on PostgreSQL.",
+    description="Measure Nudge against raw floors measured in the same run, on one Temporal dev "
+    "server, and print the ratios. Without a benchmark name, runs all of them.",
 )
-parser.add_argument("-n", type=int, default=200, help="operations per measurement (default 200)")
-parser.add_argument("--concurrency", type=int, default=20, help="requests in flight (default 20)")
+commands = parser.add_subparsers(dest="benchmark", metavar="{sequences,stats,all}")
+
+seq_opts = argparse.ArgumentParser(add_help=False)
+seq_opts.add_argument("-n", type=int, default=200, help="operations per measurement (default 200)")
+seq_opts.add_argument("--concurrency", type=int, default=20, help="requests in flight (default 20)")
+
+stats_opts = argparse.ArgumentParser(add_help=False)
+stats_opts.add_argument(
+    "--tasks", type=int, default=1_000_000, help="tasks to fill (default 1,000,000)"
+)
+stats_opts.add_argument(
+    "--stats-requests", type=int, default=30, help="stats requests per measurement (default 30)"
+)
+
+commands.add_parser(
+    "sequences",
+    parents=[seq_opts],
+    help="POST schedule-sequence and one task write vs raw start_workflow / a no-op activity; "
+    "on NUDGE_BENCH_DATABASE_URL, else a temporary SQLite file",
+)
+commands.add_parser(
+    "stats",
+    parents=[stats_opts],
+    help="GET stats over 1M tasks, 10k contacts, 100 rules on SQLite and PostgreSQL "
+    "(NUDGE_BENCH_DATABASE_URL, default postgresql+psycopg2://postgres@127.0.0.1:5432/"
+    "nudge_bench, whose schema it drops): median/p95 vs /healthz, count(*), count_workflows; "
+    "EXPLAIN of every statement",
+)
+commands.add_parser("all", parents=[seq_opts, stats_opts], help="sequences, then stats (default)")
+
+
+async def run(args: argparse.Namespace) -> None:
+    async with dev_server() as client:
+        if args.benchmark in ("sequences", "all"):
+            await sequences.main(client, args.n, args.concurrency)
+        if args.benchmark in ("stats", "all"):
+            await stats.main(client, args.tasks, args.stats_requests)
+
+
 args = parser.parse_args()
-asyncio.run(main(args.n, args.concurrency))
+if args.benchmark is None:
+    args = parser.parse_args(["all"])
+asyncio.run(run(args))

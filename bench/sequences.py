@@ -8,7 +8,6 @@ Both sides run on the same dev server, worker process and machine in the same ru
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -16,24 +15,19 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.tasks import TaskActivities
 from api.embedded import serve_api
+from bench.common import say
 from bench.floor import ActivityFloorWorkflow, FloorWorkflow, WriteTaskWorkflow, noop
-from nudge.binaries import find_binary
 from nudge.contracts import NewTask
 from nudge.db import make_engine, make_session_factory, transaction
 from nudge.migrate import upgrade
 from nudge.models import Contact
 from nudge.owners import create_owner
-from nudge.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES
 from worker import build_worker
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 async def timed(n: int, concurrency: int, op: Callable[[int], Awaitable[object]]) -> list[float]:
@@ -64,7 +58,7 @@ async def measure(n: int, concurrency: int, name: str, op) -> dict[str, float]: 
     return summary(name, lat, time.perf_counter() - start)
 
 
-async def main(n: int, concurrency: int) -> None:
+async def main(client: Client, n: int, concurrency: int) -> None:
     url = os.environ.get("NUDGE_BENCH_DATABASE_URL") or (
         f"sqlite:///{tempfile.mkdtemp(prefix='nudge-bench-')}/bench.db"
     )
@@ -80,13 +74,7 @@ async def main(n: int, concurrency: int) -> None:
         session.flush()
         owner_id, contact_ids = owner.id, [c.id for c in contacts]
 
-    say("starting the Temporal dev server …")
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=find_binary("temporal"),
-        data_converter=DATA_CONVERTER,
-        search_attributes=SEARCH_ATTRIBUTES,
-    )
-    client, queue = env.client, f"bench-{uuid.uuid4()}"
+    queue = f"bench-{uuid.uuid4()}"
     tasks = TaskActivities(sessions)
     due = datetime.now(UTC) + timedelta(days=1)
 
@@ -144,7 +132,6 @@ async def main(n: int, concurrency: int) -> None:
             nudge_w = await measure(
                 n, concurrency, "create_task activity", run_with(WriteTaskWorkflow.run, "w")
             )
-    await env.shutdown()
 
     print("\nratio to the raw Temporal floor (1.00 = no overhead; latency: lower is better)")
     print(f"{'measurement':<28}{'p50':>8}{'p95':>8}{'throughput':>12}")

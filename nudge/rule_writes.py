@@ -69,6 +69,13 @@ def changing(owner_id: int, rule_id: int, make: Callable[[Rule], RuleIn]) -> Wri
     return write
 
 
+def merged(rule: Rule, changes: dict) -> RuleIn:
+    """The stored rule with some fields changed, checked as a whole (ValidationError)."""
+    values = RuleOut.model_validate(rule).model_dump(include=set(RuleIn.model_fields))
+    values.update(changes)
+    return RuleIn.model_validate(values)
+
+
 def _snapshot(rule: Rule) -> TimeRule:
     return TimeRule(
         rule.id, rule.name, rule.trigger_type, dict(rule.trigger_config), rule.is_active

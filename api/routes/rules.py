@@ -14,6 +14,7 @@ from nudge.rule_writes import (
     changing,
     creating,
     draft,
+    merged,
     owned_rule,
     preview_task,
     save_rule,
@@ -82,15 +83,13 @@ async def update_rule(
     Deactivating leaves pending firings to be skipped when they come due, and pauses a time
     rule's schedule."""
 
-    def merged(rule: Rule) -> RuleIn:
-        values = RuleOut.model_validate(rule).model_dump(include=set(RuleIn.model_fields))
-        values.update(body.model_dump(exclude_unset=True))
+    def patched(rule: Rule) -> RuleIn:
         try:
-            return RuleIn.model_validate(values)
+            return merged(rule, body.model_dump(exclude_unset=True))
         except ValidationError as err:
             raise RequestValidationError(err.errors()) from None
 
-    return await save_rule(changing(owner.id, rule_id, merged), sessions, client, settings)
+    return await save_rule(changing(owner.id, rule_id, patched), sessions, client, settings)
 
 
 @router.delete("/{rule_id}/", status_code=status.HTTP_204_NO_CONTENT, responses={404: {}})

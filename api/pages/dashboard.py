@@ -1,0 +1,132 @@
+"""The page itself: stats cards, the per-day chart, rules, running sequences, batches."""
+
+import asyncio
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.pages.render import bar_chart, render
+from api.pages.session import BASE, PageDep
+from api.pagination import page as page_of
+from api.routes.batches import SORTS, BatchKind, batch_filters, batch_rows
+from api.routes.sequences import workflow_url
+from nudge.contracts import SequenceProgress
+from nudge.models import Contact, Rule, TaskBatch, utcnow
+from nudge.schemas import BatchOut
+from nudge.schemas import BatchStatus as BatchStatusName
+from nudge.sequences import sequence_progress
+from nudge.stats import Window, compute, running_workflows
+
+router = APIRouter(prefix=BASE, tags=["web page"])
+BATCHES_SHOWN = 20
+SEQUENCES_SHOWN = 20
+NOTICES = {
+    "rule-created": "Rule created.",
+    "rule-saved": "Rule saved.",
+    "rule-activated": "Rule activated.",
+    "rule-deactivated": "Rule deactivated: pending firings will be skipped.",
+    "rule-deleted": "Rule deleted; its pending firings were cancelled.",
+    "sequence-paused": "Sequence paused.",
+    "sequence-resumed": "Sequence resumed; the remaining steps moved later by the pause.",
+    "sequence-cancelled": "Sequence cancelled; tasks already created stay.",
+    "signed-in": "Signed in.",
+}
+
+
+def _read(session: Session, owner_id: int, kind: str | None, status: str | None) -> dict[str, Any]:
+    stats = compute(session, Window.of(owner_id, utcnow(), None, None))
+    rules = list(session.scalars(select(Rule).where(Rule.owner_id == owner_id).order_by(Rule.id)))
+    shown, total = page_of(
+        session,
+        TaskBatch,
+        batch_filters(owner_id, kind, status),
+        SORTS["-created_at"],
+        BATCHES_SHOWN,
+        0,
+    )
+    running = list(
+        session.scalars(
+            select(TaskBatch)
+            .where(*batch_filters(owner_id, "sequence", "running"))
+            .order_by(TaskBatch.id.desc())
+            .limit(SEQUENCES_SHOWN)
+        )
+    )
+    contact_ids = {b.contact_id for b in [*shown, *running] if b.contact_id}
+    names = dict(
+        session.execute(
+            select(Contact.id, Contact.name).where(
+                Contact.id.in_(contact_ids), Contact.owner_id == owner_id
+            )
+        ).all()
+    )
+    return {
+        "stats": stats,
+        "rules": rules,
+        "rule_stats": {r["rule_id"]: r for r in stats["per_rule"]},
+        "batches": batch_rows(session, shown),
+        "batches_total": total,
+        "running": running,
+        "running_rows": batch_rows(session, running),
+        "names": names,
+    }
+
+
+async def _progress(
+    client: Client, sessions: SessionsDep, batches: list[TaskBatch]
+) -> dict[int, SequenceProgress | None]:
+    """Each running sequence's own answer (paused or not, next due); None where Temporal
+    can't answer in time, and the page falls back to the batch's rows."""
+
+    async def one(batch: TaskBatch) -> SequenceProgress | None:
+        try:
+            return await asyncio.wait_for(sequence_progress(client, sessions, batch), 3)
+        except (RPCError, RuntimeError, TimeoutError):  # the rows still tell most of it
+            return None
+
+    answers = await asyncio.gather(*(one(b) for b in batches))
+    return {b.id: a for b, a in zip(batches, answers, strict=True)}
+
+
+@router.get("", response_class=HTMLResponse, summary="The task-scheduling page")
+async def dashboard(
+    request: Request,
+    page: PageDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    kind: Annotated[BatchKind | None, Query(description="Batches of this kind only.")] = None,
+    status: Annotated[BatchStatusName | None, Query(description="Batches in this state.")] = None,
+    done: Annotated[str | None, Query(description="What the last action did.")] = None,
+) -> HTMLResponse:
+    def read() -> dict[str, Any]:
+        with sessions() as session:
+            return _read(session, page.owner.id, kind, status)
+
+    data = await to_thread.run_sync(read)
+    progress, workflows = await asyncio.gather(
+        _progress(client, sessions, data["running"]), running_workflows(client, page.owner.id)
+    )
+    sequences: list[tuple[BatchOut, SequenceProgress | None, str]] = [
+        (row, progress.get(row.id), workflow_url(settings, row.workflow_id))
+        for row in data["running_rows"]
+    ]
+    context = {
+        **data,
+        "page": page,
+        "chart": bar_chart(data["stats"]["tasks_per_day"]),
+        "sequences": sequences,
+        "workflows": workflows,
+        "temporal_ui": settings.ui_base_url,
+        "filters": {"kind": kind or "", "status": status or ""},
+        "notice": NOTICES.get(done or ""),
+        "highlight": request.query_params.get("rule"),
+    }
+    return render(request, "dashboard.html", context)

@@ -1,0 +1,233 @@
+"""The rule pages: create and edit (with a live preview), activate, delete, firing history."""
+
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.pages.render import render
+from api.pages.rule_form import CHOICES, TRIGGERS, RuleForm
+from api.pages.session import BASE, PageDep, PageSession, PostDep
+from api.params import IdPath, Offset
+from api.routes.rules import firing_page
+from nudge.errors import NudgeError, Unprocessable
+from nudge.models import Contact, Rule
+from nudge.rule_writes import (
+    changing,
+    creating,
+    delete_rule,
+    draft,
+    merged,
+    owned_rule,
+    preview_task,
+    save_rule,
+)
+from nudge.schemas import RuleIn
+
+router = APIRouter(prefix=f"{BASE}/rules", tags=["web page"])
+FIRINGS_PER_PAGE = 25
+
+
+def _contacts(sessions: SessionsDep, owner_id: int) -> list[tuple[int, str]]:
+    with sessions() as session:
+        rows = session.execute(
+            select(Contact.id, Contact.name)
+            .where(Contact.owner_id == owner_id)
+            .order_by(Contact.name, Contact.id)
+            .limit(200)
+        )
+        return [(row.id, row.name) for row in rows]
+
+
+async def _form_page(
+    request: Request,
+    page: PageSession,
+    sessions: SessionsDep,
+    form: RuleForm,
+    rule_id: int | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    contacts = await to_thread.run_sync(_contacts, sessions, page.owner.id)
+    context: dict[str, Any] = {
+        "page": page,
+        "form": form,
+        "rule_id": rule_id,
+        "triggers": TRIGGERS,
+        "choices": CHOICES,
+        "contacts": contacts,
+    }
+    return render(request, "rule_form.html", context, status_code)
+
+
+@router.get("/new", response_class=HTMLResponse, summary="Form: a new rule")
+async def new_rule(request: Request, page: PageDep, sessions: SessionsDep) -> HTMLResponse:
+    return await _form_page(request, page, sessions, RuleForm.blank(), None)
+
+
+@router.get("/{rule_id}/edit", response_class=HTMLResponse, summary="Form: edit a rule")
+async def edit_rule(
+    rule_id: IdPath, request: Request, page: PageDep, sessions: SessionsDep
+) -> HTMLResponse:
+    def load() -> RuleForm:
+        with sessions() as session:
+            return RuleForm.from_rule(owned_rule(session, page.owner.id, rule_id))
+
+    form = await to_thread.run_sync(load)
+    return await _form_page(request, page, sessions, form, rule_id)
+
+
+async def _save(
+    request: Request,
+    page: PageSession,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    rule_id: int | None,
+) -> Response:
+    form = RuleForm.from_post(await request.form())
+    body = form.checked()
+    if body is not None:
+        write = (
+            creating(page.owner.id, body)
+            if rule_id is None
+            else changing(page.owner.id, rule_id, lambda _: body)
+        )
+        try:
+            saved = await save_rule(write, sessions, client, settings)
+        except NudgeError as err:
+            if err.status_code == 404:
+                raise
+            form.errors["trigger_config"] = err.message
+        else:
+            done = "rule-created" if rule_id is None else "rule-saved"
+            return RedirectResponse(f"{BASE}?done={done}&rule={saved.id}#rules", 303)
+    return await _form_page(request, page, sessions, form, rule_id, 422)
+
+
+@router.post("", response_class=HTMLResponse, summary="Create a rule from the form")
+async def create(
+    request: Request,
+    page: PostDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> Response:
+    """Checked exactly as the API checks it; problems come back inline, beside their field."""
+    return await _save(request, page, sessions, client, settings, None)
+
+
+@router.post("/preview", response_class=HTMLResponse, summary="Live preview (fragment)")
+async def preview(request: Request, page: PostDep, sessions: SessionsDep) -> HTMLResponse:
+    """The task the rule in the form would make for the chosen contact, rendered by the same
+    code as the preview endpoint; the form's problems instead, if it has any."""
+    form = RuleForm.from_post(await request.form())
+    body = form.checked()
+    context: dict[str, Any] = {"form": form, "task": None, "event": {}, "problem": None}
+    contact = form.values.get("contact_id", "")
+    if body is not None and not contact.isdigit():
+        context["problem"] = "add a contact to preview against"
+    elif body is not None:
+        event = form.sample_event(body)
+
+        def run() -> Any:
+            with sessions() as session:
+                return preview_task(session, page.owner.id, draft(body), int(contact), event)
+
+        try:
+            context["task"] = await to_thread.run_sync(run)
+            context["event"] = {k: v for k, v in event.items() if v}
+        except NudgeError as err:
+            context["problem"] = err.message
+    return render(request, "_preview.html", context)
+
+
+@router.post("/{rule_id}", response_class=HTMLResponse, summary="Save an edited rule")
+async def update(
+    rule_id: IdPath,
+    request: Request,
+    page: PostDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> Response:
+    return await _save(request, page, sessions, client, settings, rule_id)
+
+
+@router.post("/{rule_id}/active", summary="Activate or deactivate a rule")
+async def set_active(
+    rule_id: IdPath,
+    page: PostDep,
+    sessions: SessionsDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    active: Annotated[bool, Form(description="The state wanted (so a double click is harmless).")],
+) -> RedirectResponse:
+    def change(rule: Rule) -> RuleIn:
+        try:
+            return merged(rule, {"is_active": active})
+        except ValidationError as err:  # a rule saved by an older version that no longer checks
+            first = err.errors()[0]["msg"]
+            raise Unprocessable(f"this rule needs editing first: {first}") from None
+
+    await save_rule(changing(page.owner.id, rule_id, change), sessions, client, settings)
+    done = "rule-activated" if active else "rule-deactivated"
+    return RedirectResponse(f"{BASE}?done={done}&rule={rule_id}#rules", 303)
+
+
+@router.get("/{rule_id}/delete", response_class=HTMLResponse, summary="Confirm a delete")
+async def confirm_delete(
+    rule_id: IdPath, request: Request, page: PageDep, sessions: SessionsDep
+) -> HTMLResponse:
+    def load() -> Rule:
+        with sessions() as session:
+            return owned_rule(session, page.owner.id, rule_id)
+
+    rule = await to_thread.run_sync(load)
+    return render(request, "rule_delete.html", {"page": page, "rule": rule})
+
+
+@router.post("/{rule_id}/delete", summary="Delete a rule")
+async def delete(
+    rule_id: IdPath, page: PostDep, sessions: SessionsDep, client: ClientDep
+) -> RedirectResponse:
+    await delete_rule(sessions, client, page.owner.id, rule_id)
+    return RedirectResponse(f"{BASE}?done=rule-deleted#rules", 303)
+
+
+@router.get("/{rule_id}/firings", response_class=HTMLResponse, summary="A rule's firings")
+async def firings(
+    rule_id: IdPath,
+    request: Request,
+    page: PageDep,
+    sessions: SessionsDep,
+    offset: Annotated[Offset, Query()] = 0,
+) -> HTMLResponse:
+    def load() -> tuple[Rule, list, int, dict[int, str]]:
+        with sessions() as session:
+            rule = owned_rule(session, page.owner.id, rule_id)
+            items, total = firing_page(session, page.owner.id, rule_id, FIRINGS_PER_PAGE, offset)
+            ids = {f.contact_id for f in items if f.contact_id}
+            names = dict(
+                session.execute(
+                    select(Contact.id, Contact.name).where(
+                        Contact.id.in_(ids), Contact.owner_id == page.owner.id
+                    )
+                ).all()
+            )
+            return rule, items, total, names
+
+    rule, items, total, names = await to_thread.run_sync(load)
+    context = {
+        "page": page,
+        "rule": rule,
+        "firings": items,
+        "total": total,
+        "names": names,
+        "offset": offset,
+        "per_page": FIRINGS_PER_PAGE,
+    }
+    return render(request, "firings.html", context)

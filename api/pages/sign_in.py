@@ -1,0 +1,72 @@
+"""Sign in with an API key, sign out."""
+
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import SessionsDep
+from api.pages.render import render
+from api.pages.session import BASE, COOKIE, PostDep
+from nudge.owners import owner_for_key
+
+router = APIRouter(prefix=BASE, tags=["web page"])
+WEEK = 7 * 24 * 3600
+
+
+def _safe_next(target: str | None) -> str:
+    """Only back into this page: never an open redirect to another site."""
+    if target and target.startswith(BASE) and not target.startswith("//"):
+        return target
+    return BASE
+
+
+@router.get("/sign-in", response_class=HTMLResponse, summary="Sign-in form")
+def sign_in_form(
+    request: Request, next: Annotated[str | None, Query(max_length=2000)] = None
+) -> HTMLResponse:
+    return render(request, "sign_in.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/sign-in", response_class=HTMLResponse, summary="Sign in with an API key")
+async def sign_in(
+    request: Request,
+    sessions: SessionsDep,
+    api_key: Annotated[str, Form(max_length=200, description="An owner's API key.")] = "",
+    next: Annotated[str, Form(max_length=2000)] = BASE,
+) -> Response:
+    """The key goes into an HttpOnly, SameSite=Strict cookie: scripts can't read it and other
+    sites can't send it."""
+
+    def check() -> bool:
+        with sessions() as session:
+            return owner_for_key(session, api_key.strip()) is not None
+
+    if not api_key.strip() or not await to_thread.run_sync(check):
+        error = (
+            "That key is not valid. `nudge up` prints one on first start; "
+            "`nudge create-owner NAME` makes another."
+            if api_key.strip()
+            else "Paste your API key."
+        )
+        return render(request, "sign_in.html", {"next": _safe_next(next), "error": error}, 401)
+    target = _safe_next(next)
+    response = RedirectResponse(target if target != BASE else f"{BASE}?done=signed-in", 303)
+    response.set_cookie(
+        COOKIE,
+        api_key.strip(),
+        max_age=WEEK,
+        path="/automations",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/sign-out", summary="Sign out")
+def sign_out(_: PostDep) -> RedirectResponse:
+    response = RedirectResponse(f"{BASE}/sign-in", 303)
+    response.delete_cookie(COOKIE, path="/automations", httponly=True, samesite="strict")
+    return response

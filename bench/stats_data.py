@@ -1,0 +1,301 @@
+"""A CRM's worth of rows for the stats benchmark: fresh databases, filled server-side.
+
+Tasks come from one INSERT … SELECT over a number series (generate_series on PostgreSQL, a
+recursive CTE on SQLite), so a million rows never pass through Python. Every column derives
+from the row number by integer arithmetic, identically on both databases.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from bench.common import say
+from nudge.db import make_engine, make_session_factory, transaction
+from nudge.migrate import upgrade
+from nudge.models import Contact, CrmEvent, Owner, Rule, RuleFiring, Task, TaskBatch
+from nudge.owners import create_owner
+from nudge.triggers import ACTIVITY_TYPES, CADENCES
+
+CONTACTS = 10_000
+RULES = 100
+DAYS = 90
+SQLITE_CHUNK = 100_000  # one transaction each, so the progress lines move
+
+# Row i: h is a cheap 32-bit hash of i; c its creation time (epoch seconds, rising with i as
+# real inserts do). Older tasks are mostly done; the last two weeks are mostly open.
+TASKS = """
+INSERT INTO tasks (owner_id, contact_id, title, description, priority, status, due_at,
+    completed_at, source, rule_id, idempotency_key, reminder_status, created_at)
+SELECT :owner, :contact0 + (i * 13) % :contacts, 'Follow up #' || i, '',
+    CASE WHEN p < 3 THEN 'low' WHEN p < 7 THEN 'medium' WHEN p < 9 THEN 'high' ELSE 'urgent' END,
+    status, {due}, CASE WHEN status = 'completed' THEN {done} END,
+    CASE WHEN r IS NULL THEN 'manual' ELSE 'rule:' || r END, r, :key || i, 'none', {created}
+FROM (
+    SELECT i, c, (h / 16384) % 10 AS p,
+        c + 3600 * (1 + (h / 65536) % 336) AS due,
+        c + 60 * (5 + (h / 256) % 4320) AS done,
+        CASE WHEN (h / 1024) % 10 < 8 THEN :rule0 + (i * 7) % :rules END AS r,
+        CASE WHEN h % 100 < CASE WHEN c > :recent THEN 30 ELSE 75 END THEN 'completed'
+            WHEN h % 100 < CASE WHEN c > :recent THEN 35 ELSE 85 END THEN 'cancelled'
+            ELSE 'open' END AS status
+    FROM (SELECT i, (i * 2654435761) % 4294967296 AS h, :start + i * :span / :n AS c
+          FROM {series}) AS g
+) AS t
+"""
+SERIES = {
+    "postgresql": "generate_series(CAST(:lo AS BIGINT), CAST(:hi AS BIGINT)) AS s(i)",
+    "sqlite": "(WITH RECURSIVE s(i) AS (SELECT :lo UNION ALL SELECT i + 1 FROM s WHERE i < :hi)"
+    " SELECT i FROM s) AS s",
+}
+
+
+def _tasks_sql(dialect: str) -> str:
+    if dialect == "postgresql":
+        ts, least = "to_timestamp({})", "LEAST({}, :now)"
+    else:  # the text SQLAlchemy writes for naive UTC, so comparisons stay lexical
+        ts, least = "datetime({}, 'unixepoch') || '.000000'", "min({}, :now)"
+    return TASKS.format(
+        series=SERIES[dialect],
+        due=ts.format("due"),
+        done=ts.format(least.format("done")),
+        created=ts.format("c"),
+    )
+
+
+@dataclass(frozen=True)
+class Filled:
+    """The measured owner and its API key."""
+
+    owner_id: int
+    key: str
+
+
+def reset_postgres(url: str) -> str | None:
+    """Create the database if missing and empty its schema; the reason if unreachable."""
+    parsed = make_url(url)
+    args = {"connect_timeout": 5}
+    try:
+        server = create_engine(
+            parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args=args
+        )
+        with server.connect() as conn:
+            known = "SELECT 1 FROM pg_database WHERE datname = :d"
+            if not conn.scalar(text(known), {"d": parsed.database}):
+                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        server.dispose()
+        db = create_engine(parsed, isolation_level="AUTOCOMMIT", connect_args=args)
+        with db.connect() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        db.dispose()
+    except OperationalError as err:
+        return str(err.orig).strip().splitlines()[0]
+    return None
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An owner's ids: contacts and rules are consecutive from contact0 and rule0."""
+
+    owner_id: int
+    key: str
+    contact0: int
+    contacts: int
+    rule0: int
+    rules: int
+
+
+def _people(engine: Engine, contacts: int, rules: int, name: str) -> Tenant:
+    """An owner with contacts (every tenth on a cadence) and activity rules (every fifth off)."""
+    now = datetime.now(UTC)
+    with transaction(make_session_factory(engine)) as session:
+        owner, key = create_owner(session, name)
+        session.execute(
+            insert(Contact),
+            [
+                {
+                    "owner_id": owner.id,
+                    "external_id": f"c{i}",
+                    "name": f"Contact {i}",
+                    "email": f"c{i}@example.com",
+                    "cadence": CADENCES[i % len(CADENCES)] if i % 10 == 0 else None,
+                }
+                for i in range(contacts)
+            ],
+        )
+        session.execute(
+            insert(Rule),
+            [
+                {
+                    "owner_id": owner.id,
+                    "name": f"Rule {i}",
+                    "trigger_type": "activity",
+                    "trigger_config": {"activity_types": [ACTIVITY_TYPES[i % 7]]},
+                    "task_title_template": "Follow up with {{ contact_name }}",
+                    "delay_hours": i % 48,
+                    "is_active": i % 5 != 0,
+                    "created_at": now - timedelta(days=DAYS + 10),
+                }
+                for i in range(rules)
+            ],
+        )
+        contact0 = session.scalar(select(func.min(Contact.id)).where(Contact.owner_id == owner.id))
+        rule0 = session.scalar(select(func.min(Rule.id)).where(Rule.owner_id == owner.id))
+        return Tenant(owner.id, key, contact0 or 0, contacts, rule0 or 0, rules)
+
+
+def _tasks(engine: Engine, tenant: Tenant, n: int) -> None:
+    dialect = engine.dialect.name
+    now = int(datetime.now(UTC).timestamp())
+    sql = text(_tasks_sql(dialect))
+    params = {
+        "owner": tenant.owner_id,
+        "contact0": tenant.contact0,
+        "contacts": tenant.contacts,
+        "rule0": tenant.rule0,
+        "rules": tenant.rules,
+        "key": f"bench-o{tenant.owner_id}-",
+        "now": now,
+        "start": now - DAYS * 86400,
+        "span": DAYS * 86400,
+        "recent": now - 13 * 86400,
+        "n": n,
+    }
+    chunk = n if dialect == "postgresql" else SQLITE_CHUNK
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        if dialect == "sqlite":  # a throwaway file: skip the fsyncs, cache the indexes
+            conn.exec_driver_sql("PRAGMA synchronous=OFF")
+            conn.exec_driver_sql("PRAGMA cache_size=-524288")
+        for lo in range(1, n + 1, chunk):
+            hi = min(lo + chunk - 1, n)
+            conn.execute(sql, {**params, "lo": lo, "hi": hi})
+            conn.commit()
+            if n > chunk:
+                say(f"    tasks {hi:>9,} / {n:,}  ({time.perf_counter() - start:5.1f} s)")
+
+
+def _running(engine: Engine, tenant: Tenant) -> None:
+    """Batches (most still running), and rule firings (a third still scheduled)."""
+    now = datetime.now(UTC)
+    owner, contact0, n = tenant.owner_id, tenant.contact0, tenant.rules
+    with transaction(make_session_factory(engine)) as session:
+        session.execute(
+            insert(TaskBatch),
+            [
+                {
+                    "owner_id": owner,
+                    "kind": "sequence" if i % 3 else "campaign",
+                    "name": f"Batch {i}",
+                    "contact_id": contact0 + i,
+                    "workflow_id": f"sequence-{owner}-{contact0 + i}-standard",
+                    "status": "running" if i % 4 else "completed",
+                    "planned": 5,
+                    "created_at": now - timedelta(hours=i),
+                }
+                for i in range(2 * n)
+            ],
+        )
+        session.execute(
+            insert(CrmEvent),
+            [
+                {
+                    "owner_id": owner,
+                    "event_id": f"ev-{i}",
+                    "contact_id": contact0 + i,
+                    "kind": "activity",
+                    "activity_type": ACTIVITY_TYPES[i % 7],
+                    "occurred_at": now - timedelta(minutes=i),
+                    "processed_at": now - timedelta(minutes=i),
+                }
+                for i in range(10 * n)
+            ],
+        )
+        event0 = session.scalar(select(func.min(CrmEvent.id)).where(CrmEvent.owner_id == owner))
+        session.execute(
+            insert(RuleFiring),
+            [
+                {
+                    "owner_id": owner,
+                    "rule_id": tenant.rule0 + i % n,
+                    "event_row_id": (event0 or 0) + i,
+                    "contact_id": contact0 + i,
+                    "workflow_id": f"rule-{owner}-{i}",
+                    "create_at": now + timedelta(hours=1 + i % 48),
+                    "due_at": now + timedelta(hours=2 + i % 48),
+                    "state": "scheduled" if i % 3 == 0 else "created",
+                }
+                for i in range(10 * n)
+            ],
+        )
+
+
+# Counters as the app keeps them: a firing per task plus the ones still scheduled.
+RULE_COUNTERS = """
+UPDATE automation_rules SET
+    tasks_created = (SELECT count(*) FROM tasks t
+        WHERE t.owner_id = automation_rules.owner_id AND t.rule_id = automation_rules.id),
+    times_triggered = (SELECT count(*) FROM tasks t
+        WHERE t.owner_id = automation_rules.owner_id AND t.rule_id = automation_rules.id)
+        + (SELECT count(*) FROM rule_firings f
+        WHERE f.rule_id = automation_rules.id AND f.state = 'scheduled'),
+    last_fired_at = (SELECT max(t.created_at) FROM tasks t
+        WHERE t.owner_id = automation_rules.owner_id AND t.rule_id = automation_rules.id)
+"""
+
+
+def _analyze(engine: Engine) -> None:
+    if engine.dialect.name == "postgresql":
+        # VACUUM too: autovacuum would soon set the visibility map a real table has, and
+        # index-only scans need it; doing it now keeps it from landing mid-measurement.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
+    else:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.commit()
+
+
+def fill(url: str, n_tasks: int) -> Filled:
+    """Migrate, then one big owner and one small one (so the owner filters matter)."""
+    start = time.perf_counter()
+
+    def step(what: str) -> None:
+        say(f"  {what:<48} {time.perf_counter() - start:6.1f} s")
+
+    upgrade(url)
+    step("migrated")
+    engine = make_engine(url)
+    big = _people(engine, CONTACTS, RULES, "bench-stats")
+    small = _people(engine, CONTACTS // 100, RULES // 20, "bench-other")
+    step(f"{CONTACTS:,} contacts, {RULES} rules (+ a small owner)")
+    small_tasks = max(n_tasks // 100, 1)
+    _tasks(engine, big, n_tasks)
+    _tasks(engine, small, small_tasks)
+    step(f"{n_tasks:,} tasks (+ {small_tasks:,} for the small owner)")
+    for tenant in (big, small):
+        _running(engine, tenant)
+    with engine.begin() as conn:
+        conn.execute(text(RULE_COUNTERS))
+    step("batches, events, firings, rule counters")
+    _analyze(engine)
+    step("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE")
+    engine.dispose()
+    return Filled(big.owner_id, big.key)
+
+
+def row_counts(engine: Engine, owner_id: int) -> dict[str, int]:
+    """What the fill left, to check it before trusting any timing."""
+    with engine.connect() as conn:
+        counts = {
+            table.__tablename__: conn.scalar(select(func.count()).select_from(table)) or 0
+            for table in (Owner, Contact, Rule, Task, TaskBatch, CrmEvent, RuleFiring)
+        }
+        mine = select(func.count()).where(Task.owner_id == owner_id)
+        counts["tasks of the measured owner"] = conn.scalar(mine) or 0
+    return counts

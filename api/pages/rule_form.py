@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 
 from nudge.models import Rule
 from nudge.schemas import RuleIn
-from nudge.triggers import ACTIVITY_TYPES, ANY, CADENCES, STATUSES
+from nudge.triggers import ACTIVITY_TYPES, ANY, CADENCES, STATUSES, check_config
 
 TRIGGERS = {
     "activity": "An activity (email opened, form submitted …)",
@@ -101,19 +101,22 @@ class RuleForm:
             "reminder_offset_hours": v["reminder_offset_hours"] or None,
             "is_active": v["is_active"],
         }
-        try:
+        try:  # checked on its own too, so its problem shows beside the others
             body["trigger_config"] = self._config()
+            if v["trigger_type"] in TRIGGERS:
+                check_config(v["trigger_type"], body["trigger_config"])
         except ValueError as err:
             self.errors["trigger_config"] = str(err)
-            return None
+            body["trigger_config"] = {}
         try:
-            return RuleIn.model_validate(body)
+            rule = RuleIn.model_validate(body)
         except ValidationError as err:
             for problem in err.errors():
                 where = str(problem["loc"][0]) if problem["loc"] else "trigger_config"
                 message = problem["msg"].removeprefix("Value error, ")
                 self.errors.setdefault(where, message)
             return None
+        return None if self.errors else rule
 
     def _config(self) -> dict[str, Any]:
         v = self.values

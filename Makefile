@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
@@ -13,13 +13,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test]'
 	@touch $(STAMP)
 
+# Browser tests drive Debian's Chromium through Playwright (no Playwright browser downloads).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium for the browser tests (apt-get; a minute)"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 ## run: Temporal dev server + web UI, worker and API on SQLite in .nudge/
 run: $(STAMP)
 	$(BIN)/nudge migrate
 	$(BIN)/nudge up
 
 ## test: the whole suite, slow tests included (real Temporal servers, subprocesses)
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/pytest -m "slow or not slow"
 
 ## test-fast: skip the tests marked slow

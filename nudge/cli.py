@@ -114,6 +114,7 @@ def up(
         sv.wait_for_port(settings.api_host, settings.api_port, 60, api)
         base = f"http://{settings.api_host}:{settings.api_port}"
         for line in (
+            f"Web page     {base}/automations/task-scheduling   (sign in with the key below)",
             f"API          {base}   (docs: {base}/docs)",
             f"Temporal UI  {settings.ui_base_url}",
             f"API key      {key}" if key else "API key      (make one: nudge create-owner NAME)",

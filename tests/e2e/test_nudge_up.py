@@ -87,6 +87,12 @@ def test_up_serves_then_stops_cleanly_on_sigint(tmp_path):
         assert f"Temporal UI  http://127.0.0.1:{ui_port}" in output
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as ui:
             assert ui.status == 200
+        page = f"{base}/automations/task-scheduling"
+        assert f"Web page     {page}" in output
+        with urllib.request.urlopen(f"{page}/sign-in", timeout=10) as signin:
+            assert signin.status == 200 and b"API key" in signin.read()
+        with urllib.request.urlopen(f"{page}/static/vendor/htmx.min.js", timeout=10) as js:
+            assert js.status == 200  # vendored: served from the package, not a CDN
 
         status, contact = call(
             "POST", f"{base}/api/contacts/", key, {"external_id": "c1", "name": "Linus"}

@@ -94,8 +94,8 @@ async def _idle_workflows(client: Client, owner_id: int) -> list[WorkflowHandle]
     return handles
 
 
-def _databases() -> list[tuple[str, str]]:
-    dbs = [("SQLite", f"sqlite:///{tempfile.mkdtemp(prefix='nudge-bench-stats-')}/stats.db")]
+def _databases(tmp: str) -> list[tuple[str, str]]:
+    dbs = [("SQLite", f"sqlite:///{tmp}/stats.db")]
     url = os.environ.get("NUDGE_BENCH_DATABASE_URL") or DEFAULT_PG
     where = make_url(url).render_as_string(hide_password=True)
     if make_url(url).get_backend_name() != "postgresql":
@@ -194,10 +194,11 @@ def _report(result: Result) -> None:
 
 
 async def main(client: Client, n_tasks: int, requests: int) -> None:
-    results = [
-        await _one_database(client, database, url, n_tasks, requests)
-        for database, url in _databases()
-    ]
+    with tempfile.TemporaryDirectory(prefix="nudge-bench-stats-") as tmp:  # ~0.5 GB at 1M
+        results = [
+            await _one_database(client, database, url, n_tasks, requests)
+            for database, url in _databases(tmp)
+        ]
     for result in results:
         _report(result)
     for result in results:

@@ -29,10 +29,12 @@ SQLITE_CHUNK = 100_000  # one transaction each, so the progress lines move
 # real inserts do). Older tasks are mostly done; the last two weeks are mostly open.
 TASKS = """
 INSERT INTO tasks (owner_id, contact_id, title, description, priority, status, due_at,
-    completed_at, source, rule_id, idempotency_key, reminder_status, created_at)
+    completed_at, hours_to_complete, source, rule_id, idempotency_key, reminder_status,
+    created_at)
 SELECT :owner, :contact0 + (i * 13) % :contacts, 'Follow up #' || i, '',
     CASE WHEN p < 3 THEN 'low' WHEN p < 7 THEN 'medium' WHEN p < 9 THEN 'high' ELSE 'urgent' END,
     status, {due}, CASE WHEN status = 'completed' THEN {done} END,
+    CASE WHEN status = 'completed' THEN ({least_done} - c) / 3600.0 END,
     CASE WHEN r IS NULL THEN 'manual' ELSE 'rule:' || r END, r, :key || i, 'none', {created}
 FROM (
     SELECT i, c, (h / 16384) % 10 AS p,
@@ -62,6 +64,7 @@ def _tasks_sql(dialect: str) -> str:
         series=SERIES[dialect],
         due=ts.format("due"),
         done=ts.format(least.format("done")),
+        least_done=least.format("done"),
         created=ts.format("c"),
     )
 

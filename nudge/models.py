@@ -130,16 +130,18 @@ class Task(Base):
         Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),
         Index("ix_tasks_owner_contact_due", "owner_id", "contact_id", "due_at"),
         Index("ix_tasks_batch_status", "batch_id", "status"),
-        # Stats: these two cover every figure, so the aggregates read the index only.
+        # Stats: each aggregate reads one of these alone (index-only scans).
+        Index("ix_tasks_owner_status_priority", "owner_id", "status", "priority"),
         Index("ix_tasks_owner_created", "owner_id", "created_at", "status", "priority"),
+        # Per rule; ordered by hours_to_complete within (rule, status) so a median is a seek.
         Index(
             "ix_tasks_owner_rule_stats",
             "owner_id",
             "rule_id",
             "status",
-            "due_at",
+            "hours_to_complete",
             "created_at",
-            "completed_at",
+            "due_at",
         ),
     )
 
@@ -153,6 +155,8 @@ class Task(Base):
     due_at: Mapped[datetime]
     reminder_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # completed_at - created_at, kept when completing: the median reads it from an index.
+    hours_to_complete: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(40))
     # The rule that made it (no foreign key: a deleted rule's tasks keep saying so).
     rule_id: Mapped[int | None] = mapped_column(Integer)

@@ -8,17 +8,22 @@ UTC day, zero-filled, the 30 days ending at `until` (or today) unless `since` sa
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Date,
+    Integer,
     Select,
     and_,
+    bindparam,
     case,
     cast,
     func,
     select,
+    union_all,
 )
 from sqlalchemy.orm import Session
 from temporalio.client import Client
@@ -28,6 +33,7 @@ from nudge.errors import Unprocessable
 from nudge.models import BatchStatus, Contact, Rule, RuleFiring, Task, TaskBatch, TaskStatus
 
 CHART_DAYS = 30
+MEDIANS_PER_STATEMENT = 200  # SQLite allows 500 terms in one UNION ALL
 MAX_DAYS = 366
 PRIORITIES = ("low", "medium", "high", "urgent")
 STATUSES = tuple(s.value for s in TaskStatus)
@@ -80,10 +86,44 @@ def _utc_day(dialect: str) -> Any:
     return func.date(Task.created_at)  # SQLite keeps naive UTC text
 
 
-def _hours_to_complete(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.extract("epoch", Task.completed_at - Task.created_at) / 3600.0
-    return (func.julianday(Task.completed_at) - func.julianday(Task.created_at)) * 24.0
+@lru_cache(maxsize=64)
+def _medians(parts: int, since: bool, until: bool) -> CompoundSelect | Select:
+    """`parts` rules' medians in one statement, each an index seek to the middle of (owner,
+    rule, completed, hours_to_complete): no sort however many tasks. Only bind parameters
+    vary, so the statement is built and compiled once per shape."""
+
+    def one(i: int) -> Select:
+        where = [Task.owner_id == bindparam("owner"), Task.rule_id == bindparam(f"r{i}"), _done()]
+        if since:
+            where.append(Task.created_at >= bindparam("since"))
+        if until:
+            where.append(Task.created_at < bindparam("until"))
+        middle = (
+            select(Task.hours_to_complete.label("hours"))
+            .where(*where)
+            .order_by(Task.hours_to_complete)
+            .limit(bindparam(f"l{i}"))
+            .offset(bindparam(f"o{i}"))
+            .subquery()
+        )
+        rule = cast(bindparam(f"r{i}", type_=Integer), Integer).label("rule_id")
+        return select(rule, select(func.avg(middle.c.hours)).scalar_subquery().label("median"))
+
+    selects = [one(i) for i in range(parts)]
+    return union_all(*selects) if parts > 1 else selects[0]
+
+
+def medians(w: Window, completed: dict[int, int]) -> tuple[CompoundSelect | Select, dict]:
+    """The statement and its parameters for these rules (rule id → completed tasks)."""
+    params: dict[str, Any] = {"owner": w.owner_id, "since": w.since, "until": w.until}
+    for i, (rule_id, n) in enumerate(completed.items()):
+        params |= {f"r{i}": rule_id, f"l{i}": 2 - n % 2, f"o{i}": (n - 1) // 2}
+    stmt = _medians(len(completed), w.since is not None, w.until is not None)
+    return stmt, {k: v for k, v in params.items() if v is not None}
+
+
+def _done() -> ColumnElement[bool]:
+    return and_(Task.status == TaskStatus.completed, Task.hours_to_complete.is_not(None))
 
 
 def queries(w: Window, dialect: str) -> dict[str, Select]:
@@ -93,31 +133,6 @@ def queries(w: Window, dialect: str) -> dict[str, Select]:
     first = datetime.combine(w.days[0], time(), UTC) if w.days else w.now
     after = datetime.combine(w.days[-1] + timedelta(days=1), time(), UTC) if w.days else w.now
     day = _utc_day(dialect)
-    hours = _hours_to_complete(dialect)
-    done = [*tasks_in, Task.rule_id.is_not(None), Task.status == TaskStatus.completed]
-    done.append(Task.completed_at.is_not(None))
-    if dialect == "postgresql":
-        median = (
-            select(Task.rule_id, func.percentile_cont(0.5).within_group(hours).label("median"))
-            .where(*done)
-            .group_by(Task.rule_id)
-        )
-    else:  # no percentile in SQLite: the middle one or two rows of each rule's ordering
-        ranked = (
-            select(
-                Task.rule_id.label("rule_id"),
-                hours.label("hours"),
-                func.row_number().over(partition_by=Task.rule_id, order_by=hours).label("rn"),
-                func.count().over(partition_by=Task.rule_id).label("n"),
-            )
-            .where(*done)
-            .subquery()
-        )
-        median = (
-            select(ranked.c.rule_id, func.avg(ranked.c.hours).label("median"))
-            .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
-            .group_by(ranked.c.rule_id)
-        )
     return {
         "rules": select(func.count(), func.coalesce(_is(Rule.is_active, True), 0)).where(
             Rule.owner_id == w.owner_id
@@ -135,10 +150,14 @@ def queries(w: Window, dialect: str) -> dict[str, Select]:
             _is(Task.status, TaskStatus.completed),
             _is(Task.status, TaskStatus.cancelled),
             func.sum(case((_overdue(w.now), 1), else_=0)),
+            func.sum(case((_done(), 1), else_=0)),
         )
         .where(*tasks_in, Task.rule_id.is_not(None))
         .group_by(Task.rule_id),
-        "per_rule_median": median,
+        # One seek per rule in one statement; a single rule's shows the plan.
+        "per_rule_median": _medians(1, w.since is not None, w.until is not None).params(
+            medians(w, {0: 1})[1]
+        ),
         "rules_list": select(
             Rule.id,
             Rule.name,
@@ -183,12 +202,18 @@ def compute(session: Session, w: Window) -> dict[str, Any]:
     created = {str(d)[:10]: n for d, n in session.execute(q["tasks_per_day"])}
     per_day = [{"date": d, "created": created.get(d.isoformat(), 0)} for d in w.days]
 
-    counts = {r: (n, c, x, o) for r, n, c, x, o in session.execute(q["per_rule_tasks"])}
-    medians = {r: m for r, m in session.execute(q["per_rule_median"])}
+    counts = {r: (n, c, x, o, h) for r, n, c, x, o, h in session.execute(q["per_rule_tasks"])}
+    completed = {r: int(h) for r, (*_, h) in counts.items() if h}
+    middle: dict[int, float] = {}
+    rule_ids = sorted(completed)
+    for start in range(0, len(rule_ids), MEDIANS_PER_STATEMENT):
+        chunk = {r: completed[r] for r in rule_ids[start : start + MEDIANS_PER_STATEMENT]}
+        stmt, params = medians(w, chunk)
+        middle.update({r: m for r, m in session.execute(stmt, params)})
     per_rule = []
     for rule in session.execute(q["rules_list"]):
-        n, completed, cancelled, overdue = counts.get(rule.id, (0, 0, 0, 0))
-        median = medians.get(rule.id)
+        n, completed, cancelled, overdue, _ = counts.get(rule.id, (0, 0, 0, 0, 0))
+        median = middle.get(rule.id)
         per_rule.append(
             {
                 "rule_id": rule.id,

@@ -107,6 +107,7 @@ async def complete_task(
             had_reminder = task.status == TaskStatus.open and task.reminder_status == "scheduled"
             if task.status == TaskStatus.open:
                 task.status, task.completed_at = TaskStatus.completed, utcnow()
+                task.hours_to_complete = (task.completed_at - task.created_at) / timedelta(hours=1)
             if had_reminder:
                 task.reminder_status = "skipped"
                 task.reminder_detail = "task completed before its reminder"

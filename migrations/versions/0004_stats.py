@@ -32,18 +32,32 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("rule_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("hours_to_complete", sa.Float(), nullable=True))
+    # Tasks made by rules so far say so in `source` ("rule:<id>").
+    op.execute(
+        "UPDATE tasks SET rule_id = CAST(substr(source, 6) AS INTEGER) WHERE source LIKE 'rule:%'"
+    )
+    hours = (
+        "extract(epoch from completed_at - created_at) / 3600.0"
+        if op.get_bind().dialect.name == "postgresql"
+        else "(julianday(completed_at) - julianday(created_at)) * 24.0"
+    )
+    op.execute(
+        f"UPDATE tasks SET hours_to_complete = {hours} "
+        "WHERE status = 'completed' AND completed_at IS NOT NULL"
+    )
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_tasks_owner_status_priority", ["owner_id", "status", "priority"], unique=False
+        )
         batch_op.create_index(
             "ix_tasks_owner_created", ["owner_id", "created_at", "status", "priority"], unique=False
         )
         batch_op.create_index(
             "ix_tasks_owner_rule_stats",
-            ["owner_id", "rule_id", "status", "due_at", "created_at", "completed_at"],
+            ["owner_id", "rule_id", "status", "hours_to_complete", "created_at", "due_at"],
             unique=False,
         )
-    # Tasks made by rules so far say so in `source` ("rule:<id>").
-    op.execute(
-        "UPDATE tasks SET rule_id = CAST(substr(source, 6) AS INTEGER) WHERE source LIKE 'rule:%'"
-    )
     op.execute(
         "UPDATE automation_rules SET last_fired_at = coalesce("
         "(SELECT max(f.created_at) FROM rule_firings f WHERE f.rule_id = automation_rules.id), "
@@ -55,6 +69,8 @@ def downgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_tasks_owner_rule_stats")
         batch_op.drop_index("ix_tasks_owner_created")
+        batch_op.drop_index("ix_tasks_owner_status_priority")
+        batch_op.drop_column("hours_to_complete")
         batch_op.drop_column("rule_id")
     with op.batch_alter_table("task_batches", schema=None) as batch_op:
         batch_op.drop_index("ix_task_batches_owner_kind_status")

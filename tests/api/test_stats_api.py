@@ -33,6 +33,8 @@ def _rule(owner: int, name: str, active: bool, triggered: int, created: int) -> 
 
 def _task(owner: int, key: str, created: datetime, **fields: object) -> Task:
     fields.setdefault("due_at", created + timedelta(days=3))
+    if fields.get("completed_at"):  # as POST /api/tasks/{id}/complete/ keeps it
+        fields["hours_to_complete"] = (fields["completed_at"] - created) / timedelta(hours=1)
     return Task(
         owner_id=owner,
         title=key,
@@ -223,3 +225,26 @@ def test_day_list_is_inclusive_of_both_ends():
     assert (w.days[0], w.days[-1], len(w.days)) == (date(2026, 1, 31), date(2026, 3, 1), 30)
     w = Window.of(1, now, datetime(2026, 2, 27, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
     assert w.days == [date(2026, 2, 27), date(2026, 2, 28)]  # until is exclusive
+
+
+async def test_completing_through_the_api_feeds_the_median(api, tenant, sessions):
+    """The complete endpoint keeps hours_to_complete, which the median reads."""
+    created = datetime.now(UTC) - timedelta(hours=5)
+    with transaction(sessions) as s:
+        rule = _rule(tenant.owner_id, "made it", True, 1, 1)
+        s.add(rule)
+        s.flush()
+        task = _task(tenant.owner_id, "five-hours", created, rule_id=rule.id)
+        s.add(task)
+        s.flush()
+        ids = (rule.id, task.id)
+    done = await api.post(f"/api/tasks/{ids[1]}/complete/", headers=auth(tenant))
+    assert done.status_code == 200, done.text
+    with sessions() as s:
+        stored = s.get(Task, ids[1])
+        assert stored is not None and stored.hours_to_complete is not None
+        assert abs(stored.hours_to_complete - 5) < 0.05
+    body = (await api.get(URL, headers=auth(tenant))).json()
+    (row,) = [r for r in body["per_rule"] if r["rule_id"] == ids[0]]
+    assert row["median_hours_to_complete"] == pytest.approx(5, abs=0.05)
+    assert (row["completed"], row["completion_rate"]) == (1, 1.0)

@@ -21,3 +21,8 @@ def page(
         select(model).where(*where).order_by(*order_by).limit(limit).offset(offset)
     )
     return list(rows), total
+
+
+def equal_to(model: type, **values: object) -> list[ColumnElement[bool]]:
+    """`column == value` for each filter given (None means "not filtered")."""
+    return [getattr(model, name) == value for name, value in values.items() if value is not None]

@@ -43,6 +43,14 @@ def _contacts(sessions: SessionsDep, owner_id: int) -> list[tuple[int, str]]:
         return [(row.id, row.name) for row in rows]
 
 
+async def _load(sessions: SessionsDep, owner_id: int, rule_id: int) -> Rule:
+    def load() -> Rule:
+        with sessions() as session:
+            return owned_rule(session, owner_id, rule_id)
+
+    return await to_thread.run_sync(load)
+
+
 async def _form_page(
     request: Request,
     page: PageSession,
@@ -72,12 +80,8 @@ async def new_rule(request: Request, page: PageDep, sessions: SessionsDep) -> HT
 async def edit_rule(
     rule_id: IdPath, request: Request, page: PageDep, sessions: SessionsDep
 ) -> HTMLResponse:
-    def load() -> RuleForm:
-        with sessions() as session:
-            return RuleForm.from_rule(owned_rule(session, page.owner.id, rule_id))
-
-    form = await to_thread.run_sync(load)
-    return await _form_page(request, page, sessions, form, rule_id)
+    rule = await _load(sessions, page.owner.id, rule_id)
+    return await _form_page(request, page, sessions, RuleForm.from_rule(rule), rule_id)
 
 
 async def _save(
@@ -182,11 +186,7 @@ async def set_active(
 async def confirm_delete(
     rule_id: IdPath, request: Request, page: PageDep, sessions: SessionsDep
 ) -> HTMLResponse:
-    def load() -> Rule:
-        with sessions() as session:
-            return owned_rule(session, page.owner.id, rule_id)
-
-    rule = await to_thread.run_sync(load)
+    rule = await _load(sessions, page.owner.id, rule_id)
     return render(request, "rule_delete.html", {"page": page, "rule": rule})
 
 

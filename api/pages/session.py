@@ -4,7 +4,7 @@ CSRF token derived from the key on every form (so a forged form can't post)."""
 import hashlib
 import hmac
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,11 +52,21 @@ def page_session(
     return PageSession(owner, key)
 
 
+def same_origin(request: Request) -> None:
+    """A browser names the page a form came from; another site's is refused (this also stops
+    a forged sign-in, which has no token to check)."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+        raise BadCsrf
+
+
 def posted_session(
+    request: Request,
     page: Annotated[PageSession, Depends(page_session)],
     csrf: Annotated[str, Form(description="The token the page put in the form.")] = "",
 ) -> PageSession:
     """For every POST: the key cookie *and* the form's token must agree."""
+    same_origin(request)
     if not hmac.compare_digest(csrf, page.csrf):
         raise BadCsrf
     return page

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SessionsDep
 from api.pages.render import render
-from api.pages.session import BASE, COOKIE, PostDep
+from api.pages.session import BASE, COOKIE, PostDep, same_origin
 from nudge.owners import owner_for_key
 
 router = APIRouter(prefix=BASE, tags=["web page"])
@@ -38,6 +38,7 @@ async def sign_in(
 ) -> Response:
     """The key goes into an HttpOnly, SameSite=Strict cookie: scripts can't read it and other
     sites can't send it."""
+    same_origin(request)
 
     def check() -> bool:
         with sessions() as session:

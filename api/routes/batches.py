@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from api.deps import OwnerDep, SessionDep
-from api.pagination import page
+from api.pagination import equal_to, page
 from api.params import IdPath, Limit, Offset, OptionalId
 from nudge.errors import NotFound
 from nudge.models import BatchStatus, Task, TaskBatch, TaskStatus
@@ -89,14 +89,7 @@ def batch_filters(
     status: str | None = None,
     contact_id: int | None = None,
 ) -> list[ColumnElement[bool]]:
-    where = [TaskBatch.owner_id == owner_id]
-    if kind is not None:
-        where.append(TaskBatch.kind == kind)
-    if status is not None:
-        where.append(TaskBatch.status == status)
-    if contact_id is not None:
-        where.append(TaskBatch.contact_id == contact_id)
-    return where
+    return equal_to(TaskBatch, owner_id=owner_id, kind=kind, status=status, contact_id=contact_id)
 
 
 @router.get("/", response_model=Page[BatchOut])

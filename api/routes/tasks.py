@@ -10,7 +10,7 @@ from sqlalchemy import select
 from temporalio.service import RPCError
 
 from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep
-from api.pagination import page
+from api.pagination import equal_to, page
 from api.params import IdPath, Limit, Offset, OptionalId, OptionalTime
 from nudge.db import transaction
 from nudge.errors import Conflict, ContactNotFound, NotFound
@@ -35,13 +35,9 @@ def list_tasks(
     offset: Offset = 0,
 ) -> dict:
     """Your tasks, soonest due first; `due_before` is exclusive, `due_after` inclusive."""
-    where = [Task.owner_id == owner.id]
-    if contact_id is not None:
-        where.append(Task.contact_id == contact_id)
-    if status is not None:
-        where.append(Task.status == status)
-    if batch_id is not None:
-        where.append(Task.batch_id == batch_id)
+    where = equal_to(
+        Task, owner_id=owner.id, contact_id=contact_id, status=status, batch_id=batch_id
+    )
     if due_before is not None:
         where.append(Task.due_at < due_before)
     if due_after is not None:

@@ -66,6 +66,12 @@ async def test_sign_in_cookie_and_redirects(api, tenant):
         htmx = await browser.post(f"{BASE}/rules/preview", headers={"HX-Request": "true"})
         assert htmx.headers["HX-Redirect"].startswith(f"{BASE}/sign-in")
 
+        forged = await browser.post(
+            f"{BASE}/sign-in",
+            data={"api_key": tenant.api_key},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert forged.status_code == 403 and "nudge_key" not in browser.cookies
         bad = await browser.post(f"{BASE}/sign-in", data={"api_key": "nk_wrong"})
         assert bad.status_code == 401
         assert "not valid" in bad.text and "nudge create-owner" in bad.text
@@ -102,6 +108,10 @@ async def test_forms_need_the_csrf_token(api, tenant, make_tenant, sessions):
             assert "Reload the page" in resp.text
         out = await browser.post(f"{BASE}/sign-out", data={"csrf": "nope"})
         assert out.status_code == 403
+        elsewhere = await browser.post(
+            f"{BASE}/sign-out", data={"csrf": token}, headers={"Origin": "https://evil.example"}
+        )
+        assert elsewhere.status_code == 403  # the right token, from another site's page
         with sessions() as s:
             assert not s.scalar(select(func.count()).where(Rule.owner_id == tenant.owner_id))
         out = await browser.post(f"{BASE}/sign-out", data={"csrf": token})

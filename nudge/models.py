@@ -127,7 +127,8 @@ class TaskBatch(Base):
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),
+        # Listing by due time; rule_id and created_at ride along for the overdue stats.
+        Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at", "rule_id", "created_at"),
         Index("ix_tasks_owner_contact_due", "owner_id", "contact_id", "due_at"),
         Index("ix_tasks_batch_status", "batch_id", "status"),
         # Stats: each aggregate reads one of these alone (index-only scans).

@@ -47,6 +47,12 @@ def upgrade() -> None:
         "WHERE status = 'completed' AND completed_at IS NOT NULL"
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_tasks_owner_status_due")
+        batch_op.create_index(
+            "ix_tasks_owner_status_due",
+            ["owner_id", "status", "due_at", "rule_id", "created_at"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_tasks_owner_status_priority", ["owner_id", "status", "priority"], unique=False
         )
@@ -70,6 +76,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tasks_owner_rule_stats")
         batch_op.drop_index("ix_tasks_owner_created")
         batch_op.drop_index("ix_tasks_owner_status_priority")
+        batch_op.drop_index("ix_tasks_owner_status_due")
+        batch_op.create_index(
+            "ix_tasks_owner_status_due", ["owner_id", "status", "due_at"], unique=False
+        )
         batch_op.drop_column("hours_to_complete")
         batch_op.drop_column("rule_id")
     with op.batch_alter_table("task_batches", schema=None) as batch_op:

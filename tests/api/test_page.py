@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from nudge.db import transaction
-from nudge.models import Rule, TaskBatch
+from nudge.models import CrmEvent, Rule, RuleFiring, TaskBatch
 from tests.support import auth
 
 BASE = "/automations/task-scheduling"
@@ -217,3 +217,29 @@ async def test_double_clicked_toggle_is_harmless(api, tenant, sessions):
             assert resp.status_code == 303
     with sessions() as s:
         assert s.get(Rule, rule_id).is_active is False  # type: ignore[union-attr]
+
+
+async def test_firing_history_page(api, tenant, sessions):
+    created = await api.post("/api/task-automation/rules/", json=RULE, headers=auth(tenant))
+    rule_id = created.json()["id"]
+    now = datetime.now(UTC)
+    with transaction(sessions) as s:
+        for i, (state, reason) in enumerate(
+            [("created", None), ("skipped", "rule inactive"), ("scheduled", None)]
+        ):
+            event = CrmEvent(owner_id=tenant.owner_id, event_id=f"crm-ev-{i}", kind="activity",
+                             occurred_at=now)  # fmt: skip
+            s.add(event)
+            s.flush()
+            s.add(RuleFiring(owner_id=tenant.owner_id, rule_id=rule_id, event_row_id=event.id,
+                             contact_id=tenant.contact_id, workflow_id=f"rule-{rule_id}-{event.id}",
+                             create_at=now, due_at=now, state=state, reason=reason))  # fmt: skip
+    async with signed_in(api, tenant) as (browser, _):
+        page = await browser.get(f"{BASE}/rules/{rule_id}/firings")
+    assert page.status_code == 200
+    rows = re.findall(r'<tr class="firing">(.*?)</tr>', page.text, re.S)
+    assert len(rows) == 3
+    assert "crm-ev-2" in rows[0] and "scheduled" in rows[0]  # newest first
+    assert "crm-ev-1" in rows[1] and "skipped" in rows[1] and "rule inactive" in rows[1]
+    assert "crm-ev-0" in rows[2] and "created" in rows[2]
+    assert tenant.contact_name in rows[0]

@@ -5,7 +5,7 @@ progress bar and its cancel button, sign out. Screenshots land in test-artifacts
 import re
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 from sqlalchemy import select
 
 from nudge.models import Rule
@@ -110,6 +110,16 @@ async def test_rule_lifecycle_and_a_sequence(
         "href", re.compile(re.escape(f"/workflows/{workflow_id}") + "$")
     )
     await screenshot("sequence-running")
+
+    # Pause, then resume: the button names what it does, the state follows.
+    name = f"the sequence for {tenant.contact_name}"
+    await sequence.get_by_role("button", name=f"Pause {name}").click()
+    await expect(page.get_by_role("status")).to_have_text("Sequence paused.")
+    await _reload_until(page, sequence.locator(".badge"), "paused")
+    await sequence.get_by_role("button", name=f"Resume {name}").click()
+    await expect(page.get_by_role("status")).to_contain_text("Sequence resumed")
+    await _reload_until(page, sequence.locator(".badge"), "running")
+
     page.once("dialog", lambda dialog: dialog.accept())
     await sequence.get_by_role("button", name=re.compile("^Cancel the sequence")).click()
     await expect(page.get_by_role("status")).to_contain_text("Sequence cancelled")
@@ -138,3 +148,13 @@ async def test_rule_lifecycle_and_a_sequence(
 
 def _hour(text: str) -> int:
     return int(text.split()[1].split(":")[0])
+
+
+async def _reload_until(page: Page, badge: Locator, text: str) -> None:
+    """The signal reaches the workflow just after the redirect: reload until it shows."""
+    for _ in range(50):
+        if (await badge.inner_text()).strip() == text:
+            return
+        await page.wait_for_timeout(100)
+        await page.reload()
+    await expect(badge).to_have_text(text)

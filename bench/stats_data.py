@@ -71,10 +71,11 @@ def _tasks_sql(dialect: str) -> str:
 
 @dataclass(frozen=True)
 class Filled:
-    """The measured owner and its API key."""
+    """The measured owner and its API key; the small owner (1 % of the tasks) beside it."""
 
     owner_id: int
     key: str
+    small_owner_id: int
 
 
 def reset_postgres(url: str) -> str | None:
@@ -289,7 +290,7 @@ def fill(url: str, n_tasks: int) -> Filled:
     _analyze(engine)
     step("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE")
     engine.dispose()
-    return Filled(big.owner_id, big.key)
+    return Filled(big.owner_id, big.key, small.owner_id)
 
 
 def row_counts(engine: Engine, owner_id: int) -> dict[str, int]:

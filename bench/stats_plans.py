@@ -56,12 +56,15 @@ def _plan(engine: Engine, stmt: Select, *, no_seqscan: bool = False) -> list[str
     return lines
 
 
-def explain(engine: Engine, window: Window) -> list[str]:
-    """Print every statement's plan; returns the names of those that scan tasks in full."""
+def explain(engine: Engine, window: Window, only: list[str] | None = None) -> list[str]:
+    """Print every statement's plan (or `only` these); returns the names of those that scan
+    tasks in full."""
     dialect = engine.dialect.name
     scans = []
     print(f"\n{PREFIX[dialect]} of every stats statement ({dialect}, owner {window.owner_id}):")
     for name, stmt in queries(window, dialect).items():
+        if only is not None and name not in only:
+            continue
         print(f"\n  -- {name}")
         for line in _plan(engine, stmt):
             if FULL_SCAN[dialect].search(line):

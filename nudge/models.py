@@ -159,7 +159,7 @@ class Task(Base):
     # completed_at - created_at, kept when completing: the median reads it from an index.
     hours_to_complete: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(40))
-    # The rule that made it (no foreign key: a deleted rule's tasks keep saying so).
+    # The rule that made it; cleared when the rule is deleted (`source` still names it).
     rule_id: Mapped[int | None] = mapped_column(Integer)
     workflow_id: Mapped[str | None] = mapped_column(String(200))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("task_batches.id", ondelete="SET NULL"))

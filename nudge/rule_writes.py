@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from nudge.db import transaction
 from nudge.errors import ContactNotFound, NotFound, Unprocessable
-from nudge.models import Contact, Rule, RuleFiring, utcnow
+from nudge.models import Contact, Rule, RuleFiring, Task, utcnow
 from nudge.rule_schedules import TimeRule, delete_rule_schedule, sync_rule_schedule
 from nudge.rule_tasks import event_context, render_task, timing
 from nudge.schemas import PreviewOut, RuleIn, RuleOut
@@ -43,9 +43,8 @@ def _apply(rule: Rule, body: RuleIn) -> None:
 
 
 def creating(owner_id: int, body: RuleIn) -> Write:
-    check_at(body.trigger_config)
-
     def write(session: Session) -> Rule:
+        check_at(body.trigger_config)
         rule = Rule(owner_id=owner_id)
         _apply(rule, body)
         session.add(rule)
@@ -115,6 +114,13 @@ def _delete_rows(sessions: sessionmaker[Session], owner_id: int, rule_id: int) -
             update(RuleFiring)
             .where(RuleFiring.rule_id == rule.id, RuleFiring.state == "scheduled")
             .values(state="cancelled", reason="rule deleted", updated_at=utcnow())
+        )
+        # SQLite may hand a deleted rule's id to the next rule: its tasks keep their
+        # `source` ("rule:<id>") but stop counting for that id.
+        session.execute(
+            update(Task)
+            .where(Task.owner_id == owner_id, Task.rule_id == rule.id)
+            .values(rule_id=None)
         )
         session.delete(rule)
     return pending

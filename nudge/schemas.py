@@ -552,7 +552,7 @@ class StatsOut(BaseModel):
     tasks: TaskCountsOut
     tasks_per_day: list[DayCountOut] = Field(
         description="Tasks created per UTC day, zero-filled: the 30 days up to `until` (or "
-        "today), or since..until when `since` is given."
+        "today), or since..until when `since` is given (its last 366 days at most)."
     )
     per_rule: list[RuleStatsOut]
     running: RunningOut

@@ -23,6 +23,7 @@ from sqlalchemy import (
     cast,
     func,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -35,6 +36,8 @@ from nudge.models import BatchStatus, Contact, Rule, RuleFiring, Task, TaskBatch
 CHART_DAYS = 30
 MEDIANS_PER_STATEMENT = 200  # SQLite allows 500 terms in one UNION ALL
 MAX_DAYS = 366
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 PRIORITIES = ("low", "medium", "high", "urgent")
 STATUSES = tuple(s.value for s in TaskStatus)
 
@@ -51,16 +54,16 @@ class Window:
     def of(
         cls, owner_id: int, now: datetime, since: datetime | None, until: datetime | None
     ) -> "Window":
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and not EARLIEST <= value <= LATEST:
+                raise Unprocessable(f"{name} must lie between the years 1970 and 9000")
         if since is not None and until is not None and since >= until:
             raise Unprocessable("since must be before until")
         last = (until - timedelta(microseconds=1)).date() if until else now.date()
         first = since.date() if since else last - timedelta(days=CHART_DAYS - 1)
-        span = (last - first).days + 1
-        if span > MAX_DAYS:
-            raise Unprocessable(
-                f"since..until spans {span} days; ask for at most {MAX_DAYS} at a time"
-            )
-        days = [first + timedelta(days=i) for i in range(max(span, 0))]
+        # Figures cover the whole window; the chart its last MAX_DAYS days at most.
+        first = max(first, last - timedelta(days=MAX_DAYS - 1))
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         return cls(owner_id, now, since, until, days)
 
     def created(self, column: Any) -> list[ColumnElement[bool]]:
@@ -132,8 +135,10 @@ def queries(w: Window, dialect: str) -> dict[str, Select]:
     """Every statement the stats run, by name (the benchmark EXPLAINs them)."""
     mine = Task.owner_id == w.owner_id
     tasks_in = [mine, *w.created(Task.created_at)]
+    # The chart's days, cut to the window itself so its bars add up to the task total.
     first = datetime.combine(w.days[0], time(), UTC) if w.days else w.now
     after = datetime.combine(w.days[-1] + timedelta(days=1), time(), UTC) if w.days else w.now
+    first, after = max(first, w.since or first), min(after, w.until or after)
     day = _utc_day(dialect)
     return {
         "rules": select(func.count(), func.coalesce(_is(Rule.is_active, True), 0)).where(
@@ -190,6 +195,13 @@ def _rate(part: int, whole: int) -> float | None:
 def compute(session: Session, w: Window) -> dict[str, Any]:
     """The figures as plain data (the API's StatsOut), from the statements above."""
     dialect = session.get_bind().dialect.name
+    # One snapshot for every statement (a median's offset comes from the count before it),
+    # when compute() starts the session's transaction.
+    if not session.in_transaction():
+        if dialect == "postgresql":
+            session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        elif dialect == "sqlite":  # pysqlite opens no transaction for reads on its own
+            session.connection().exec_driver_sql("BEGIN")
     q = queries(w, dialect)
     total_rules, active_rules = session.execute(q["rules"]).one()
 

@@ -69,8 +69,8 @@ def check_config(trigger: str, config: dict) -> dict:
     if trigger == "overdue":
         _only(config, {"grace_hours"}, trigger)
         grace = config.get("grace_hours", 0)
-        if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
-            raise ValueError("grace_hours must be a number of hours >= 0")
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 8760:
+            raise ValueError("grace_hours must be a number of hours from 0 to 8760 (a year)")
         return config
     raise ValueError(f"trigger_type must be one of {', '.join(get_args(TriggerType))}")
 

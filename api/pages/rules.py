@@ -1,5 +1,6 @@
 """The rule pages: create and edit (with a live preview), activate, delete, firing history."""
 
+import re
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -12,7 +13,7 @@ from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.pages.render import render
 from api.pages.rule_form import CHOICES, TRIGGERS, RuleForm
 from api.pages.session import BASE, PageDep, PageSession, PostDep
-from api.params import IdPath, Offset
+from api.params import MAX_ID, IdPath, Offset
 from api.routes.rules import firing_page
 from nudge.errors import NudgeError, Unprocessable
 from nudge.models import Contact, Rule
@@ -132,8 +133,10 @@ async def preview(request: Request, page: PostDep, sessions: SessionsDep) -> HTM
     body = form.checked()
     context: dict[str, Any] = {"form": form, "task": None, "event": {}, "problem": None}
     contact = form.values.get("contact_id", "")
-    if body is not None and not contact.isdigit():
-        context["problem"] = "add a contact to preview against"
+    if body is not None and not (
+        re.fullmatch(r"[1-9][0-9]{0,9}", contact) and int(contact) <= MAX_ID
+    ):
+        context["problem"] = "choose a contact to preview against"
     elif body is not None:
         event = form.sample_event(body)
 

@@ -54,9 +54,9 @@ def page_session(
 
 def same_origin(request: Request) -> None:
     """A browser names the page a form came from; another site's is refused (this also stops
-    a forged sign-in, which has no token to check)."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+    a forged sign-in, which has no token to check). Behind a proxy, pass the Host through."""
+    origin = request.headers.get("origin")  # "null" too: sandboxed frames and data: pages
+    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
         raise BadCsrf
 
 

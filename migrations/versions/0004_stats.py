@@ -33,13 +33,18 @@ def upgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("rule_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("hours_to_complete", sa.Float(), nullable=True))
-    # Tasks made by rules so far say so in `source` ("rule:<id>").
-    op.execute(
-        "UPDATE tasks SET rule_id = CAST(substr(source, 6) AS INTEGER) WHERE source LIKE 'rule:%'"
+    # Tasks made by rules so far say so in `source` ("rule:<id>"); only digits are cast.
+    postgres = op.get_bind().dialect.name == "postgresql"
+    numeric = (
+        "source ~ '^rule:[0-9]{1,9}$'"
+        if postgres
+        else "source GLOB 'rule:[0-9]*' AND substr(source, 6) NOT GLOB '*[^0-9]*'"
+        " AND length(source) <= 14"
     )
+    op.execute(f"UPDATE tasks SET rule_id = CAST(substr(source, 6) AS INTEGER) WHERE {numeric}")
     hours = (
         "extract(epoch from completed_at - created_at) / 3600.0"
-        if op.get_bind().dialect.name == "postgresql"
+        if postgres
         else "(julianday(completed_at) - julianday(created_at)) * 24.0"
     )
     op.execute(
@@ -67,7 +72,8 @@ def upgrade() -> None:
     op.execute(
         "UPDATE automation_rules SET last_fired_at = coalesce("
         "(SELECT max(f.created_at) FROM rule_firings f WHERE f.rule_id = automation_rules.id), "
-        "(SELECT max(t.created_at) FROM tasks t WHERE t.rule_id = automation_rules.id))"
+        "(SELECT max(t.created_at) FROM tasks t "
+        " WHERE t.owner_id = automation_rules.owner_id AND t.rule_id = automation_rules.id))"
     )
 
 

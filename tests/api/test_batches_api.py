@@ -20,25 +20,29 @@ def batches(make_tenant, sessions):  # type: ignore[no-untyped-def]
         second = Contact(owner_id=me.owner_id, external_id="c-2", name="Grace")
         s.add(second)
         s.flush()
+        # Created in this order; names, states and age each sort differently.
         rows = {
-            "alpha": TaskBatch(owner_id=me.owner_id, kind="sequence", name="alpha",
-                               contact_id=me.contact_id, workflow_id="w-a", planned=4),
-            "bravo": TaskBatch(owner_id=me.owner_id, kind="campaign", name="bravo",
-                               contact_id=second.id, workflow_id="w-b", planned=2,
+            "mike": TaskBatch(owner_id=me.owner_id, kind="sequence", name="mike",
+                              contact_id=me.contact_id, workflow_id="w-m", planned=4),
+            "alpha": TaskBatch(owner_id=me.owner_id, kind="campaign", name="alpha",
+                               contact_id=second.id, workflow_id="w-a", planned=2,
                                status="completed", finished_at=now),
-            "charlie": TaskBatch(owner_id=me.owner_id, kind="sequence", name="charlie",
-                                 contact_id=second.id, workflow_id="w-c", planned=4,
-                                 status="cancelled", finished_at=now),
+            "zulu": TaskBatch(owner_id=me.owner_id, kind="sequence", name="zulu",
+                              contact_id=second.id, workflow_id="w-z", planned=4,
+                              status="cancelled", finished_at=now),
+            "kilo": TaskBatch(owner_id=me.owner_id, kind="sequence", name="kilo",
+                              contact_id=me.contact_id, workflow_id="w-k", planned=4),
             "theirs": TaskBatch(owner_id=other.owner_id, kind="sequence", name="theirs",
                                 contact_id=other.contact_id, workflow_id="w-t", planned=4),
         }  # fmt: skip
-        s.add_all(rows.values())
-        s.flush()
-        # alpha: 3 of 4 written, 1 completed, 1 cancelled → (1 + 1) / 4 planned = 50 %
-        # bravo: 2 written, both completed → 100 %; charlie: 1 written, open → 0 %
-        tasks = [("alpha", "completed"), ("alpha", "cancelled"), ("alpha", "open"),
-                 ("bravo", "completed"), ("bravo", "completed"),
-                 ("charlie", "open"), ("theirs", "completed")]  # fmt: skip
+        for batch in rows.values():  # one at a time: ids follow the order above
+            s.add(batch)
+            s.flush()
+        # mike: 3 of 4 written, 1 completed, 1 cancelled → (1 + 1) / 4 planned = 50 %
+        # alpha: 2 written, both completed → 100 %; zulu: 1 written, open → 0 %; kilo: none
+        tasks = [("mike", "completed"), ("mike", "cancelled"), ("mike", "open"),
+                 ("alpha", "completed"), ("alpha", "completed"),
+                 ("zulu", "open"), ("theirs", "completed")]  # fmt: skip
         for i, (name, status) in enumerate(tasks):
             b = rows[name]
             s.add(Task(owner_id=b.owner_id, title=name, source="test", status=status,
@@ -61,27 +65,29 @@ async def test_progress_counts(api, batches):
     me, _, _ = batches
     body = (await api.get(URL, headers=auth(me))).json()
     rows = {b["name"]: b for b in body["items"]}
-    assert set(rows) == {"alpha", "bravo", "charlie"}  # never another owner's
+    assert set(rows) == {"mike", "alpha", "zulu", "kilo"}  # never another owner's
     pick = ("planned", "created", "completed", "cancelled", "percent")
-    assert [rows["alpha"][k] for k in pick] == [4, 3, 1, 1, 50]
-    assert [rows["bravo"][k] for k in pick] == [2, 2, 2, 0, 100]
+    assert [rows["mike"][k] for k in pick] == [4, 3, 1, 1, 50]
+    assert [rows["alpha"][k] for k in pick] == [2, 2, 2, 0, 100]
     # An ended batch is measured against what it did write.
-    assert [rows["charlie"][k] for k in pick] == [4, 1, 0, 0, 0]
+    assert [rows["zulu"][k] for k in pick] == [4, 1, 0, 0, 0]
+    assert [rows["kilo"][k] for k in pick] == [4, 0, 0, 0, 0]
 
 
 async def test_filters_and_sorting(api, batches):
     me, _, grace = batches
-    assert await names(api, me) == ["charlie", "bravo", "alpha"]  # newest first
-    assert await names(api, me, sort="created_at") == ["alpha", "bravo", "charlie"]
-    assert await names(api, me, sort="-name") == ["charlie", "bravo", "alpha"]
-    assert await names(api, me, sort="status") == ["charlie", "bravo", "alpha"]
-    assert await names(api, me, kind="sequence") == ["charlie", "alpha"]
-    assert await names(api, me, kind="campaign") == ["bravo"]
-    assert await names(api, me, status="running") == ["alpha"]
-    assert await names(api, me, contact_id=grace, sort="name") == ["bravo", "charlie"]
-    assert await names(api, me, kind="sequence", status="cancelled", contact_id=grace) == [
-        "charlie"
-    ]
+    assert await names(api, me) == ["kilo", "zulu", "alpha", "mike"]  # newest first
+    assert await names(api, me, sort="created_at") == ["mike", "alpha", "zulu", "kilo"]
+    assert await names(api, me, sort="name") == ["alpha", "kilo", "mike", "zulu"]
+    assert await names(api, me, sort="-name") == ["zulu", "mike", "kilo", "alpha"]
+    # By state, newest first within one: cancelled < completed < running.
+    assert await names(api, me, sort="status") == ["zulu", "alpha", "kilo", "mike"]
+    assert await names(api, me, sort="-status") == ["kilo", "mike", "alpha", "zulu"]
+    assert await names(api, me, kind="sequence") == ["kilo", "zulu", "mike"]
+    assert await names(api, me, kind="campaign") == ["alpha"]
+    assert await names(api, me, status="running") == ["kilo", "mike"]
+    assert await names(api, me, contact_id=grace, sort="name") == ["alpha", "zulu"]
+    assert await names(api, me, kind="sequence", status="cancelled", contact_id=grace) == ["zulu"]
     assert await names(api, me, contact_id=me.contact_id, status="completed") == []
 
 

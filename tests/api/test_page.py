@@ -72,6 +72,12 @@ async def test_sign_in_cookie_and_redirects(api, tenant):
             headers={"Origin": "https://evil.example"},
         )
         assert forged.status_code == 403 and "nudge_key" not in browser.cookies
+        sandboxed = await browser.post(  # a sandboxed frame or data: page says "null"
+            f"{BASE}/sign-in", data={"api_key": tenant.api_key}, headers={"Origin": "null"}
+        )
+        assert sandboxed.status_code == 403 and "nudge_key" not in browser.cookies
+        long_next = await browser.get(f"{BASE}/sign-in", params={"next": BASE + "x" * 5000})
+        assert long_next.status_code == 200  # an overlong `next` is dropped, not an error
         bad = await browser.post(f"{BASE}/sign-in", data={"api_key": "nk_wrong"})
         assert bad.status_code == 401
         assert "not valid" in bad.text and "nudge create-owner" in bad.text
@@ -161,8 +167,13 @@ async def test_draft_preview_endpoint(api, tenant):
 
 
 async def test_another_owners_data_never_shows(api, two_owners, sessions):
-    _, _, their_rule, browser, _ = two_owners
+    me, _, their_rule, browser, _ = two_owners
+    mine = await api.post(
+        "/api/task-automation/rules/", json={**RULE, "name": "My own rule"}, headers=auth(me)
+    )
+    assert mine.status_code == 201
     page = (await browser.get(BASE)).text
+    assert "My own rule" in page  # the page does show rules: just not theirs
     firings = await browser.get(f"{BASE}/rules/{their_rule}/firings")
     for secret in ("Their secret rule", "Their secret sequence", "Their campaign", "Zed"):
         assert secret not in page
@@ -243,3 +254,19 @@ async def test_firing_history_page(api, tenant, sessions):
     assert "crm-ev-1" in rows[1] and "skipped" in rows[1] and "rule inactive" in rows[1]
     assert "crm-ev-0" in rows[2] and "created" in rows[2]
     assert tenant.contact_name in rows[0]
+
+
+async def test_odd_preview_contacts_and_a_past_time_inline(api, tenant):
+    async with signed_in(api, tenant) as (browser, token):
+        form = {"csrf": token, "name": "p", "trigger_type": "activity",
+                "activity_types": "email_opened", "task_priority": "low",
+                "task_title_template": "Hi {{contact_name}}"}  # fmt: skip
+        for contact in ["\u00b2", "9" * 30, "0", "-1", ""]:
+            resp = await browser.post(f"{BASE}/rules/preview", data={**form, "contact_id": contact})
+            assert resp.status_code == 200, contact
+            assert "choose a contact" in resp.text
+        past = {**form, "trigger_type": "time", "at": "2020-01-01T09:00", "timezone": "UTC"}
+        resp = await browser.post(f"{BASE}/rules", data=past)
+    assert resp.status_code == 422
+    assert 'id="trigger_config-error"' in resp.text and "in the past" in resp.text
+    assert 'value="2020-01-01T09:00"' in resp.text  # the form comes back as typed

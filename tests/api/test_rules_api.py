@@ -53,6 +53,8 @@ async def test_sandbox_escapes_are_refused_at_creation(api, tenant, payload):
         ({"trigger_type": "time", "trigger_config": {"cron": "0 9 * *"}}, "body", ["five fields"]),
         ({"trigger_type": "time", "trigger_config": {"cron": "0 9 * * *", "timezone": "Mars"}},
          "body", ["unknown timezone"]),
+        ({"trigger_type": "overdue", "trigger_config": {"grace_hours": 1e300}}, "body",
+         ["0 to 8760"]),
     ],
 )  # fmt: skip
 async def test_invalid_rules_are_422_naming_the_fix(api, tenant, change, field, words):

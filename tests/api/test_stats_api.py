@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nudge.db import transaction
@@ -203,14 +204,52 @@ async def test_zero_everything_for_a_new_owner(api, make_tenant):
     ("params", "message"),
     [
         ({"since": "2026-05-02T00:00:00Z", "until": "2026-05-01T00:00:00Z"}, "before until"),
-        ({"since": "2020-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "at most 366"),
         ({"since": "yesterday"}, "since"),
+        ({"until": "0001-01-01T00:00:00"}, "between the years 1970 and 9000"),
+        ({"since": "9999-12-30T00:00:00", "until": "9999-12-31T12:00:00"}, "between the years"),
     ],
 )
 async def test_bad_windows_are_422(api, tenant, params, message):
     resp = await api.get(URL, params=params, headers=auth(tenant))
     assert resp.status_code == 422
     assert message in resp.text
+
+
+async def test_long_and_mid_day_windows(api, seeded):
+    me, _ = seeded
+    # Three years: every task counts, the chart shows the last 366 days.
+    since = (noon(0) - timedelta(days=3 * 365)).isoformat()
+    body = (await api.get(URL, params={"since": since}, headers=auth(me))).json()
+    assert body["tasks"]["total"] == 10
+    assert len(body["tasks_per_day"]) == 366
+    assert body["tasks_per_day"][-1]["date"] == TODAY.isoformat()
+    # From noon two days ago to 06:00 yesterday: a and b (created at noon) are in, and the
+    # chart's bars add up to the same total.
+    window = {"since": noon(2).isoformat(), "until": (noon(1) - timedelta(hours=6)).isoformat()}
+    body = (await api.get(URL, params=window, headers=auth(me))).json()
+    assert body["tasks"]["total"] == 2
+    assert sum(d["created"] for d in body["tasks_per_day"]) == 2
+    window["since"] = (noon(2) + timedelta(minutes=1)).isoformat()  # a minute later: none
+    body = (await api.get(URL, params=window, headers=auth(me))).json()
+    assert body["tasks"]["total"] == 0
+    assert sum(d["created"] for d in body["tasks_per_day"]) == 0
+
+
+async def test_a_deleted_rules_tasks_stop_counting_for_its_id(api, tenant, sessions):
+    """SQLite can reuse the id of a deleted rule: its tasks must not count for the next one."""
+    with transaction(sessions) as s:
+        rule = _rule(tenant.owner_id, "gone soon", True, 1, 1)
+        s.add(rule)
+        s.flush()
+        s.add(_task(tenant.owner_id, "old", noon(3), rule_id=rule.id))
+        rule_id = rule.id
+    gone = await api.delete(f"/api/task-automation/rules/{rule_id}/", headers=auth(tenant))
+    assert gone.status_code == 204
+    with sessions() as s:
+        task = s.scalar(select(Task).where(Task.owner_id == tenant.owner_id))
+        assert task is not None and task.rule_id is None
+    body = (await api.get(URL, headers=auth(tenant))).json()
+    assert body["per_rule"] == [] and body["tasks"]["total"] == 1
 
 
 async def test_needs_a_key(api):

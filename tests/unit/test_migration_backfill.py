@@ -67,11 +67,14 @@ def test_0004_backfills_rule_hours_and_last_fired(empty_url):
             ("a", "rule:7", "completed", "'2026-11-02 14:30:00'"),
             ("b", "manual", "completed", "'2026-11-02 09:00:00'"),
             ("c", "rule:7", "open", "NULL"),
+            ("d", "rule:x7", "open", "NULL"),  # not a rule id: left alone, not a failure
         ]:
             run(text("INSERT INTO tasks (owner_id, title, description, priority, status, due_at, "
                      "completed_at, source, idempotency_key, reminder_status, created_at) VALUES "
                      f"(1, 't', '', 'low', '{status}', '2026-11-03 00:00:00', {done}, "
                      f"'{source}', '{key}', 'none', '2026-11-02 08:00:00')"))  # fmt: skip
+    command.upgrade(cfg, "head")
+    command.downgrade(cfg, "0003")  # and back: the way down works and keeps the rows
     command.upgrade(cfg, "head")
     with engine.connect() as conn:
         rows = conn.execute(
@@ -79,8 +82,8 @@ def test_0004_backfills_rule_hours_and_last_fired(empty_url):
         ).all()
         last = conn.execute(text("SELECT last_fired_at FROM automation_rules")).scalar_one()
     engine.dispose()
-    assert [(k, r) for k, r, _ in rows] == [("a", 7), ("b", None), ("c", 7)]
+    assert [(k, r) for k, r, _ in rows] == [("a", 7), ("b", None), ("c", 7), ("d", None)]
     hours = {k: h for k, _, h in rows}
     assert hours["a"] == pytest.approx(6.5) and hours["b"] == pytest.approx(1.0)
-    assert hours["c"] is None
+    assert hours["c"] is None and hours["d"] is None
     assert str(last).startswith("2026-11-02 08:00:00")

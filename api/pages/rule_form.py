@@ -113,7 +113,8 @@ class RuleForm:
         except ValidationError as err:
             for problem in err.errors():
                 where = str(problem["loc"][0]) if problem["loc"] else "trigger_config"
-                message = problem["msg"].removeprefix("Value error, ")
+                # Shown beside its field, so the field's name need not open the message.
+                message = problem["msg"].removeprefix("Value error, ").removeprefix(f"{where}: ")
                 self.errors.setdefault(where, message)
             return None
         return None if self.errors else rule

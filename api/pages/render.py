@@ -29,7 +29,11 @@ def when(value: datetime | None) -> str:
     return NONE if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-TEMPLATES.env.filters.update(percent=percent, hours=hours, when=when)
+def count(value: int) -> str:
+    return f"{value:,}"
+
+
+TEMPLATES.env.filters.update(percent=percent, hours=hours, when=when, count=count)
 TEMPLATES.env.globals["template_variables"] = VARIABLES
 
 
@@ -51,7 +55,7 @@ def bar_chart(days: list[dict[str, Any]], width: int = 720, height: int = 180) -
     label = f"Tasks created per day, {len(days)} days, {total} in all, at most {peak} a day"
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(label)}" preserveAspectRatio="none">',
+        f'aria-label="{escape(label)}">',
         f'<line x1="{pad_left}" y1="{pad_top + plot_h}" x2="{width - 4}" '
         f'y2="{pad_top + plot_h}" class="axis"/>',
         f'<text x="{pad_left - 6}" y="{pad_top + 8}" class="tick" text-anchor="end">{peak}</text>',

@@ -11,7 +11,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from nudge.stats import Window, queries
+from nudge.db import make_session_factory
+from nudge.stats import Window, compute, explained
 
 PREFIX = {"postgresql": "EXPLAIN (ANALYZE, BUFFERS)", "sqlite": "EXPLAIN QUERY PLAN"}
 # A full read of the big table; SQLite names its index when it uses one ("SCAN tasks USING …").
@@ -62,7 +63,7 @@ def explain(engine: Engine, window: Window, only: list[str] | None = None) -> li
     dialect = engine.dialect.name
     scans = []
     print(f"\n{PREFIX[dialect]} of every stats statement ({dialect}, owner {window.owner_id}):")
-    for name, stmt in queries(window, dialect).items():
+    for name, stmt in explained(window, dialect).items():
         if only is not None and name not in only:
             continue
         print(f"\n  -- {name}")
@@ -89,7 +90,7 @@ def timings(engine: Engine, windows: dict[str, Window], runs: int = 5) -> dict[s
     table: dict[str, list[float]] = {}
     with engine.connect() as conn:
         for window in windows.values():
-            for name, stmt in queries(window, dialect).items():
+            for name, stmt in explained(window, dialect).items():
                 conn.execute(stmt).all()
                 seconds = []
                 for _ in range(runs):
@@ -103,4 +104,16 @@ def timings(engine: Engine, windows: dict[str, Window], runs: int = 5) -> dict[s
         print(f"  {name:<28}" + "".join(f"{m:>14.1f}" for m in ms))
     sums = (sum(col) for col in zip(*table.values(), strict=True))
     print(f"  {'sum':<28}" + "".join(f"{total:>14.1f}" for total in sums))
+    # The whole of compute(): every statement above, the medians of all rules included.
+    sessions = make_session_factory(engine)
+    whole = []
+    for window in windows.values():
+        seconds = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            with sessions() as session:
+                compute(session, window)
+            seconds.append(time.perf_counter() - start)
+        whole.append(statistics.median(seconds) * 1000)
+    print(f"  {'compute() in all':<28}" + "".join(f"{m:>14.1f}" for m in whole))
     return table

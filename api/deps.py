@@ -34,6 +34,12 @@ def get_client(request: Request) -> Client:
     return request.app.state.temporal
 
 
+def key_owner(sessions: sessionmaker[Session], key: str) -> Owner | None:
+    """The key's owner, looked up in a short session of its own (the API and the page)."""
+    with sessions() as session:
+        return owner_for_key(session, key)
+
+
 def get_owner(
     sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -47,8 +53,7 @@ def get_owner(
             "`nudge create-owner NAME`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with sessions() as session:
-        owner = owner_for_key(session, credentials.credentials)
+    owner = key_owner(sessions, credentials.credentials)
     if owner is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -9,9 +9,8 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import get_sessions
+from api.deps import get_sessions, key_owner
 from nudge.models import Owner
-from nudge.owners import owner_for_key
 
 COOKIE = "nudge_key"
 BASE = "/automations/task-scheduling"
@@ -42,10 +41,7 @@ def page_session(
     request: Request, sessions: Annotated[sessionmaker[Session], Depends(get_sessions)]
 ) -> PageSession:
     key = request.cookies.get(COOKIE)
-    owner = None
-    if key:
-        with sessions() as session:
-            owner = owner_for_key(session, key)
+    owner = key_owner(sessions, key) if key else None
     if owner is None or key is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target if request.method == "GET" else BASE)

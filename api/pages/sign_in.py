@@ -6,10 +6,9 @@ from anyio import to_thread
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import SessionsDep
+from api.deps import SessionsDep, key_owner
 from api.pages.render import render
 from api.pages.session import BASE, COOKIE, PostDep, same_origin
-from nudge.owners import owner_for_key
 
 router = APIRouter(prefix=BASE, tags=["web page"])
 WEEK = 7 * 24 * 3600
@@ -38,11 +37,8 @@ async def sign_in(
     sites can't send it."""
     same_origin(request)
 
-    def check() -> bool:
-        with sessions() as session:
-            return owner_for_key(session, api_key.strip()) is not None
-
-    if not api_key.strip() or not await to_thread.run_sync(check):
+    known = api_key.strip() and await to_thread.run_sync(key_owner, sessions, api_key.strip())
+    if not known:
         error = (
             "That key is not valid. `nudge up` prints one on first start; "
             "`nudge create-owner NAME` makes another."

@@ -12,13 +12,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.pages.lookups import contact_names
 from api.pages.render import bar_chart, render
 from api.pages.session import BASE, PageDep
 from api.pagination import page as page_of
 from api.routes.batches import SORTS, BatchKind, batch_filters, batch_rows
 from api.routes.sequences import workflow_url
 from nudge.contracts import SequenceProgress
-from nudge.models import Contact, Rule, TaskBatch, utcnow
+from nudge.models import Rule, TaskBatch, utcnow
 from nudge.schemas import BatchOut
 from nudge.schemas import BatchStatus as BatchStatusName
 from nudge.sequences import sequence_progress
@@ -59,14 +60,7 @@ def _read(session: Session, owner_id: int, kind: str | None, status: str | None)
             .limit(SEQUENCES_SHOWN)
         )
     )
-    contact_ids = {b.contact_id for b in [*shown, *running] if b.contact_id}
-    names = dict(
-        session.execute(
-            select(Contact.id, Contact.name).where(
-                Contact.id.in_(contact_ids), Contact.owner_id == owner_id
-            )
-        ).all()
-    )
+    names = contact_names(session, owner_id, (b.contact_id for b in [*shown, *running]))
     return {
         "stats": stats,
         "rules": rules,

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.pages.lookups import contact_names
 from api.pages.render import render
 from api.pages.rule_form import CHOICES, TRIGGERS, RuleForm
 from api.pages.session import BASE, PageDep, PageSession, PostDep
@@ -213,14 +214,7 @@ async def firings(
         with sessions() as session:
             rule = owned_rule(session, page.owner.id, rule_id)
             items, total = firing_page(session, page.owner.id, rule_id, FIRINGS_PER_PAGE, offset)
-            ids = {f.contact_id for f in items if f.contact_id}
-            names = dict(
-                session.execute(
-                    select(Contact.id, Contact.name).where(
-                        Contact.id.in_(ids), Contact.owner_id == page.owner.id
-                    )
-                ).all()
-            )
+            names = contact_names(session, page.owner.id, (f.contact_id for f in items))
             return rule, items, total, names
 
     rule, items, total, names = await to_thread.run_sync(load)

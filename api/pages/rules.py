@@ -104,9 +104,7 @@ async def _save(
         )
         try:
             saved = await save_rule(write, sessions, client, settings)
-        except NudgeError as err:
-            if err.status_code == 404:
-                raise
+        except Unprocessable as err:  # the trigger's time has passed: say so beside it
             form.errors["trigger_config"] = err.message
         else:
             done = "rule-created" if rule_id is None else "rule-saved"

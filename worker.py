@@ -7,8 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
@@ -18,10 +16,10 @@ from activities.periodic import PeriodicActivities
 from activities.reminders import ReminderActivities
 from activities.rules import RuleActivities, TimeRuleActivities
 from activities.tasks import TaskActivities
-from nudge.db import make_engine, make_session_factory
-from nudge.schedules import sync_schedules
-from nudge.settings import Settings
-from nudge.temporal import SEARCH_ATTRIBUTES, connect
+from nudge.periodic.schedules import sync_schedules
+from nudge.platform.db import make_engine, make_session_factory
+from nudge.platform.settings import Settings
+from nudge.platform.temporal import connect, ensure_search_attributes
 from workflows.campaign import CampaignEnrollmentWorkflow
 from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
@@ -87,23 +85,6 @@ def build_worker(
         max_cached_workflows=max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
-
-
-async def ensure_search_attributes(client: Client) -> None:
-    """Register Nudge's keyword search attributes; already present is fine."""
-    try:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=client.namespace,
-                search_attributes={
-                    key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-                    for key in SEARCH_ATTRIBUTES
-                },
-            )
-        )
-    except RPCError as err:
-        if err.status != RPCStatusCode.ALREADY_EXISTS:
-            raise
 
 
 async def run(settings: Settings) -> None:

@@ -8,9 +8,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from nudge.contracts import StepOutcome, StepSpec
-from nudge.db import transaction
-from nudge.models import Contact, Enrollment, StepRun, Task
+from nudge.campaigns.payloads import StepOutcome, StepSpec
+from nudge.core.ids import campaign_step_key
+from nudge.core.models import Contact, Enrollment, StepRun
+from nudge.platform.db import transaction
+from nudge.tasks.payloads import NewTask
+from nudge.tasks.writer import insert_task
 
 
 class CampaignActivities:
@@ -33,7 +36,7 @@ class CampaignActivities:
                 )
                 if run is None:
                     raise
-                return StepOutcome(state=run.state, reason=run.reason, task_id=run.task_id)  # type: ignore[arg-type]
+                return StepOutcome(state=run.state, reason=run.reason, task_id=run.task_id)
 
     def _run(
         self, session: Session, enrollment_id: int, step: StepSpec, due_at: datetime
@@ -46,20 +49,22 @@ class CampaignActivities:
             )
         else:
             contact = session.get(Contact, enrollment.contact_id)
-            task = Task(
-                owner_id=enrollment.owner_id,
-                contact_id=enrollment.contact_id,
-                title=f"{step.name}: {contact.name}" if contact else step.name,
-                description=step.body,
-                priority="medium",
-                due_at=due_at,
-                source=f"campaign:{enrollment.campaign_id}",
-                workflow_id=enrollment.workflow_id,
-                batch_id=enrollment.batch_id,
-                idempotency_key=f"{enrollment.workflow_id}-step-{step.step_id}",
+            task = insert_task(
+                session,
+                NewTask(
+                    idempotency_key=campaign_step_key(
+                        enrollment.campaign_id, enrollment.contact_id, step.step_id
+                    ),
+                    owner_id=enrollment.owner_id,
+                    contact_id=enrollment.contact_id,
+                    workflow_id=enrollment.workflow_id,
+                    batch_id=enrollment.batch_id,
+                    source=f"campaign:{enrollment.campaign_id}",
+                    title=f"{step.name}: {contact.name}" if contact else step.name,
+                    description=step.body,
+                    due_at=due_at,
+                ),
             )
-            session.add(task)
-            session.flush()
             outcome = StepOutcome(state="created", task_id=task.id)
         session.add(
             StepRun(

@@ -7,37 +7,23 @@ from anyio import to_thread
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import Client
 
-from nudge.campaigns import Enrolled, start_enrollment, step_specs
-from nudge.contracts import (
-    EnrollmentInput,
-    RecurringInput,
-    ReminderInput,
-    SweepPage,
-    SweepResult,
-)
-from nudge.events import finish_unprocessed
-from nudge.models import (
-    Contact,
-    CrmEvent,
-    Enrollment,
-    Notification,
-    Rule,
-    Task,
-    TaskBatch,
-    TaskStatus,
-)
-from nudge.starts import start_or_reshape_recurring
-from nudge.task_writes import add_task_once
-from nudge.templating import MAX_TITLE, TemplateProblem, render
-from nudge.temporal import CONTACT_ID
-from workflows.recurring import RecurringWorkflow
-from workflows.reminder import ReminderWorkflow, reminder_workflow_id
-
-OVERDUE_SOURCE = "overdue"
+from nudge.campaigns.payloads import EnrollmentInput
+from nudge.campaigns.starts import start_enrollment
+from nudge.campaigns.steps import step_specs
+from nudge.core.ids import overdue_key
+from nudge.core.models import Contact, CrmEvent, Enrollment, Notification, Rule, Task, TaskBatch
+from nudge.core.templating import MAX_DESCRIPTION, MAX_TITLE, TemplateProblem, render
+from nudge.core.vocabulary import OVERDUE_SOURCE
+from nudge.periodic.payloads import SweepPage, SweepResult
+from nudge.platform.temporal import CONTACT_ID
+from nudge.recurring.payloads import RecurringInput
+from nudge.recurring.starts import start_or_reshape_recurring, stop_recurring_workflow
+from nudge.reminders.starts import start_reminder
+from nudge.rules.events import finish_unprocessed
+from nudge.tasks.payloads import NewTask
+from nudge.tasks.writer import write_task_once
 
 
 class PeriodicActivities:
@@ -60,7 +46,7 @@ class PeriodicActivities:
                 session.scalars(
                     select(Task)
                     .where(
-                        Task.status == TaskStatus.open,
+                        Task.status == "open",
                         Task.due_at < page.now - self.grace,
                         Task.source != OVERDUE_SOURCE,
                         Task.id > page.after_id,
@@ -95,20 +81,25 @@ class PeriodicActivities:
                 values["contact_name"] = contact.name
             try:
                 title = render(rule.task_title_template, values, MAX_TITLE)
-                description = render(rule.task_description_template, values, 5000)
+                description = render(rule.task_description_template, values, MAX_DESCRIPTION)
             except TemplateProblem:
                 pass  # the plain "Overdue: …" still goes out
-        escalation = Task(
-            owner_id=task.owner_id,
-            contact_id=task.contact_id,
-            title=title,
-            description=description,
-            priority="urgent",
-            due_at=page.now,
-            source=OVERDUE_SOURCE,
-            idempotency_key=f"overdue-{task.id}",
+        written = write_task_once(
+            self.sessions,
+            NewTask(
+                idempotency_key=overdue_key(task.id),
+                owner_id=task.owner_id,
+                contact_id=task.contact_id,
+                source=OVERDUE_SOURCE,
+                rule_id=rule.id if rule else None,
+                counts_trigger=True,  # each escalation is one trigger of the overdue rule
+                title=title,
+                description=description,
+                priority="urgent",
+                due_at=page.now,
+            ),
         )
-        return add_task_once(self.sessions, escalation, rule.id if rule else None)
+        return written.created
 
     @activity.defn
     async def remind_due(self, page: SweepPage) -> SweepResult:
@@ -121,7 +112,7 @@ class PeriodicActivities:
                     session.scalars(
                         select(Task)
                         .where(
-                            Task.status == TaskStatus.open,
+                            Task.status == "open",
                             Task.reminder_at <= page.now,
                             Task.reminder_status == "scheduled",
                             Task.id > page.after_id,
@@ -140,18 +131,14 @@ class PeriodicActivities:
         )
 
     async def _start_reminder(self, task: Task) -> bool:
-        try:
-            await self.client.start_workflow(
-                ReminderWorkflow.run,
-                ReminderInput(owner_id=task.owner_id, task_id=task.id, remind_at=task.reminder_at),  # type: ignore[arg-type]
-                id=reminder_workflow_id(task.id),
-                task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"Reminder for task {task.id} (sweep)",
-            )
-            return True
-        except WorkflowAlreadyStartedError:
-            return False
+        assert task.reminder_at is not None  # selected by it
+        return await start_reminder(
+            self.client,
+            self.task_queue,
+            owner_id=task.owner_id,
+            task_id=task.id,
+            remind_at=task.reminder_at,
+        )
 
     @activity.defn
     async def reconcile_recurring(self, page: SweepPage) -> SweepResult:
@@ -170,7 +157,7 @@ class PeriodicActivities:
                 )
 
         contacts = await to_thread.run_sync(with_cadence)
-        handles: list[WorkflowHandle] = await asyncio.gather(
+        handles = await asyncio.gather(
             *(
                 start_or_reshape_recurring(
                     self.client,
@@ -178,7 +165,7 @@ class PeriodicActivities:
                     RecurringInput(
                         owner_id=c.owner_id,
                         contact_id=c.id,
-                        cadence=c.cadence,  # type: ignore[arg-type]
+                        cadence=c.cadence,
                     ),
                     c.name,
                 )
@@ -228,7 +215,7 @@ class PeriodicActivities:
         """Enrollments whose batch still runs but whose workflow never started (a crash
         between the rows and the start) get started; a started one is left alone."""
 
-        def running() -> list[Enrolled]:
+        def running() -> list[EnrollmentInput]:
             with self.sessions() as session:
                 rows = session.execute(
                     select(Enrollment)
@@ -238,28 +225,22 @@ class PeriodicActivities:
                     .limit(page.limit)
                 ).scalars()
                 return [
-                    Enrolled(
-                        e.contact_id,
-                        e.workflow_id,
-                        e.batch_id,
-                        False,
-                        EnrollmentInput(
-                            owner_id=e.owner_id,
-                            campaign_id=e.campaign_id,
-                            contact_id=e.contact_id,
-                            enrollment_id=e.id,
-                            batch_id=e.batch_id,
-                            steps=step_specs(session, e.campaign_id),
-                        ),
+                    EnrollmentInput(
+                        owner_id=e.owner_id,
+                        campaign_id=e.campaign_id,
+                        contact_id=e.contact_id,
+                        enrollment_id=e.id,
+                        batch_id=e.batch_id,
+                        steps=step_specs(session, e.campaign_id),
                     )
                     for e in rows
                 ]
 
         found = await to_thread.run_sync(running)
         started = await asyncio.gather(
-            *(start_enrollment(self.client, self.task_queue, e) for e in found)
+            *(start_enrollment(self.client, self.task_queue, inp) for inp in found)
         )
-        last = found[-1].inp.enrollment_id if found else page.after_id
+        last = found[-1].enrollment_id if found else page.after_id
         return SweepResult(
             examined=len(found), acted=sum(started), last_id=last, done=len(found) < page.limit
         )
@@ -281,12 +262,7 @@ class PeriodicActivities:
             gone = await to_thread.run_sync(cleared, list(page.values()))
             strays = [wid for wid, cid in page.items() if cid in gone]
             await asyncio.gather(
-                *(
-                    self.client.get_workflow_handle(wid).signal(
-                        RecurringWorkflow.stop, "cadence cleared"
-                    )
-                    for wid in strays
-                )
+                *(stop_recurring_workflow(self.client, wid, "cadence cleared") for wid in strays)
             )
             return len(strays)
 

@@ -1,7 +1,5 @@
 """Reminder delivery: a notification row once per task, then the owner's webhook."""
 
-import hashlib
-import hmac
 import json
 
 import httpx
@@ -11,17 +9,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from nudge.contracts import ReminderPlan
-from nudge.db import transaction
-from nudge.models import Notification, Owner, Task, TaskStatus
-from nudge.webhooks import internal_target
-
-SIGNATURE_HEADER = "X-Nudge-Signature"
-DELIVERY_HEADER = "X-Nudge-Delivery"
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+from nudge.core.errors import NO_WEBHOOK, WEBHOOK_FAILED, WEBHOOK_REFUSED, WRITE_RACE, permanent
+from nudge.core.ids import reminder_workflow_id
+from nudge.core.models import Notification, Owner, Task
+from nudge.core.vocabulary import ReminderStatus
+from nudge.platform.db import transaction
+from nudge.reminders.payloads import ReminderPlan
+from nudge.reminders.webhooks import internal_target, signed_headers
 
 
 class ReminderActivities:
@@ -35,7 +29,7 @@ class ReminderActivities:
         try:
             with transaction(self.sessions) as session:
                 task = session.get(Task, task_id)
-                if task is None or task.status != TaskStatus.open:
+                if task is None or task.status != "open":
                     if task is not None:
                         task.reminder_status = "skipped"
                         task.reminder_detail = f"task {task.status} before its reminder"
@@ -51,7 +45,7 @@ class ReminderActivities:
                 body = json.dumps(
                     {
                         "type": "task.reminder",
-                        "delivery_id": f"reminder-task-{task_id}",
+                        "delivery_id": reminder_workflow_id(task_id),
                         "task": {
                             "id": task.id,
                             "title": task.title,
@@ -67,7 +61,9 @@ class ReminderActivities:
                 return ReminderPlan(deliver=True, webhook=webhook, body=body)
         except IntegrityError:
             # A concurrent attempt wrote the notification first: this attempt retries.
-            raise ApplicationError("notification written concurrently; retrying") from None
+            raise ApplicationError(
+                "notification written concurrently; retrying", type=WRITE_RACE
+            ) from None
 
     @activity.defn
     def post_webhook(self, task_id: int, body: str) -> int:
@@ -76,26 +72,24 @@ class ReminderActivities:
             task = session.get(Task, task_id)
             owner = session.get(Owner, task.owner_id) if task else None
         if owner is None or not owner.webhook_url:
-            raise ApplicationError("no webhook configured any more", non_retryable=True)
+            raise permanent(NO_WEBHOOK, "no webhook configured any more")
         why = None if self.allow_private else internal_target(owner.webhook_url, resolve=True)
         if why:
-            raise ApplicationError(f"refused: {why}", non_retryable=True)
+            raise permanent(WEBHOOK_REFUSED, f"refused: {why}")
         data = body.encode()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(owner.webhook_secret or "", data),
-            DELIVERY_HEADER: f"reminder-task-{task_id}",  # receivers dedupe retries on it
-        }
+        headers = signed_headers(owner.webhook_secret or "", data, reminder_workflow_id(task_id))
         try:
             resp = httpx.post(owner.webhook_url, content=data, headers=headers, timeout=10)
         except httpx.HTTPError as err:
-            raise ApplicationError(f"webhook unreachable: {err.__class__.__name__}") from None
+            raise ApplicationError(
+                f"webhook unreachable: {err.__class__.__name__}", type=WEBHOOK_FAILED
+            ) from None
         if not 200 <= resp.status_code < 300:
-            raise ApplicationError(f"webhook answered {resp.status_code}")
+            raise ApplicationError(f"webhook answered {resp.status_code}", type=WEBHOOK_FAILED)
         return resp.status_code
 
     @activity.defn
-    def mark_reminder(self, task_id: int, status: str, detail: str) -> None:
+    def mark_reminder(self, task_id: int, status: ReminderStatus, detail: str) -> None:
         with transaction(self.sessions) as session:
             task = session.get(Task, task_id)
             if task is not None:

@@ -6,12 +6,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from nudge.contracts import FiringOutcome
-from nudge.db import transaction
-from nudge.models import Contact, Rule, RuleFiring, Task, utcnow
-from nudge.rule_tasks import event_context, render_task
-from nudge.task_writes import add_task_once
-from nudge.templating import TemplateProblem
+from nudge.core.ids import time_rule_key
+from nudge.core.models import Contact, Rule, RuleFiring, Task, utcnow
+from nudge.core.templating import TemplateProblem
+from nudge.platform.db import transaction
+from nudge.rules.payloads import FiringOutcome
+from nudge.rules.render import event_context, render_task
+from nudge.tasks.payloads import NewTask
+from nudge.tasks.writer import insert_task, write_task_once
 
 
 class RuleActivities:
@@ -36,34 +38,25 @@ class RuleActivities:
             rule = session.get(Rule, firing.rule_id) if firing.rule_id else None
             contact = session.get(Contact, firing.contact_id) if firing.contact_id else None
             task, reason = None, _why_not(rule, contact)
-            if reason is None:
-                assert rule is not None
+            if rule is not None and reason is None:
                 try:
                     task = _write_task(session, rule, firing)
                 except TemplateProblem as err:
                     reason = f"template: {err}"
-            state = "created" if task else "skipped"
             # Only from `scheduled`: a delete that cancelled the firing meanwhile wins, and
-            # this transaction (task included) rolls back.
+            # this transaction (task and its count included) rolls back.
             claimed = session.execute(
                 update(RuleFiring)
                 .where(RuleFiring.id == firing.id, RuleFiring.state == "scheduled")
                 .values(
-                    state=state,
+                    state="created" if task else "skipped",
                     reason=reason,
                     task_id=task.id if task else None,
                     updated_at=utcnow(),
                 )
             )
-            if claimed.rowcount != 1:
-                raise _Overtaken  # rolls back the transaction, task included
-            if task is not None:
-                # Counted in the transaction that wrote the task: retries can't drift it.
-                session.execute(
-                    update(Rule)
-                    .where(Rule.id == rule.id)
-                    .values(tasks_created=Rule.tasks_created + 1)  # type: ignore[union-attr]
-                )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+                raise _Overtaken
             session.expire(firing)
             return _outcome(session, firing)
 
@@ -90,29 +83,30 @@ def _write_task(session: Session, rule: Rule, firing: RuleFiring) -> Task:
         due_at=firing.due_at,
         reminder_at=firing.reminder_at,
     )
-    task = Task(
-        owner_id=firing.owner_id,
-        contact_id=firing.contact_id,
-        title=rendered.title,
-        description=rendered.description,
-        priority=rendered.priority,
-        due_at=rendered.due_at,
-        reminder_at=rendered.reminder_at,
-        reminder_status="scheduled" if rendered.reminder_at else "none",
-        source=f"rule:{rule.id}",
-        rule_id=rule.id,
-        workflow_id=firing.workflow_id,
-        idempotency_key=firing.workflow_id,
+    return insert_task(
+        session,
+        NewTask(
+            idempotency_key=firing.workflow_id,
+            owner_id=firing.owner_id,
+            contact_id=firing.contact_id,
+            workflow_id=firing.workflow_id,
+            source=f"rule:{rule.id}",
+            rule_id=rule.id,  # the event counted the trigger; the task counts here
+            title=rendered.title,
+            description=rendered.description,
+            priority=rendered.priority,
+            due_at=rendered.due_at,
+            reminder_at=rendered.reminder_at,
+        ),
     )
-    session.add(task)
-    session.flush()
-    return task
 
 
 def _outcome(session: Session, firing: RuleFiring) -> FiringOutcome:
     task = session.get(Task, firing.task_id) if firing.task_id else None
+    if firing.state == "scheduled":  # unreachable: callers settle the firing first
+        raise RuntimeError(f"firing {firing.id} is still scheduled")
     return FiringOutcome(
-        state=firing.state,  # type: ignore[arg-type]
+        state=firing.state,
         reason=firing.reason,
         task_id=firing.task_id,
         reminder_at=task.reminder_at if task else None,
@@ -146,15 +140,19 @@ class TimeRuleActivities:
             )
         except TemplateProblem:
             return False
-        task = Task(
-            owner_id=rule.owner_id,
-            contact_id=contact.id,
-            title=rendered.title,
-            description=rendered.description,
-            priority=rendered.priority,
-            due_at=run_at,
-            source=f"rule:{rule.id}",
-            idempotency_key=f"time-rule-{rule.id}-{run_at:%Y%m%dT%H%M}-{contact.id}",
+        written = write_task_once(
+            self.sessions,
+            NewTask(
+                idempotency_key=time_rule_key(rule.id, run_at, contact.id),
+                owner_id=rule.owner_id,
+                contact_id=contact.id,
+                source=f"rule:{rule.id}",
+                rule_id=rule.id,
+                counts_trigger=True,  # each contact of a run is one trigger
+                title=rendered.title,
+                description=rendered.description,
+                priority=rendered.priority,
+                due_at=run_at,
+            ),
         )
-        # For a time rule each contact of a run is one trigger, counted with its task.
-        return add_task_once(self.sessions, task, rule.id)
+        return written.created

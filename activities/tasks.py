@@ -1,23 +1,19 @@
 """Activities that write tasks and batches. Each one is safe to run twice."""
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from nudge.batches import sequence_batch
-from nudge.contracts import (
-    BatchOutcome,
-    CadenceTask,
-    ContactCard,
-    CreatedTask,
-    NewTask,
-    SequenceInput,
-)
-from nudge.db import transaction
-from nudge.models import BatchStatus, Contact, Task, TaskBatch, utcnow
-from nudge.templating import MAX_DESCRIPTION, MAX_TITLE, TemplateProblem, render
+from nudge.core.errors import CONTACT_GONE, TEMPLATE_PROBLEM, permanent
+from nudge.core.ids import cadence_key
+from nudge.core.models import Contact, TaskBatch, utcnow
+from nudge.core.templating import MAX_DESCRIPTION, MAX_TITLE, TemplateProblem, render
+from nudge.platform.db import transaction
+from nudge.recurring.payloads import CadenceTask
+from nudge.sequences.batches import sequence_batch
+from nudge.sequences.payloads import SequenceInput
+from nudge.tasks.payloads import BatchOutcome, ContactCard, CreatedTask, NewTask
+from nudge.tasks.writer import write_task_once
 
 
 class TaskActivities:
@@ -37,11 +33,7 @@ class TaskActivities:
                 )
             )
             if contact is None:
-                raise ApplicationError(
-                    f"contact {inp.contact_id} no longer exists",
-                    type="ContactGone",
-                    non_retryable=True,
-                )
+                raise permanent(CONTACT_GONE, f"contact {inp.contact_id} no longer exists")
             if session.get(TaskBatch, inp.batch_id) is None:
                 session.add(
                     sequence_batch(
@@ -52,34 +44,16 @@ class TaskActivities:
 
     @activity.defn
     def create_task(self, new: NewTask) -> CreatedTask:
-        existing = self._find(new.idempotency_key)
-        if existing is not None:
-            return CreatedTask(task_id=existing, created=False)
-        try:
-            with transaction(self.sessions) as session:
-                task = Task(**new.model_dump())
-                session.add(task)
-                session.flush()
-                return CreatedTask(task_id=task.id, created=True)
-        except IntegrityError:
-            # A concurrent attempt inserted the same key first; its row is the task.
-            found = self._find(new.idempotency_key)
-            if found is None:
-                raise
-            return CreatedTask(task_id=found, created=False)
+        return write_task_once(self.sessions, new)
 
     @activity.defn
     def finish_batch(self, outcome: BatchOutcome) -> None:
         with transaction(self.sessions) as session:
             session.execute(
                 update(TaskBatch)
-                .where(TaskBatch.id == outcome.batch_id, TaskBatch.status == BatchStatus.running)
+                .where(TaskBatch.id == outcome.batch_id, TaskBatch.status == "running")
                 .values(status=outcome.status, stop_reason=outcome.reason, finished_at=utcnow())
             )
-
-    def _find(self, key: str) -> int | None:
-        with self.sessions() as session:
-            return session.scalar(select(Task.id).where(Task.idempotency_key == key))
 
     @activity.defn
     def create_cadence_task(self, spec: CadenceTask) -> CreatedTask:
@@ -87,9 +61,7 @@ class TaskActivities:
         with self.sessions() as session:
             contact = session.get(Contact, spec.contact_id)
         if contact is None or contact.owner_id != spec.owner_id:
-            raise ApplicationError(
-                "contact no longer exists", type="ContactGone", non_retryable=True
-            )
+            raise permanent(CONTACT_GONE, "contact no longer exists")
         values = {"contact_name": contact.name, "cadence": spec.cadence}
         if contact.email:
             values["contact_email"] = contact.email
@@ -97,12 +69,11 @@ class TaskActivities:
             title = render(spec.template.title, values, MAX_TITLE)
             description = render(spec.template.description, values, MAX_DESCRIPTION)
         except TemplateProblem as err:
-            raise ApplicationError(
-                f"template: {err}", type="TemplateProblem", non_retryable=True
-            ) from None
-        return self.create_task(
+            raise permanent(TEMPLATE_PROBLEM, f"template: {err}") from None
+        return write_task_once(
+            self.sessions,
             NewTask(
-                idempotency_key=f"{spec.workflow_id}-{spec.due_at.date().isoformat()}",
+                idempotency_key=cadence_key(spec.owner_id, spec.contact_id, spec.due_at.date()),
                 owner_id=spec.owner_id,
                 contact_id=spec.contact_id,
                 workflow_id=spec.workflow_id,
@@ -111,5 +82,5 @@ class TaskActivities:
                 description=description,
                 priority=spec.template.priority,
                 due_at=spec.due_at,
-            )
+            ),
         )

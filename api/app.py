@@ -21,9 +21,9 @@ from api.routes import (
     stats,
     tasks,
 )
-from nudge.db import make_engine, make_session_factory
-from nudge.settings import Settings, get_settings
-from nudge.temporal import connect
+from nudge.platform.db import make_engine, make_session_factory
+from nudge.platform.settings import Settings, get_settings
+from nudge.platform.temporal import connect
 
 DESCRIPTION = """
 Nudge creates the right follow-up task, for the right person, at the right time, exactly once.

@@ -8,9 +8,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from nudge.models import Owner
-from nudge.owners import owner_for_key
-from nudge.settings import Settings
+from nudge.core.models import Owner
+from nudge.platform.owners import owner_for_key
+from nudge.platform.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An owner's API key (`nudge create-owner`).")
 

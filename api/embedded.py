@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
-from nudge.settings import Settings
+from nudge.platform.settings import Settings
 
 
 def free_port() -> int:

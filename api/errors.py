@@ -6,8 +6,8 @@ from fastapi.responses import JSONResponse, Response
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.pages import error_page, is_page
-from nudge.errors import NudgeError
-from nudge.temporal import unreachable
+from nudge.core.errors import NudgeError
+from nudge.platform.temporal import unreachable
 
 
 def _answer(request: Request, status: int, body: dict) -> Response:

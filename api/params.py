@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from nudge.schemas import UtcTime
+from nudge.core.types import UtcTime
 
 MAX_ID = 2**31 - 1  # PostgreSQL integer keys
 MAX_OFFSET = 10_000_000

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from nudge.binaries import find_binary
-from nudge.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES
+from nudge.platform.binaries import find_binary
+from nudge.platform.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES
 
 
 def say(line: str) -> None:

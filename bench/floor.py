@@ -6,7 +6,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from nudge.contracts import NewTask
+    from nudge.tasks.payloads import NewTask
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 

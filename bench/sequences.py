@@ -22,11 +22,11 @@ from activities.tasks import TaskActivities
 from api.embedded import serve_api
 from bench.common import say
 from bench.floor import ActivityFloorWorkflow, FloorWorkflow, WriteTaskWorkflow, noop
-from nudge.contracts import NewTask
-from nudge.db import make_engine, make_session_factory, transaction
-from nudge.migrate import upgrade
-from nudge.models import Contact
-from nudge.owners import create_owner
+from nudge.core.models import Contact
+from nudge.platform.db import make_engine, make_session_factory, transaction
+from nudge.platform.migrate import upgrade
+from nudge.platform.owners import create_owner
+from nudge.tasks.payloads import NewTask
 from worker import build_worker
 
 

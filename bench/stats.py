@@ -29,10 +29,10 @@ from api.embedded import serve_api
 from bench.common import p50_p95, say
 from bench.stats_data import fill, reset_postgres, row_counts
 from bench.stats_plans import explain, timings
-from nudge.db import make_engine, make_session_factory
-from nudge.models import utcnow
-from nudge.stats import KINDS, Window
-from nudge.temporal import KIND, OWNER_ID
+from nudge.core.models import utcnow
+from nudge.platform.db import make_engine, make_session_factory
+from nudge.platform.temporal import KIND, OWNER_ID
+from nudge.reporting.stats import KINDS, Window
 
 STATS = "/api/task-automation/stats/"
 DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/nudge_bench"

@@ -14,11 +14,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bench.common import say
-from nudge.db import make_engine, make_session_factory, transaction
-from nudge.migrate import upgrade
-from nudge.models import Contact, CrmEvent, Owner, Rule, RuleFiring, Task, TaskBatch
-from nudge.owners import create_owner
-from nudge.triggers import ACTIVITY_TYPES, CADENCES
+from nudge.core.models import Contact, CrmEvent, Owner, Rule, RuleFiring, Task, TaskBatch
+from nudge.platform.db import make_engine, make_session_factory, transaction
+from nudge.platform.migrate import upgrade
+from nudge.platform.owners import create_owner
+from nudge.rules.triggers import ACTIVITY_TYPES, CADENCES
 
 CONTACTS = 10_000
 RULES = 100

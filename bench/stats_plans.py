@@ -11,8 +11,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from nudge.db import make_session_factory
-from nudge.stats import Window, compute, explained
+from nudge.platform.db import make_session_factory
+from nudge.reporting.stats import Window, compute, explained
 
 PREFIX = {"postgresql": "EXPLAIN (ANALYZE, BUFFERS)", "sqlite": "EXPLAIN QUERY PLAN"}
 # A full read of the big table; SQLite names its index when it uses one ("SCAN tasks USING …").

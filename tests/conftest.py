@@ -17,13 +17,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.embedded import serve_api
-from nudge.binaries import find_binary
-from nudge.db import make_engine, make_session_factory, transaction
-from nudge.migrate import upgrade
-from nudge.models import Contact
-from nudge.owners import create_owner
-from nudge.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES
-from worker import build_worker, ensure_search_attributes
+from nudge.core.models import Contact
+from nudge.platform.binaries import find_binary
+from nudge.platform.db import make_engine, make_session_factory, transaction
+from nudge.platform.migrate import upgrade
+from nudge.platform.owners import create_owner
+from nudge.platform.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES, ensure_search_attributes
+from worker import build_worker
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 

@@ -53,7 +53,7 @@ class WorkerProcess:
     def start(self) -> None:
         start = self.log.stat().st_size if self.log.exists() else 0
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nudge.cli", "worker"],
+            [sys.executable, "-m", "nudge", "worker"],
             env=self.env,
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,

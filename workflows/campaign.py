@@ -4,25 +4,15 @@ previous one; a reply or a status change can end it like a sequence."""
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaigns import CampaignActivities
     from activities.tasks import TaskActivities
-    from nudge.contracts import (
-        BatchOutcome,
-        ContactEvent,
-        EnrollmentInput,
-        EnrollmentProgress,
-    )
-    from nudge.schedule import stop_reason_for
-
-WRITE = {"start_to_close_timeout": timedelta(seconds=30),
-         "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1))}  # fmt: skip
-
-
-def campaign_workflow_id(campaign_id: int, contact_id: int) -> str:
-    return f"campaign-{campaign_id}-{contact_id}"
+    from nudge.campaigns.payloads import EnrollmentInput, EnrollmentProgress
+    from nudge.core.contact_events import ContactEvent, ends_sequence
+    from nudge.core.vocabulary import BatchEnd
+    from nudge.tasks.payloads import BatchOutcome
+    from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
 
 
 @workflow.defn
@@ -32,7 +22,7 @@ class CampaignEnrollmentWorkflow:
         self._inp = inp
         self._done = 0
         self._next: datetime | None = None
-        self._stop: tuple[str, str] | None = None  # (state, reason)
+        self._stop: tuple[BatchEnd, str] | None = None  # (state, reason)
 
     @workflow.run
     async def run(self, inp: EnrollmentInput) -> EnrollmentProgress:
@@ -56,22 +46,24 @@ class CampaignEnrollmentWorkflow:
                 CampaignActivities.run_step,
                 args=[inp.enrollment_id, step, due],
                 summary=f"Step {step.order}: {step.message_type} {step.name!r}",
-                **WRITE,  # type: ignore[arg-type]
+                start_to_close_timeout=WRITE_TIMEOUT,
+                retry_policy=WRITE_RETRY,
             )
             self._done += 1
         self._next = None
         state, reason = self._stop or ("completed", None)
         await workflow.execute_activity_method(
             TaskActivities.finish_batch,
-            BatchOutcome(batch_id=inp.batch_id, status=state, reason=reason),  # type: ignore[arg-type]
+            BatchOutcome(batch_id=inp.batch_id, status=state, reason=reason),
             summary=f"Mark enrollment {state}",
-            **WRITE,  # type: ignore[arg-type]
+            start_to_close_timeout=WRITE_TIMEOUT,
+            retry_policy=WRITE_RETRY,
         )
         return self.progress()
 
     @workflow.signal
     def contact_event(self, event: ContactEvent) -> None:
-        reason = stop_reason_for(event)
+        reason = ends_sequence(event)
         if reason and self._stop is None:
             self._stop = ("stopped", reason)
 
@@ -83,10 +75,11 @@ class CampaignEnrollmentWorkflow:
     @workflow.query
     def progress(self) -> EnrollmentProgress:
         running = self._next is not None or (self._done == 0 and self._stop is None)
-        state = "running" if running and self._stop is None else (self._stop or ("completed",))[0]
+        if running and self._stop is None:
+            return EnrollmentProgress(
+                state="running", steps_done=self._done, next_due_at=self._next, stop_reason=None
+            )
+        state, reason = self._stop or ("completed", None)
         return EnrollmentProgress(
-            state=state,  # type: ignore[arg-type]
-            steps_done=self._done,
-            next_due_at=self._next,
-            stop_reason=self._stop[1] if self._stop else None,
+            state=state, steps_done=self._done, next_due_at=self._next, stop_reason=reason
         )

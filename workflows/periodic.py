@@ -1,25 +1,26 @@
 """The periodic jobs the Temporal Schedules start: each pages through its rows with one
 bounded activity call per page and returns what it did."""
 
-from datetime import timedelta
-from typing import Literal
+from typing import Final
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.periodic import PeriodicActivities
-    from nudge.contracts import SweepPage, SweepResult
+    from nudge.core.vocabulary import PeriodicJob
+    from nudge.periodic.payloads import SweepPage, SweepResult
+    from workflows.policies import PAGE_TIMEOUT
 
-Job = Literal["escalate_overdue", "remind_due", "reconcile_recurring", "process_automation"]
-PAGE_TIMEOUT = timedelta(minutes=2)
 # A job is one or more page-through activities, run in turn.
-STEPS: dict[str, tuple[str, ...]] = {"process_automation": ("finish_events", "restart_enrollments")}
+STEPS: Final[dict[str, tuple[str, ...]]] = {
+    "process_automation": ("finish_events", "restart_enrollments")
+}
 
 
 @workflow.defn
 class PeriodicJobWorkflow:
     @workflow.run
-    async def run(self, job: Job, page_size: int = 500) -> SweepResult:
+    async def run(self, job: PeriodicJob, page_size: int = 500) -> SweepResult:
         total = SweepResult()
         for step in STEPS.get(job, (job,)):
             total = total.plus(await self._page_through(step, page_size))

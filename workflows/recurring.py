@@ -1,30 +1,25 @@
 """A contact's recurring check-ins: one task per cadence period, forever, with a small
 history (continue-as-new every 100 cycles, or sooner when the server suggests it)."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
-    from nudge.contracts import (
+    from nudge.core.contact_events import ContactEvent, ends_cadence
+    from nudge.core.errors import PERMANENT, failure_kind, failure_message
+    from nudge.recurring.cadence import occurrence
+    from nudge.recurring.payloads import (
         CadenceChange,
         CadenceTask,
-        ContactEvent,
         RecurringInput,
         RecurringProgress,
     )
-    from nudge.schedule import occurrence
+    from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
 
 CYCLES_PER_RUN = 100
-STOPPING_STATUSES = frozenset({"lost", "inactive"})
-WRITE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-
-
-def recurring_workflow_id(owner_id: int, contact_id: int) -> str:
-    return f"recurring-{owner_id}-{contact_id}"
 
 
 @workflow.defn
@@ -82,13 +77,13 @@ class RecurringWorkflow:
                     template=self._inp.template,
                     due_at=due,
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=WRITE_TIMEOUT,
                 retry_policy=WRITE_RETRY,
                 summary=f"Create {self._inp.cadence} task due {due:%Y-%m-%d}",
             )
         except ActivityError as err:
-            if isinstance(err.cause, ApplicationError) and err.cause.non_retryable:
-                self._stop_reason = err.cause.message
+            if failure_kind(err) in PERMANENT:  # the contact is gone, the template can't render
+                self._stop_reason = failure_message(err)
                 return False
             raise
         return True
@@ -117,8 +112,9 @@ class RecurringWorkflow:
 
     @workflow.signal
     def contact_event(self, event: ContactEvent) -> None:
-        if event.status in STOPPING_STATUSES:
-            self.stop(f"contact status changed to {event.status}")
+        reason = ends_cadence(event)
+        if reason:
+            self.stop(reason)
 
     @workflow.query
     def progress(self) -> RecurringProgress:

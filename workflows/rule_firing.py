@@ -1,19 +1,17 @@
 """One rule matched one event: wait out the delay, then write the task (or say why not)."""
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
 
 from workflows.timing import sleep_until
 
 with workflow.unsafe.imports_passed_through():
     from activities.rules import RuleActivities
-    from nudge.contracts import FiringInput, FiringOutcome, ReminderInput
-    from workflows.reminder import ReminderWorkflow, reminder_workflow_id
-
-WRITE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+    from nudge.core.ids import reminder_workflow_id
+    from nudge.reminders.payloads import ReminderInput
+    from nudge.rules.payloads import FiringInput, FiringOutcome
+    from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
+    from workflows.reminder import ReminderWorkflow
 
 
 @workflow.defn
@@ -24,7 +22,7 @@ class RuleFiringWorkflow:
         outcome = await workflow.execute_activity_method(
             RuleActivities.fire_rule,
             inp.firing_id,
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=WRITE_TIMEOUT,
             retry_policy=WRITE_RETRY,
             summary="Re-check rule and contact, render, write the task",
         )

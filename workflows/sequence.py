@@ -2,27 +2,28 @@
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Final
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
-    from nudge.contracts import (
-        BatchOutcome,
-        ContactEvent,
-        NewTask,
-        PlannedStep,
-        SequenceInput,
-        SequenceProgress,
-        SequenceState,
-    )
-    from nudge.schedule import SEQUENCE_PRESETS, sequence_due_times, stop_reason_for
+    from nudge.core.contact_events import ContactEvent, ends_sequence
+    from nudge.core.errors import CONTACT_GONE, failure_kind
+    from nudge.core.ids import sequence_step_key
+    from nudge.core.vocabulary import BatchEnd, SequenceState
+    from nudge.sequences.payloads import PlannedStep, SequenceInput, SequenceProgress
+    from nudge.sequences.presets import SEQUENCE_PRESETS, sequence_due_times
+    from nudge.tasks.payloads import BatchOutcome, NewTask
+    from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
 
-WRITE_TIMEOUT = timedelta(seconds=30)
-WRITE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-TERMINAL: frozenset[SequenceState] = frozenset({"completed", "cancelled", "stopped"})
+# The states a sequence ends in, as its batch records them.
+TERMINAL: Final[dict[SequenceState, BatchEnd]] = {
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "stopped": "stopped",
+}
 
 
 @workflow.defn
@@ -62,7 +63,7 @@ class SequenceWorkflow:
                 summary="Load contact, check batch",
             )
         except ActivityError as err:
-            if isinstance(err.cause, ApplicationError) and err.cause.type == "ContactGone":
+            if failure_kind(err) == CONTACT_GONE:
                 self._end("stopped", "contact deleted")
                 return
             raise
@@ -81,7 +82,7 @@ class SequenceWorkflow:
             await workflow.execute_activity_method(
                 TaskActivities.create_task,
                 NewTask(
-                    idempotency_key=f"batch-{inp.batch_id}-step-{step}",
+                    idempotency_key=sequence_step_key(inp.batch_id, step),
                     owner_id=inp.owner_id,
                     contact_id=inp.contact_id,
                     batch_id=inp.batch_id,
@@ -122,10 +123,10 @@ class SequenceWorkflow:
         return False
 
     async def _finish_batch(self) -> None:
-        status = self._state if self._state in TERMINAL else "stopped"
+        status = TERMINAL.get(self._state, "stopped")
         await workflow.execute_activity_method(
             TaskActivities.finish_batch,
-            BatchOutcome(batch_id=self._inp.batch_id, status=status, reason=self._stop_reason),  # type: ignore[arg-type]
+            BatchOutcome(batch_id=self._inp.batch_id, status=status, reason=self._stop_reason),
             start_to_close_timeout=WRITE_TIMEOUT,
             retry_policy=WRITE_RETRY,
             summary=f"Mark batch {status}",
@@ -160,7 +161,7 @@ class SequenceWorkflow:
 
     @workflow.signal
     def contact_event(self, event: ContactEvent) -> None:
-        reason = stop_reason_for(event)
+        reason = ends_sequence(event)
         if reason:
             self._end("stopped", reason)
 

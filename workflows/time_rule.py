@@ -1,13 +1,11 @@
 """One run of a time-based rule, started by the rule's own Temporal Schedule."""
 
-from datetime import timedelta
-
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from activities.rules import TimeRuleActivities
-
+    from workflows.policies import TIME_RULE_TIMEOUT
 
 # Set by the schedule on each run it starts.
 SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
@@ -23,6 +21,6 @@ class TimeRuleRunWorkflow:
         return await workflow.execute_activity_method(
             TimeRuleActivities.run_time_rule,
             args=[rule_id, run_at],
-            start_to_close_timeout=timedelta(minutes=5),
+            start_to_close_timeout=TIME_RULE_TIMEOUT,
             summary=f"Tasks for rule {rule_id}'s contacts, {run_at:%Y-%m-%d %H:%M}",
         )

@@ -12,18 +12,18 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import ClientDep, SessionsDep, SettingsDep
-from api.pages.lookups import contact_names
 from api.pages.render import bar_chart, render
 from api.pages.session import BASE, PageDep
-from api.pagination import page as page_of
-from api.routes.batches import SORTS, BatchKind, batch_filters, batch_rows
-from api.routes.sequences import workflow_url
-from nudge.contracts import SequenceProgress
-from nudge.models import Rule, TaskBatch, utcnow
-from nudge.schemas import BatchOut
-from nudge.schemas import BatchStatus as BatchStatusName
-from nudge.sequences import sequence_progress
-from nudge.stats import Window, compute, running_workflows
+from nudge.contacts.lookup import contact_names
+from nudge.core.models import Rule, TaskBatch, utcnow
+from nudge.core.vocabulary import BatchKind
+from nudge.core.vocabulary import BatchStatus as BatchStatusName
+from nudge.platform.listing import page as page_of
+from nudge.reporting.stats import Window, compute, running_workflows
+from nudge.sequences.batches import SORTS, batch_filters, batch_rows
+from nudge.sequences.payloads import SequenceProgress
+from nudge.sequences.progress import sequence_progress
+from nudge.sequences.schemas import BatchOut
 
 router = APIRouter(prefix=BASE, tags=["web page"])
 BATCHES_SHOWN = 20
@@ -109,7 +109,7 @@ async def dashboard(
         _progress(client, sessions, data["running"]), running_workflows(client, page.owner.id)
     )
     sequences: list[tuple[BatchOut, SequenceProgress | None, str]] = [
-        (row, progress.get(row.id), workflow_url(settings, row.workflow_id))
+        (row, progress.get(row.id), settings.workflow_url(row.workflow_id))
         for row in data["running_rows"]
     ]
     context = {

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from nudge.templating import VARIABLES
+from nudge.core.templating import VARIABLES
 
 NONE = "\u2013"  # an en dash for "no value yet"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from nudge.models import Rule
-from nudge.schemas import RuleIn
-from nudge.triggers import ACTIVITY_TYPES, ANY, CADENCES, STATUSES, check_config
+from nudge.core.models import Rule
+from nudge.rules.schemas import RuleIn
+from nudge.rules.triggers import ACTIVITY_TYPES, ANY, CADENCES, STATUSES, check_config
 
 TRIGGERS = {
     "activity": "An activity (email opened, form submitted …)",

@@ -10,25 +10,25 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.deps import ClientDep, SessionsDep, SettingsDep
-from api.pages.lookups import contact_names
 from api.pages.render import render
 from api.pages.rule_form import CHOICES, TRIGGERS, RuleForm
 from api.pages.session import BASE, PageDep, PageSession, PostDep
 from api.params import MAX_ID, IdPath, Offset
-from api.routes.rules import firing_page
-from nudge.errors import NudgeError, Unprocessable
-from nudge.models import Contact, Rule
-from nudge.rule_writes import (
+from nudge.contacts.lookup import contact_names
+from nudge.core.errors import NudgeError, Unprocessable
+from nudge.core.models import Contact, Rule
+from nudge.rules.schemas import RuleIn
+from nudge.rules.service import (
     changing,
     creating,
     delete_rule,
     draft,
+    firing_page,
     merged,
     owned_rule,
     preview_task,
     save_rule,
 )
-from nudge.schemas import RuleIn
 
 router = APIRouter(prefix=f"{BASE}/rules", tags=["web page"])
 FIRINGS_PER_PAGE = 25

@@ -10,7 +10,7 @@ from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import get_sessions, key_owner
-from nudge.models import Owner
+from nudge.core.models import Owner
 
 COOKIE = "nudge_key"
 BASE = "/automations/task-scheduling"

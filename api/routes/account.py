@@ -5,10 +5,10 @@ import secrets
 from fastapi import APIRouter
 
 from api.deps import OwnerDep, SessionDep, SettingsDep
-from nudge.errors import Unprocessable
-from nudge.models import Owner
-from nudge.schemas import AccountOut, WebhookIn, WebhookOut
-from nudge.webhooks import internal_target
+from nudge.core.errors import Unprocessable
+from nudge.core.models import Owner
+from nudge.reminders.schemas import AccountOut, WebhookIn, WebhookOut
+from nudge.reminders.webhooks import internal_target
 
 router = APIRouter(prefix="/api/account", tags=["account"])
 

@@ -1,95 +1,21 @@
 """Scheduled task batches and their progress, counted by SQL over the tasks table."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from api.deps import OwnerDep, SessionDep
-from api.pagination import equal_to, page
 from api.params import IdPath, Limit, Offset, OptionalId
-from nudge.errors import NotFound
-from nudge.models import BatchStatus, Task, TaskBatch, TaskStatus
-from nudge.schemas import BatchOut, Page
-from nudge.schemas import BatchStatus as BatchStatusName
+from nudge.core.errors import NotFound
+from nudge.core.models import TaskBatch
+from nudge.core.types import Page
+from nudge.core.vocabulary import BatchKind, BatchStatus
+from nudge.platform.listing import page
+from nudge.sequences.batches import SORTS, BatchSort, batch_filters, batch_rows
+from nudge.sequences.schemas import BatchOut
 
 router = APIRouter(prefix="/api/task-automation/batches", tags=["batches"])
-
-
-def batch_rows(session: Session, batches: list[TaskBatch]) -> list[BatchOut]:
-    """Attach created/completed/cancelled counts to batches in one grouped query."""
-    ids = [b.id for b in batches]
-    counts = (
-        {
-            row.batch_id: row
-            for row in session.execute(
-                select(
-                    Task.batch_id,
-                    func.count().label("created"),
-                    func.sum(case((Task.status == TaskStatus.completed, 1), else_=0)).label(
-                        "completed"
-                    ),
-                    func.sum(case((Task.status == TaskStatus.cancelled, 1), else_=0)).label(
-                        "cancelled"
-                    ),
-                )
-                .where(Task.batch_id.in_(ids))
-                .group_by(Task.batch_id)
-            )
-        }
-        if ids
-        else {}
-    )
-    out = []
-    for b in batches:
-        row = counts.get(b.id)
-        created, completed, cancelled = (
-            (row.created, int(row.completed), int(row.cancelled)) if row else (0, 0, 0)
-        )
-        expected = b.planned if b.status == BatchStatus.running else created
-        done = completed + cancelled
-        percent = 100 if expected == 0 else round(100 * done / expected)
-        out.append(
-            BatchOut(
-                id=b.id,
-                kind=b.kind,
-                name=b.name,
-                contact_id=b.contact_id,
-                workflow_id=b.workflow_id,
-                status=b.status,
-                stop_reason=b.stop_reason,
-                planned=b.planned,
-                created=created,
-                completed=completed,
-                cancelled=cancelled,
-                percent=percent,
-                created_at=b.created_at,
-                finished_at=b.finished_at,
-            )
-        )
-    return out
-
-
-BatchKind = Literal["sequence", "campaign"]
-BatchSort = Literal["-created_at", "created_at", "name", "-name", "status", "-status"]
-SORTS = {
-    "-created_at": [TaskBatch.id.desc()],
-    "created_at": [TaskBatch.id],
-    "name": [TaskBatch.name, TaskBatch.id],
-    "-name": [TaskBatch.name.desc(), TaskBatch.id.desc()],
-    "status": [TaskBatch.status, TaskBatch.id.desc()],
-    "-status": [TaskBatch.status.desc(), TaskBatch.id.desc()],
-}
-
-
-def batch_filters(
-    owner_id: int,
-    kind: str | None = None,
-    status: str | None = None,
-    contact_id: int | None = None,
-) -> list[ColumnElement[bool]]:
-    return equal_to(TaskBatch, owner_id=owner_id, kind=kind, status=status, contact_id=contact_id)
 
 
 @router.get("/", response_model=Page[BatchOut])
@@ -97,7 +23,7 @@ def list_batches(
     owner: OwnerDep,
     session: SessionDep,
     kind: BatchKind | None = None,
-    status: BatchStatusName | None = None,
+    status: BatchStatus | None = None,
     contact_id: OptionalId = None,
     sort: Annotated[
         BatchSort, Query(description="A field, `-` first for descending; newest first by default.")

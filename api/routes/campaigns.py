@@ -4,9 +4,17 @@ from fastapi import APIRouter, status
 
 from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep
 from api.params import IdPath
-from nudge.campaigns import enroll, owned_campaign, steps_of
-from nudge.models import AutomationStep, Campaign
-from nudge.schemas import CampaignIn, CampaignOut, EnrollIn, EnrollmentOut, EnrollOut, StepOut
+from nudge.campaigns.schemas import (
+    CampaignIn,
+    CampaignOut,
+    EnrollIn,
+    EnrollmentOut,
+    EnrollOut,
+    StepOut,
+)
+from nudge.campaigns.service import enroll, owned_campaign
+from nudge.campaigns.steps import steps_of
+from nudge.core.models import AutomationStep, Campaign
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 

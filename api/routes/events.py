@@ -5,9 +5,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
-from nudge.events import EventResult, EventSpec, receive_event
-from nudge.schemas import ActivityEventIn, EventOut, FiringOut, StatusChangeIn
-from nudge.settings import Settings
+from nudge.platform.settings import Settings
+from nudge.rules.events import EventResult, EventSpec, receive_event
+from nudge.rules.schemas import ActivityEventIn, EventOut, FiringOut, StatusChangeIn
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 

@@ -5,13 +5,18 @@ from datetime import timedelta
 from anyio import to_thread
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
 from api.deps import ClientDep, SessionsDep
-from nudge.schemas import Health
 
 router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    database: str
+    temporal: str
 
 
 @router.get(

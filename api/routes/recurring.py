@@ -4,11 +4,10 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
 from api.params import IdPath
-from api.routes.sequences import workflow_url
-from nudge.contracts import RecurringProgress, TaskTemplate
-from nudge.recurring import recurring_progress, schedule_recurring, stop_recurring
-from nudge.schemas import RecurringOut, ScheduleRecurringIn
-from nudge.settings import Settings
+from nudge.platform.settings import Settings
+from nudge.recurring.payloads import RecurringProgress, TaskTemplate
+from nudge.recurring.schemas import RecurringOut, ScheduleRecurringIn
+from nudge.recurring.service import recurring_progress, schedule_recurring, stop_recurring
 
 router = APIRouter(prefix="/api/task-automation", tags=["recurring"])
 
@@ -21,7 +20,7 @@ def _out(progress: RecurringProgress, contact_id: int, settings: Settings) -> Re
         state=progress.state,
         next_due_at=progress.next_due_at,
         stop_reason=progress.stop_reason,
-        temporal_ui_url=workflow_url(settings, progress.workflow_id),
+        temporal_ui_url=settings.workflow_url(progress.workflow_id),
     )
 
 

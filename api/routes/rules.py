@@ -3,35 +3,32 @@
 from fastapi import APIRouter, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep
-from api.pagination import page
 from api.params import IdPath, Limit, Offset
-from nudge.models import CrmEvent, Rule, RuleFiring
-from nudge.rule_writes import (
-    changing,
-    creating,
-    draft,
-    merged,
-    owned_rule,
-    preview_task,
-    save_rule,
-)
-from nudge.rule_writes import (
-    delete_rule as remove_rule,
-)
-from nudge.schemas import (
+from nudge.core.models import Rule
+from nudge.core.types import Page
+from nudge.platform.listing import page
+from nudge.rules.schemas import (
     DraftPreviewIn,
     FiringOut,
-    Page,
     PreviewIn,
     PreviewOut,
     RuleIn,
     RuleOut,
     RulePatch,
 )
+from nudge.rules.service import (
+    changing,
+    creating,
+    draft,
+    firing_page,
+    merged,
+    owned_rule,
+    preview_task,
+    save_rule,
+)
+from nudge.rules.service import delete_rule as remove_rule
 
 router = APIRouter(prefix="/api/task-automation/rules", tags=["rules"])
 
@@ -126,27 +123,3 @@ def firings(
     (with the reason) or cancelled. Newest first."""
     items, total = firing_page(session, owner.id, rule_id, limit, offset)
     return {"items": items, "total": total}
-
-
-def firing_page(
-    session: Session, owner_id: int, rule_id: int, limit: int, offset: int
-) -> tuple[list[FiringOut], int]:
-    """One page of a rule's firings with the CRM's event ids (the API and the web page)."""
-    owned_rule(session, owner_id, rule_id)
-    where = [RuleFiring.rule_id == rule_id, RuleFiring.owner_id == owner_id]
-    rows, total = page(session, RuleFiring, where, [RuleFiring.id.desc()], limit, offset)
-    ids = [f.event_row_id for f in rows]
-    events = {
-        row_id: event_id
-        for row_id, event_id in session.execute(
-            select(CrmEvent.id, CrmEvent.event_id).where(CrmEvent.id.in_(ids))
-        ).all()
-    }
-    items = [
-        FiringOut.model_validate(
-            {**{c: getattr(f, c) for c in FiringOut.model_fields if hasattr(f, c)},
-             "event_id": events.get(f.event_row_id, "")}
-        )
-        for f in rows
-    ]  # fmt: skip
-    return items, total

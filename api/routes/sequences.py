@@ -7,10 +7,18 @@ from temporalio.client import Client
 
 from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
 from api.params import WorkflowIdPath
-from nudge.contracts import SequenceProgress
-from nudge.schemas import CancelIn, ScheduledSequenceOut, ScheduleSequenceIn, SequenceProgressOut
-from nudge.sequences import latest_batch, schedule_sequence, sequence_progress, signal_sequence
-from nudge.settings import Settings
+from nudge.core.vocabulary import SequenceAction
+from nudge.platform.settings import Settings
+from nudge.sequences.control import control_sequence
+from nudge.sequences.payloads import SequenceProgress
+from nudge.sequences.progress import latest_batch, sequence_progress
+from nudge.sequences.schemas import (
+    CancelIn,
+    ScheduledSequenceOut,
+    ScheduleSequenceIn,
+    SequenceProgressOut,
+)
+from nudge.sequences.start import schedule_sequence
 
 router = APIRouter(prefix="/api/task-automation", tags=["sequences"])
 
@@ -21,15 +29,11 @@ ERRORS = {
 }
 
 
-def workflow_url(settings: Settings, workflow_id: str) -> str:
-    return f"{settings.ui_base_url}/namespaces/{settings.namespace}/workflows/{workflow_id}"
-
-
 def _out(progress: SequenceProgress, settings: Settings) -> SequenceProgressOut:
     return SequenceProgressOut(
         **progress.model_dump(exclude={"planned"}),
         planned=[p.model_dump() for p in progress.planned],  # type: ignore[misc]
-        temporal_ui_url=workflow_url(settings, progress.workflow_id),
+        temporal_ui_url=settings.workflow_url(progress.workflow_id),
     )
 
 
@@ -67,7 +71,7 @@ async def schedule(
         batch_id=result.batch_id,
         planned=[p.model_dump() for p in result.planned],  # type: ignore[misc]
         already_running=not result.started,
-        temporal_ui_url=workflow_url(settings, result.workflow_id),
+        temporal_ui_url=settings.workflow_url(result.workflow_id),
     )
 
 
@@ -86,15 +90,15 @@ async def progress(
 
 async def _control(
     workflow_id: str,
-    signal: str,
-    args: tuple[object, ...],
+    action: SequenceAction,
+    reason: str | None,
     owner_id: int,
     sessions: sessionmaker[Session],
     client: Client,
     settings: Settings,
 ) -> SequenceProgressOut:
     batch = await to_thread.run_sync(latest_batch, sessions, owner_id, workflow_id)
-    await signal_sequence(client, batch, signal, *args)
+    await control_sequence(client, batch, action, reason)
     return _out(await sequence_progress(client, sessions, batch), settings)
 
 
@@ -109,7 +113,7 @@ async def pause(
     settings: SettingsDep,
 ) -> SequenceProgressOut:
     """Hold the sequence; no task is created while paused. Pausing twice is harmless."""
-    return await _control(workflow_id, "pause", (), owner.id, sessions, client, settings)
+    return await _control(workflow_id, "pause", None, owner.id, sessions, client, settings)
 
 
 @router.post(
@@ -123,7 +127,7 @@ async def resume(
     settings: SettingsDep,
 ) -> SequenceProgressOut:
     """Continue a paused sequence; every remaining step moves later by the time paused."""
-    return await _control(workflow_id, "resume", (), owner.id, sessions, client, settings)
+    return await _control(workflow_id, "resume", None, owner.id, sessions, client, settings)
 
 
 @router.post(
@@ -139,4 +143,4 @@ async def cancel(
 ) -> SequenceProgressOut:
     """Stop the sequence for good; tasks already created stay. The reason is recorded."""
     reason = body.reason if body else None
-    return await _control(workflow_id, "cancel", (reason,), owner.id, sessions, client, settings)
+    return await _control(workflow_id, "cancel", reason, owner.id, sessions, client, settings)

@@ -5,9 +5,9 @@ from fastapi import APIRouter
 
 from api.deps import ClientDep, OwnerDep, SessionsDep
 from api.params import OptionalTime
-from nudge.models import utcnow
-from nudge.schemas import StatsOut
-from nudge.stats import Window, compute, running_workflows
+from nudge.core.models import utcnow
+from nudge.reporting.schemas import StatsOut
+from nudge.reporting.stats import Window, compute, running_workflows
 
 router = APIRouter(prefix="/api/task-automation", tags=["stats"])
 

@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import nudge.models
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -25,7 +23,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("api_key_hash", sa.String(length=64), nullable=False),
         sa.Column("api_key_prefix", sa.String(length=16), nullable=False),
-        sa.Column("created_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("api_key_hash"),
     )
@@ -39,8 +37,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=40), nullable=False),
         sa.Column("cadence", sa.String(length=20), nullable=True),
         sa.Column("timezone", sa.String(length=64), nullable=False),
-        sa.Column("created_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["owners.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("owner_id", "external_id", name="uq_contacts_owner_external"),
@@ -60,8 +58,8 @@ def upgrade() -> None:
         sa.Column("stop_reason", sa.String(length=500), nullable=True),
         sa.Column("planned", sa.Integer(), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
-        sa.Column("created_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", nudge.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["owner_id"], ["owners.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -84,14 +82,14 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("priority", sa.String(length=10), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
-        sa.Column("due_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("reminder_at", nudge.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", nudge.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reminder_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("source", sa.String(length=40), nullable=False),
         sa.Column("workflow_id", sa.String(length=200), nullable=True),
         sa.Column("batch_id", sa.Integer(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=255), nullable=False),
-        sa.Column("created_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["batch_id"], ["task_batches.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["owner_id"], ["owners.id"], ondelete="CASCADE"),

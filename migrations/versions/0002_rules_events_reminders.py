@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import nudge.models
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -34,8 +32,8 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("times_triggered", sa.Integer(), nullable=False),
         sa.Column("tasks_created", sa.Integer(), nullable=False),
-        sa.Column("created_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["owners.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -54,9 +52,9 @@ def upgrade() -> None:
         sa.Column("activity_type", sa.String(length=40), nullable=True),
         sa.Column("old_status", sa.String(length=40), nullable=True),
         sa.Column("new_status", sa.String(length=40), nullable=True),
-        sa.Column("occurred_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("processed_at", nudge.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["owner_id"], ["owners.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -72,7 +70,7 @@ def upgrade() -> None:
         sa.Column("task_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=False),
-        sa.Column("created_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["owners.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -86,15 +84,15 @@ def upgrade() -> None:
         sa.Column("event_row_id", sa.Integer(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column("workflow_id", sa.String(length=200), nullable=False),
-        sa.Column("create_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("due_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("reminder_at", nudge.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("create_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reminder_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=True),
         sa.Column("task_id", sa.Integer(), nullable=True),
         sa.Column("context", sa.JSON(), nullable=False),
-        sa.Column("created_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", nudge.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["event_row_id"], ["crm_events.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["owner_id"], ["owners.id"], ondelete="CASCADE"),

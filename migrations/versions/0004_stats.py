@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import nudge.models
-
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -20,9 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("automation_rules", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("last_fired_at", nudge.models.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("last_fired_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_index("ix_contacts_owner_cadence", ["owner_id", "cadence"], unique=False)
     with op.batch_alter_table("task_batches", schema=None) as batch_op:

@@ -13,11 +13,11 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from nudge.contracts import PlannedStep, SequenceInput, SequenceProgress
-from nudge.db import transaction
-from nudge.errors import NotFound
-from nudge.models import BatchStatus, Task, TaskBatch, utcnow
-from nudge.schedule import sequence_due_times
+from nudge.core.errors import NotFound
+from nudge.core.models import Task, TaskBatch, utcnow
+from nudge.platform.db import transaction
+from nudge.sequences.payloads import PlannedStep, SequenceInput, SequenceProgress
+from nudge.sequences.presets import sequence_due_times
 from workflows.sequence import SequenceWorkflow
 
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -77,10 +77,10 @@ def _record_ended(sessions: sessionmaker[Session], batch: TaskBatch, reason: str
     with transaction(sessions) as session:
         session.execute(
             update(TaskBatch)
-            .where(TaskBatch.id == batch.id, TaskBatch.status == BatchStatus.running)
-            .values(status=BatchStatus.stopped, stop_reason=reason, finished_at=utcnow())
+            .where(TaskBatch.id == batch.id, TaskBatch.status == "running")
+            .values(status="stopped", stop_reason=reason, finished_at=utcnow())
         )
-    batch.status, batch.stop_reason = BatchStatus.stopped, reason
+    batch.status, batch.stop_reason = "stopped", reason
 
 
 async def sequence_progress(
@@ -102,7 +102,7 @@ async def sequence_progress(
                 pass  # no worker to answer right now: our rows still tell most of it
         elif desc.status == WorkflowExecutionStatus.COMPLETED:
             return await handle.result()
-        elif desc.status in ENDED_ELSEWHERE and batch.status == BatchStatus.running:
+        elif desc.status in ENDED_ELSEWHERE and batch.status == "running":
             await to_thread.run_sync(_record_ended, sessions, batch, ENDED_ELSEWHERE[desc.status])
     return await _from_rows(sessions, batch, start)
 
@@ -119,12 +119,12 @@ async def _from_rows(
     )
     created = await to_thread.run_sync(_count_tasks, sessions, batch.id)
     planned = _planned(inp, start)
-    running = batch.status == BatchStatus.running
+    running = batch.status == "running"
     return SequenceProgress(
         workflow_id=batch.workflow_id,
         batch_id=batch.id,
         sequence_type=inp.sequence_type,
-        state=BatchStatus(batch.status).value,
+        state=batch.status,
         step=created,
         next_due_at=planned[created].due_at if running and created < len(planned) else None,
         tasks_created=created,

@@ -3,20 +3,21 @@
 from dataclasses import dataclass
 
 from anyio import to_thread
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
-from nudge.batches import sequence_batch
-from nudge.contracts import PlannedStep, SequenceInput
-from nudge.db import transaction
-from nudge.errors import ContactNotFound
-from nudge.models import Contact, TaskBatch
-from nudge.schedule import SequenceType
+from nudge.contacts.lookup import owned_contact
+from nudge.core.ids import sequence_workflow_id
+from nudge.core.models import TaskBatch
+from nudge.core.vocabulary import SequenceType
+from nudge.platform.db import transaction
+from nudge.sequences.batches import sequence_batch
+from nudge.sequences.payloads import PlannedStep, SequenceInput
 from nudge.sequences.progress import owned_batch, planned_steps, sequence_progress
-from nudge.starts import start_sequence
-from nudge.temporal import sequence_workflow_id
+from nudge.sequences.starts import start_sequence
 
 
 @dataclass
@@ -31,15 +32,11 @@ def _open_batch(
     sessions: sessionmaker[Session],
     owner_id: int,
     contact_id: int,
-    sequence_type: str,
+    sequence_type: SequenceType,
     start_delay_hours: float,
 ) -> tuple[int, str]:
     with transaction(sessions) as session:
-        contact = session.scalar(
-            select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner_id)
-        )
-        if contact is None:
-            raise ContactNotFound(contact_id)
+        contact = owned_contact(session, owner_id, contact_id=contact_id)
         batch = sequence_batch(contact, sequence_type, start_delay_hours)
         session.add(batch)
         session.flush()
@@ -55,9 +52,9 @@ async def _runs_our_batch(client: Client, workflow_id: str, batch_id: int) -> bo
     """After an unclear start failure: did the start happen after all?"""
     try:
         desc = await client.get_workflow_handle(workflow_id).describe()
-        return await desc.memo_value("batch_id", None) == batch_id
-    except Exception:  # unreachable or unknown: treat as not started
+    except (RPCError, RuntimeError):  # not found, or Temporal unreachable: not started
         return False
+    return bool(await desc.memo_value("batch_id", None) == batch_id)
 
 
 async def schedule_sequence(

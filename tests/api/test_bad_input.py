@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from nudge.models import Task, TaskBatch
+from nudge.core.models import Task, TaskBatch
 from tests.support import auth
 
 SCHEDULE = "/api/task-automation/schedule-sequence/"

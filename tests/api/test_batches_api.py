@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nudge.db import transaction
-from nudge.models import Contact, Task, TaskBatch
+from nudge.core.models import Contact, Task, TaskBatch
+from nudge.platform.db import transaction
 from tests.support import auth
 
 URL = "/api/task-automation/batches/"

@@ -4,7 +4,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from nudge.models import TaskBatch
+from nudge.core.models import TaskBatch
 from tests.support import auth
 
 SCHEDULE = "/api/task-automation/schedule-sequence/"

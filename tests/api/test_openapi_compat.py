@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from api.app import create_app
-from nudge.settings import Settings
+from nudge.platform.settings import Settings
 
 BEFORE = Path(__file__).parent / "fixtures" / "openapi-before-regroup.json"
 METHODS = {"get", "post", "put", "patch", "delete"}

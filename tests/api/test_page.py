@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from nudge.db import transaction
-from nudge.models import CrmEvent, Rule, RuleFiring, TaskBatch
+from nudge.core.models import CrmEvent, Rule, RuleFiring, TaskBatch
+from nudge.platform.db import transaction
 from tests.support import auth
 
 BASE = "/automations/task-scheduling"

@@ -6,7 +6,7 @@ import pytest
 
 from tests.e2e.test_rules_time_skipping import EMAIL_OPEN_RULE, ONBOARDING_RULE, RULES
 from tests.support import auth
-from tests.unit.test_templating import ESCAPES
+from tests.unit.core.test_templating import ESCAPES
 
 
 async def test_create_read_update_list(api, tenant):

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from nudge.db import transaction
-from nudge.models import Contact, CrmEvent, Rule, RuleFiring, Task, TaskBatch
+from nudge.core.models import Contact, CrmEvent, Rule, RuleFiring, Task, TaskBatch
+from nudge.platform.db import transaction
 from tests.support import auth
 
 URL = "/api/task-automation/stats/"
@@ -257,7 +257,7 @@ async def test_needs_a_key(api):
 
 
 def test_day_list_is_inclusive_of_both_ends():
-    from nudge.stats import Window
+    from nudge.reporting.stats import Window
 
     now = datetime(2026, 3, 1, 0, 30, tzinfo=UTC)
     w = Window.of(1, now, None, None)

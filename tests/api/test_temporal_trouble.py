@@ -5,9 +5,9 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 
 from api.embedded import free_port, serve_api
-from nudge.db import transaction
-from nudge.models import TaskBatch
-from nudge.temporal import DATA_CONVERTER
+from nudge.core.models import TaskBatch
+from nudge.platform.db import transaction
+from nudge.platform.temporal import DATA_CONVERTER
 from tests.support import auth, poll
 
 

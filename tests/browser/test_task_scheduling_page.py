@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 from sqlalchemy import select
 
-from nudge.models import Rule
+from nudge.core.models import Rule
 from tests.browser import Screenshot
 from tests.support import auth, poll
 

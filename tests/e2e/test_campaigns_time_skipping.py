@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from nudge.models import Enrollment, StepRun
+from nudge.core.models import Enrollment, StepRun
 from tests.support import auth, poll
 
 CAMPAIGN = {

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from temporalio.client import Client
 
 from api.embedded import free_port, serve_api
-from nudge.models import RuleFiring
-from nudge.temporal import DATA_CONVERTER
-from nudge.webhooks import internal_target
+from nudge.core.models import RuleFiring
+from nudge.platform.temporal import DATA_CONVERTER
+from nudge.reminders.webhooks import internal_target
 from tests.e2e.test_rules_time_skipping import (
     EMAIL_OPEN_RULE,
     ONBOARDING_RULE,

@@ -60,7 +60,7 @@ def test_up_serves_then_stops_cleanly_on_sigint(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGE_")}
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "nudge.cli", "up",
+            sys.executable, "-m", "nudge", "up",
             "--data-dir", str(tmp_path / "data"),
             "--api-port", str(api_port),
             "--temporal-port", str(temporal_port),

@@ -13,11 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from activities.tasks import TaskActivities
-from nudge.contracts import NewTask, ReminderInput
-from nudge.models import Notification, Task
+from nudge.core.ids import reminder_workflow_id
+from nudge.core.models import Notification, Task
+from nudge.reminders.payloads import ReminderInput
+from nudge.tasks.payloads import NewTask
 from tests.e2e.test_rules_time_skipping import EMAIL_OPEN_RULE, make_rule, opened
 from tests.support import auth, poll
-from workflows.reminder import ReminderWorkflow, reminder_workflow_id
+from workflows.reminder import ReminderWorkflow
 
 
 class Receiver:

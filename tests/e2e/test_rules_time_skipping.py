@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from nudge.models import Notification
+from nudge.core.models import Notification
 from tests.support import auth, poll
 
 RULES = "/api/task-automation/rules/"

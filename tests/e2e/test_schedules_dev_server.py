@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from temporalio.client import ScheduleOverlapPolicy
 from temporalio.service import RPCError
 
-from nudge.campaigns import _enroll_rows
-from nudge.db import transaction
-from nudge.models import Contact, Notification, Task
-from nudge.schedules import PERIODIC, sync_schedules
+from nudge.campaigns.service import _enroll_rows
+from nudge.core.models import Contact, Notification, Task
+from nudge.periodic.schedules import PERIODIC, sync_schedules
+from nudge.platform.db import transaction
 from tests.e2e.test_reminder_webhook import Receiver, set_webhook
 from tests.support import WorkerProcess, auth, poll
 from workflows.periodic import PeriodicJobWorkflow

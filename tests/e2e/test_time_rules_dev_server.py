@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.service import RPCError
 
-from nudge.rule_schedules import rule_schedule_id
+from nudge.core.ids import rule_schedule_id
 from tests.e2e.test_rules_time_skipping import RULES
 from tests.support import auth, poll
 

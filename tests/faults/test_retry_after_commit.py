@@ -9,10 +9,11 @@ from temporalio import activity
 from temporalio.testing import ActivityEnvironment
 
 from activities.tasks import TaskActivities
-from nudge.batches import sequence_batch
-from nudge.contracts import CreatedTask, NewTask, SequenceInput
-from nudge.db import transaction
-from nudge.models import Contact, Task, TaskBatch
+from nudge.core.models import Contact, Task, TaskBatch
+from nudge.platform.db import transaction
+from nudge.sequences.batches import sequence_batch
+from nudge.sequences.payloads import SequenceInput
+from nudge.tasks.payloads import CreatedTask, NewTask
 from tests.workflows.helpers import finish, schedule, tasks_of, worker_with
 
 

@@ -11,9 +11,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.tasks import TaskActivities
-from nudge.contracts import SequenceProgress
-from nudge.models import Task, TaskBatch
-from nudge.sequences import ScheduledSequence, schedule_sequence
+from nudge.core.models import Task, TaskBatch
+from nudge.sequences.payloads import SequenceProgress
+from nudge.sequences.start import ScheduledSequence, schedule_sequence
 from workflows.sequence import SequenceWorkflow
 
 

@@ -16,18 +16,19 @@ from pathlib import Path
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from nudge.binaries import find_binary
-from nudge.campaigns import enroll
-from nudge.contracts import CadenceChange, ContactEvent, RecurringInput
-from nudge.db import make_engine, make_session_factory, transaction
-from nudge.events import EventSpec, receive_event
-from nudge.migrate import upgrade
-from nudge.models import AutomationStep, Campaign, Contact, Rule, Task
-from nudge.owners import create_owner
-from nudge.sequences import schedule_sequence
-from nudge.starts import start_or_reshape_recurring
-from nudge.temporal import DATA_CONVERTER
-from worker import build_worker, ensure_search_attributes
+from nudge.campaigns.service import enroll
+from nudge.core.contact_events import ContactEvent
+from nudge.core.models import AutomationStep, Campaign, Contact, Rule, Task
+from nudge.platform.binaries import find_binary
+from nudge.platform.db import make_engine, make_session_factory, transaction
+from nudge.platform.migrate import upgrade
+from nudge.platform.owners import create_owner
+from nudge.platform.temporal import DATA_CONVERTER, ensure_search_attributes
+from nudge.recurring.payloads import CadenceChange, RecurringInput
+from nudge.recurring.starts import start_or_reshape_recurring
+from nudge.rules.events import EventSpec, receive_event
+from nudge.sequences.start import schedule_sequence
+from worker import build_worker
 from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
 from workflows.rule_firing import RuleFiringWorkflow

@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from nudge.contracts import CadenceChange, ContactEvent, RecurringInput, TaskTemplate
-from nudge.models import Task
-from nudge.starts import start_or_reshape_recurring
+from nudge.core.contact_events import ContactEvent
+from nudge.core.models import Task
+from nudge.recurring.payloads import CadenceChange, RecurringInput, TaskTemplate
+from nudge.recurring.starts import start_or_reshape_recurring
 from tests.support import poll
 from workflows.recurring import RecurringWorkflow
 

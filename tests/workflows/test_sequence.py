@@ -10,9 +10,11 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from activities.tasks import TaskActivities
-from nudge.contracts import ContactEvent, CreatedTask, NewTask, SequenceProgress
-from nudge.models import TaskBatch
-from nudge.schedule import SEQUENCE_PRESETS
+from nudge.core.contact_events import ContactEvent
+from nudge.core.models import TaskBatch
+from nudge.sequences.payloads import SequenceProgress
+from nudge.sequences.presets import SEQUENCE_PRESETS
+from nudge.tasks.payloads import CreatedTask, NewTask
 from tests.support import poll
 from workflows.sequence import SequenceWorkflow
 

@@ -1,0 +1,2 @@
+"""Contacts as the CRM sends them: upsert by external id, owner-scoped lookups, and
+the changes that become events."""

@@ -1,0 +1,310 @@
+"""Database models. Every row that belongs to somebody carries ``owner_id``."""
+
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from nudge.core.vocabulary import (
+    BatchKind,
+    BatchStatus,
+    Cadence,
+    ContactStatus,
+    EventKind,
+    FiringState,
+    Priority,
+    ReminderStatus,
+    StepRunState,
+    TaskStatus,
+    TriggerType,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict] = {datetime: UTCDateTime}
+
+
+class Owner(Base):
+    __tablename__ = "owners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # SHA-256 of the API key; keys are 256-bit random, so a plain hash is enough.
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_prefix: Mapped[str] = mapped_column(String(16))
+    # Reminders are POSTed here, signed with the secret (X-Nudge-Signature).
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "external_id", name="uq_contacts_owner_external"),
+        Index("ix_contacts_owner_cadence", "owner_id", "cadence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[ContactStatus] = mapped_column(String(40), default="lead")
+    cadence: Mapped[Cadence | None] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TaskBatch(Base):
+    """A group of tasks one start plans (a sequence run, an enrollment, a bulk run)."""
+
+    __tablename__ = "task_batches"
+    # Listing filters (kind, status) and the running counts on the stats page.
+    __table_args__ = (Index("ix_task_batches_owner_kind_status", "owner_id", "kind", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    kind: Mapped[BatchKind] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    workflow_id: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[BatchStatus] = mapped_column(String(20), default="running")
+    stop_reason: Mapped[str | None] = mapped_column(String(500))
+    planned: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # Listing by due time; rule_id and created_at ride along for the overdue stats.
+        Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at", "rule_id", "created_at"),
+        Index("ix_tasks_owner_contact_due", "owner_id", "contact_id", "due_at"),
+        Index("ix_tasks_batch_status", "batch_id", "status"),
+        # Stats: each aggregate reads one of these alone (index-only scans).
+        Index("ix_tasks_owner_status_priority", "owner_id", "status", "priority"),
+        Index("ix_tasks_owner_created", "owner_id", "created_at", "status", "priority"),
+        # Per rule; ordered by hours_to_complete within (rule, status) so a median is a seek.
+        Index(
+            "ix_tasks_owner_rule_stats",
+            "owner_id",
+            "rule_id",
+            "status",
+            "hours_to_complete",
+            "created_at",
+            "due_at",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[Priority] = mapped_column(String(10), default="medium")
+    status: Mapped[TaskStatus] = mapped_column(String(12), default="open")
+    due_at: Mapped[datetime]
+    reminder_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    # completed_at - created_at, kept when completing: the median reads it from an index.
+    hours_to_complete: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(40))
+    # The rule that made it; cleared when the rule is deleted (`source` still names it).
+    rule_id: Mapped[int | None] = mapped_column(Integer)
+    workflow_id: Mapped[str | None] = mapped_column(String(200))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("task_batches.id", ondelete="SET NULL"))
+    # Derived from the workflow and step that made the task: a retried write finds it.
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    # none / scheduled / delivered / skipped / failed, with the webhook outcome if any.
+    reminder_status: Mapped[ReminderStatus] = mapped_column(String(12), default="none")
+    reminder_detail: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rule(Base):
+    """A TaskAutomationRule: when its trigger matches, a task after `delay_hours`."""
+
+    __tablename__ = "automation_rules"
+    __table_args__ = (Index("ix_rules_owner_trigger", "owner_id", "trigger_type", "is_active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    trigger_type: Mapped[TriggerType] = mapped_column(String(20))
+    trigger_config: Mapped[dict] = mapped_column(JSON, default=dict)
+    task_title_template: Mapped[str] = mapped_column(Text)
+    task_description_template: Mapped[str] = mapped_column(Text, default="")
+    task_priority: Mapped[Priority] = mapped_column(String(10), default="medium")
+    delay_hours: Mapped[float] = mapped_column(Float, default=0)
+    reminder_offset_hours: Mapped[float | None] = mapped_column(Float)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Changed only in the transaction that adds the firing / the task they count.
+    times_triggered: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_created: Mapped[int] = mapped_column(Integer, default=0)
+    # Moves with times_triggered.
+    last_fired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CrmEvent(Base):
+    """Something that happened to a contact, stored once per the CRM's event id."""
+
+    __tablename__ = "crm_events"
+    __table_args__ = (UniqueConstraint("owner_id", "event_id", name="uq_events_owner_event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(200))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[EventKind] = mapped_column(String(20))
+    activity_type: Mapped[str | None] = mapped_column(String(40))
+    old_status: Mapped[ContactStatus | None] = mapped_column(String(40))
+    new_status: Mapped[ContactStatus | None] = mapped_column(String(40))
+    occurred_at: Mapped[datetime]
+    # Set once its firings are started and its sequences told; until then a redelivery
+    # (or the next PATCH of the contact) finishes the job.
+    processed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RuleFiring(Base):
+    """One rule matched by one event: scheduled, then created / skipped / cancelled."""
+
+    __tablename__ = "rule_firings"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "event_row_id", name="uq_firings_rule_event"),
+        Index("ix_firings_rule_created", "rule_id", "id"),
+        Index("ix_firings_owner_state", "owner_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("automation_rules.id", ondelete="SET NULL")
+    )
+    event_row_id: Mapped[int] = mapped_column(ForeignKey("crm_events.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    # Fixed when the event arrives: editing the rule later doesn't move them.
+    create_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    reminder_at: Mapped[datetime | None]
+    state: Mapped[FiringState] = mapped_column(String(12), default="scheduled")
+    reason: Mapped[str | None] = mapped_column(String(500))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    context: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Notification(Base):
+    """A delivered reminder: at most one per task (the unique key makes it exactly once)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="reminder")
+    title: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AutomationStep(Base):
+    __tablename__ = "automation_steps"
+    __table_args__ = (UniqueConstraint("campaign_id", "order", name="uq_steps_campaign_order"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    order: Mapped[int] = mapped_column(Integer)
+    message_type: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    delay_days: Mapped[float] = mapped_column(Float, default=0)
+
+
+class Enrollment(Base):
+    """One contact walking one campaign's steps (one per pair)."""
+
+    __tablename__ = "campaign_enrollments"
+    __table_args__ = (UniqueConstraint("campaign_id", "contact_id", name="uq_enrollment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("task_batches.id", ondelete="CASCADE"))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StepRun(Base):
+    """What happened at one step of one enrollment: a task, or a skip with the reason."""
+
+    __tablename__ = "campaign_step_runs"
+    __table_args__ = (UniqueConstraint("enrollment_id", "step_id", name="uq_step_run"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_enrollments.id", ondelete="CASCADE")
+    )
+    step_id: Mapped[int] = mapped_column(ForeignKey("automation_steps.id", ondelete="CASCADE"))
+    state: Mapped[StepRunState] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,28 @@
+"""Temporal payloads of the periodic jobs: one bounded page at a time."""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class SweepPage(BaseModel):
+    """One bounded page of a periodic job: where to resume, and what it did."""
+
+    after_id: int = 0
+    now: datetime
+    limit: int = 500
+
+
+class SweepResult(BaseModel):
+    examined: int = 0
+    acted: int = 0
+    last_id: int = 0
+    done: bool = True
+
+    def plus(self, other: "SweepResult") -> "SweepResult":
+        return SweepResult(
+            examined=self.examined + other.examined,
+            acted=self.acted + other.acted,
+            last_id=other.last_id,
+            done=other.done,
+        )

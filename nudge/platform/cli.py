@@ -1,0 +1,229 @@
+"""The `nudge` command: run everything, or one part, and manage owners."""
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import func, select
+
+from nudge.platform.settings import Settings, get_settings
+
+app = typer.Typer(
+    help=(
+        "Nudge: follow-up tasks that happen exactly once, on Temporal.\n\n"
+        "Start here: `nudge up` runs the Temporal dev server (web UI included), the worker "
+        "and the API on an embedded SQLite database, and prints an API key and the URLs. "
+        "Settings come from NUDGE_* environment variables (see README)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Where SQLite files and the local API key live [env NUDGE_DATA_DIR; .nudge]"),
+]
+ApiPort = Annotated[int | None, typer.Option(help="API port [env NUDGE_API_PORT; 8000]")]
+TemporalPort = Annotated[
+    int | None, typer.Option(help="Temporal gRPC port [env NUDGE_TEMPORAL_PORT; 7233]")
+]
+UiPort = Annotated[
+    int | None, typer.Option(help="Temporal web UI port [env NUDGE_TEMPORAL_UI_PORT; 8233]")
+]
+
+
+def _settings(**overrides: object) -> Settings:
+    chosen = {k: v for k, v in overrides.items() if v is not None}
+    return get_settings().model_copy(update=chosen) if chosen else get_settings()
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _exit(code: int) -> None:
+    # The SDK's runtime can crash in interpreter teardown (sdk-python#300): leave directly.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _ensure_local_owner(settings: Settings) -> str | None:
+    """On first start create owner 'default' and keep its key in the data dir."""
+    from nudge.core.models import Owner
+    from nudge.platform.db import make_engine, make_session_factory, transaction
+    from nudge.platform.owners import create_owner
+
+    key_file = settings.data_dir / "api-key"
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            if session.scalar(select(func.count()).select_from(Owner)):
+                return key_file.read_text().strip() if key_file.exists() else None
+            _, key = create_owner(session, "default")
+    finally:
+        engine.dispose()
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    return key
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    api_port: ApiPort = None,
+    temporal_port: TemporalPort = None,
+    ui_port: UiPort = None,
+) -> None:
+    """Run everything: Temporal dev server + web UI, worker and API. Ctrl-C stops all.
+
+    Workflows and tasks survive a restart (state lives in the data dir). Set
+    NUDGE_TEMPORAL_ADDRESS to use an existing Temporal server instead of starting one."""
+    from nudge import supervisor as sv
+    from nudge.platform.migrate import upgrade
+
+    settings = _settings(
+        data_dir=data_dir, api_port=api_port, temporal_port=temporal_port, temporal_ui_port=ui_port
+    )
+    settings = settings.model_copy(update={"data_dir": sv.ensure_dir(settings.data_dir)})
+    boss = sv.Supervisor()
+    boss.install_signal_handlers()
+    code = 1
+    try:
+        sv.say("nudge", f"data in {settings.data_dir}")
+        if settings.temporal_address is None:
+            temporal = boss.start("temporal", sv.temporal_argv(settings), dict(os.environ))
+            sv.say("nudge", f"starting Temporal dev server on 127.0.0.1:{settings.temporal_port}")
+            sv.wait_for_port("127.0.0.1", settings.temporal_port, 60, temporal)
+        sv.say("nudge", "migrating the database")
+        upgrade(settings.sqlalchemy_url)
+        key = _ensure_local_owner(settings)
+        env = sv.child_env(settings)
+        python = [sys.executable, "-m", "nudge"]
+        boss.start("worker", [*python, "worker"], env)
+        api = boss.start("api", [*python, "api"], env)
+        sv.wait_for_port(settings.api_host, settings.api_port, 60, api)
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        for line in (
+            f"Web page     {base}/automations/task-scheduling   (sign in with the key below)",
+            f"API          {base}   (docs: {base}/docs)",
+            f"Temporal UI  {settings.ui_base_url}",
+            f"API key      {key}" if key else "API key      (make one: nudge create-owner NAME)",
+            "Press Ctrl-C to stop.",
+        ):
+            sv.say("nudge", line)
+        code = boss.wait()
+    except RuntimeError as err:
+        sv.say("nudge", f"error: {err}", sys.stderr)
+    finally:
+        boss.stop_all()
+    sv.say("nudge", "stopped" if code == 0 else "stopped after an error")
+    _exit(code)
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker: every workflow and activity, on the configured task queue."""
+    import worker as worker_module
+
+    _logging()
+    settings = _settings()
+    try:
+        asyncio.run(worker_module.run(settings))
+    except Exception as err:
+        logging.getLogger("nudge.worker").error("worker failed: %s", err)
+        _exit(1)
+    _exit(0)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address [env NUDGE_API_HOST]")] = None,
+    port: ApiPort = None,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(api_host=host, api_port=port)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    _exit(0)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (NUDGE_DATABASE_URL, or SQLite in the data dir)."""
+    from nudge.platform.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.sqlalchemy_url)
+    _err(f"database is up to date: {settings.sqlalchemy_url}")
+
+
+@app.command("create-owner")
+def create_owner_cmd(name: Annotated[str, typer.Argument(help="Who the key is for")]) -> None:
+    """Create an owner and print its API key, alone on stdout (store it: it is shown once).
+
+    Example: KEY=$(nudge create-owner alice)"""
+    from nudge.platform.db import make_engine, make_session_factory, transaction
+    from nudge.platform.owners import create_owner
+
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            owner, key = create_owner(session, name)
+    except Exception as err:
+        _err(f"could not create the owner ({err.__class__.__name__}); run `nudge migrate` first?")
+        raise typer.Exit(1) from None
+    typer.echo(key)
+    _err(f"owner {owner.id} ({name}) created; send the key as `Authorization: Bearer <key>`")
+
+
+schedules_app = typer.Typer(help="The periodic jobs' Temporal Schedules.", no_args_is_help=True)
+app.add_typer(schedules_app, name="schedules")
+
+
+@schedules_app.command("sync")
+def schedules_sync() -> None:
+    """Create or update the four periodic schedules (the worker also does this at start).
+
+    auto-schedule-overdue-tasks (daily 09:00), schedule-recurring-tasks (daily 08:00),
+    send-task-reminders and process-automation-workflows (every 15 minutes), in
+    NUDGE_TIMEZONE. Safe to run any number of times."""
+    from nudge.periodic.schedules import sync_schedules
+    from nudge.platform.temporal import connect
+
+    settings = _settings()
+
+    async def sync() -> list[str]:
+        client = await connect(settings)
+        return await sync_schedules(
+            client, settings.task_queue, settings.timezone, settings.sweep_page_size
+        )
+
+    try:
+        for schedule_id in asyncio.run(sync()):
+            typer.echo(schedule_id)
+    except Exception as err:
+        _err(f"could not sync schedules: {err}")
+        _exit(1)
+    _exit(0)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Settings from the environment (``NUDGE_*``) and an optional ``.env`` file."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NUDGE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".nudge"), description="Where the embedded databases live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; unset means SQLite at <data_dir>/nudge.db."
+    )
+    temporal_address: str | None = Field(
+        None, description="host:port of a Temporal frontend; unset means the embedded dev server."
+    )
+    temporal_port: int = Field(7233, description="gRPC port of the embedded dev server.")
+    temporal_ui_port: int = Field(8233, description="Web UI port of the embedded dev server.")
+    temporal_ui_url: str | None = Field(
+        None, description="Base URL of the Temporal web UI, for links; derived when unset."
+    )
+    namespace: str = "default"
+    task_queue: str = "nudge"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    worker_activity_slots: int = Field(16, description="Activities a worker runs at once.")
+    worker_max_cached_workflows: int = Field(
+        1000, description="Workflows a worker keeps in memory; 0 turns sticky execution off."
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Allow reminder webhooks to loopback, private and link-local hosts."
+    )
+    timezone: str = Field("UTC", description="Time zone of the periodic jobs' clock times.")
+    overdue_grace_hours: float = Field(
+        24, description="How long past due an open task may be before it is escalated."
+    )
+    sweep_page_size: int = Field(500, description="Rows a periodic job handles per activity.")
+    register_search_attributes: bool = Field(
+        True, description="Register Nudge's search attributes when the worker starts."
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'nudge.db').resolve()}"
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def ui_base_url(self) -> str:
+        if self.temporal_ui_url:
+            return self.temporal_ui_url.rstrip("/")
+        return f"http://127.0.0.1:{self.temporal_ui_port}"
+
+    def workflow_url(self, workflow_id: str) -> str:
+        """The workflow's page in the Temporal web UI."""
+        return f"{self.ui_base_url}/namespaces/{self.namespace}/workflows/{workflow_id}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

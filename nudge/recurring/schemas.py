@@ -1,0 +1,44 @@
+"""HTTP bodies of recurring check-ins."""
+
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    Field,
+)
+
+from nudge.core.types import (
+    Id,
+    Strict,
+    Timestamp,
+    template_field,
+)
+from nudge.core.vocabulary import (
+    Cadence,
+    Priority,
+)
+
+
+class TaskTemplateIn(Strict):
+    title: Annotated[str, template_field("task_template.title")] = Field(
+        "{{ cadence | title }} check-in with {{ contact_name }}",
+        description="Jinja2; also knows {{cadence}}.",
+    )
+    description: Annotated[str, template_field("task_template.description")] = ""
+    priority: Priority = "medium"
+
+
+class ScheduleRecurringIn(Strict):
+    contact_id: Id
+    cadence: Cadence
+    task_template: TaskTemplateIn = Field(default_factory=TaskTemplateIn)
+
+
+class RecurringOut(BaseModel):
+    workflow_id: str
+    contact_id: int
+    cadence: str
+    state: str
+    next_due_at: Timestamp | None
+    stop_reason: str | None
+    temporal_ui_url: str

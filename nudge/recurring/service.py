@@ -1,0 +1,70 @@
+"""Starting, reshaping and stopping a contact's recurring check-ins (API and reconcile)."""
+
+from anyio import to_thread
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from nudge.contacts.lookup import owned_contact
+from nudge.core.errors import NotFound
+from nudge.core.ids import recurring_workflow_id
+from nudge.core.models import Contact
+from nudge.core.vocabulary import Cadence
+from nudge.platform.db import transaction
+from nudge.platform.temporal import not_found
+from nudge.recurring.payloads import RecurringInput, RecurringProgress, TaskTemplate
+from nudge.recurring.starts import start_or_reshape_recurring, stop_recurring_workflow
+from workflows.recurring import RecurringWorkflow
+
+
+def _set_cadence(
+    sessions: sessionmaker[Session], owner_id: int, contact_id: int, cadence: Cadence | None
+) -> str:
+    with transaction(sessions) as session:
+        contact = owned_contact(session, owner_id, contact_id=contact_id)
+        session.execute(update(Contact).where(Contact.id == contact_id).values(cadence=cadence))
+        return contact.name
+
+
+async def schedule_recurring(
+    client: Client,
+    sessions: sessionmaker[Session],
+    task_queue: str,
+    owner_id: int,
+    contact_id: int,
+    cadence: Cadence,
+    template: TaskTemplate | None,
+) -> RecurringProgress:
+    """Record the contact's cadence, then start or reshape its one recurring workflow."""
+    name = await to_thread.run_sync(_set_cadence, sessions, owner_id, contact_id, cadence)
+    inp = RecurringInput(
+        owner_id=owner_id,
+        contact_id=contact_id,
+        cadence=cadence,
+        template=template or TaskTemplate(),
+    )
+    handle = await start_or_reshape_recurring(
+        client, task_queue, inp, name, keep_template=template is None
+    )
+    return await handle.query(RecurringWorkflow.progress)
+
+
+async def recurring_progress(client: Client, owner_id: int, contact_id: int) -> RecurringProgress:
+    handle = client.get_workflow_handle_for(
+        RecurringWorkflow.run, recurring_workflow_id(owner_id, contact_id)
+    )
+    try:
+        return await handle.query(RecurringWorkflow.progress)
+    except RPCError as err:
+        if not_found(err):
+            raise NotFound(f"contact {contact_id} has no recurring check-ins") from None
+        raise
+
+
+async def stop_recurring(
+    client: Client, sessions: sessionmaker[Session], owner_id: int, contact_id: int, reason: str
+) -> None:
+    """Clear the contact's cadence and stop its workflow (already stopped is fine)."""
+    await to_thread.run_sync(_set_cadence, sessions, owner_id, contact_id, None)
+    await stop_recurring_workflow(client, recurring_workflow_id(owner_id, contact_id), reason)

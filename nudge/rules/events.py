@@ -1,0 +1,308 @@
+"""CRM events in: store once, fire matching rules, tell the contact's running sequences.
+
+An event row is written (with its firings and the rules' `times_triggered`) in one
+transaction keyed on the CRM's event id, so redeliveries and concurrent duplicates find it.
+Workflows start and sequences are told after the commit, then the event is marked processed.
+If that fails (Temporal down: 503), a redelivery of the same event id, or the contact's next
+PATCH, finishes the job: starts are idempotent, so a CRM retrying on 503 loses nothing.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from anyio import to_thread
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from nudge.campaigns.starts import tell_enrollment
+from nudge.contacts.lookup import owned_contact
+from nudge.core.contact_events import ContactEvent, ends_cadence
+from nudge.core.errors import Conflict
+from nudge.core.ids import recurring_workflow_id, rule_firing_workflow_id
+from nudge.core.models import Contact, CrmEvent, Rule, RuleFiring, TaskBatch, utcnow
+from nudge.core.vocabulary import ContactStatus, EventKind
+from nudge.platform.db import transaction
+from nudge.recurring.starts import tell_recurring
+from nudge.rules.payloads import FiringInput
+from nudge.rules.render import event_context, timing
+from nudge.rules.schemas import FiringOut
+from nudge.rules.starts import start_rule_firing
+from nudge.rules.triggers import matches
+from nudge.sequences.starts import tell_sequence
+
+
+@dataclass
+class EventSpec:
+    event_id: str
+    kind: EventKind
+    contact_id: int | None = None
+    contact_external_id: str | None = None
+    activity_type: str | None = None
+    old_status: ContactStatus | None = None
+    new_status: ContactStatus | None = None
+    occurred_at: datetime | None = None
+    only_if_changed: bool = False  # PATCH: a status equal to the current one is no event
+
+
+@dataclass
+class EventResult:
+    row_id: int
+    event_id: str
+    contact_id: int | None
+    kind: str
+    owner_id: int
+    duplicate: bool
+    processed: bool
+    signal: ContactEvent
+    firings: list[FiringOut]
+    rule_names: dict[int, str]  # for the firing workflows' summaries
+    sequences_signalled: list[str] = field(default_factory=list)
+
+
+class _StatusRace(Exception):
+    """Another request changed the contact's status between our read and our write."""
+
+
+def _firings(session: Session, event: CrmEvent) -> tuple[list[FiringOut], dict[int, str]]:
+    rows = session.execute(
+        select(RuleFiring, Rule.name)
+        .outerjoin(Rule, Rule.id == RuleFiring.rule_id)
+        .where(RuleFiring.event_row_id == event.id)
+        .order_by(RuleFiring.id)
+    ).all()
+    names = {f.rule_id: name for f, name in rows if f.rule_id is not None and name is not None}
+    return [FiringOut.of(f, event.event_id) for f, _ in rows], names
+
+
+def _result(session: Session, event: CrmEvent, *, duplicate: bool) -> EventResult:
+    firings, names = _firings(session, event)
+    return EventResult(
+        row_id=event.id,
+        event_id=event.event_id,
+        contact_id=event.contact_id,
+        kind=event.kind,
+        owner_id=event.owner_id,
+        duplicate=duplicate,
+        processed=event.processed_at is not None,
+        signal=ContactEvent(type=event.activity_type or "status_change", status=event.new_status),
+        firings=firings,
+        rule_names=names,
+    )
+
+
+def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None:
+    contact = owned_contact(
+        session, owner_id, contact_id=spec.contact_id, external_id=spec.contact_external_id
+    )
+    old, new = spec.old_status, spec.new_status
+    if spec.kind == "status_change":
+        current = contact.status
+        if spec.only_if_changed and current == new:
+            return None
+        old = old or current
+        if new != current:
+            # Conditional on what we read, so two concurrent changes can't both see "lead".
+            values: dict = {"status": new, "updated_at": utcnow()}
+            if ends_cadence(ContactEvent(type="status_change", status=new)):
+                values["cadence"] = None  # no more check-ins, and the reconcile agrees
+            changed = session.execute(
+                update(Contact)
+                .where(Contact.id == contact.id, Contact.status == current)
+                .values(**values)
+            )
+            if changed.rowcount != 1:
+                raise _StatusRace
+    event = CrmEvent(
+        owner_id=owner_id,
+        event_id=spec.event_id,
+        contact_id=contact.id,
+        kind=spec.kind,
+        activity_type=spec.activity_type,
+        old_status=old,
+        new_status=new,
+        occurred_at=spec.occurred_at or utcnow(),
+    )
+    session.add(event)
+    session.flush()  # a duplicate event id fails here, before any firing
+    if spec.kind == "status_change" and old == new:
+        return event  # recorded, but nothing changed: no rule fires
+    context = event_context(
+        contact, activity_type=spec.activity_type, old_status=old, new_status=new
+    )
+    rules = session.scalars(
+        select(Rule).where(
+            Rule.owner_id == owner_id, Rule.is_active.is_(True), Rule.trigger_type == spec.kind
+        )
+    )
+    for rule in rules:
+        if not matches(
+            rule.trigger_type,
+            rule.trigger_config,
+            activity_type=spec.activity_type,
+            old_status=old,
+            new_status=new,
+        ):
+            continue
+        create_at, due_at, reminder_at = timing(rule, event.occurred_at)
+        session.add(
+            RuleFiring(
+                owner_id=owner_id,
+                rule_id=rule.id,
+                event_row_id=event.id,
+                contact_id=contact.id,
+                workflow_id=rule_firing_workflow_id(rule.id, event.id),
+                create_at=create_at,
+                due_at=due_at,
+                reminder_at=reminder_at,
+                context=context,
+            )
+        )
+        # Counted in the transaction that adds the firing: a duplicate event counts nothing.
+        session.execute(
+            update(Rule)
+            .where(Rule.id == rule.id)
+            .values(times_triggered=Rule.times_triggered + 1, last_fired_at=utcnow())
+        )
+    session.flush()
+    return event
+
+
+def _store(sessions: sessionmaker[Session], owner_id: int, spec: EventSpec) -> EventResult | None:
+    for _ in range(5):
+        try:
+            with transaction(sessions) as session:
+                event = _insert(session, owner_id, spec)
+                return None if event is None else _result(session, event, duplicate=False)
+        except _StatusRace:
+            continue
+        except IntegrityError:
+            with sessions() as session:
+                event = session.scalar(
+                    select(CrmEvent).where(
+                        CrmEvent.owner_id == owner_id, CrmEvent.event_id == spec.event_id
+                    )
+                )
+                if event is None:
+                    raise
+                return _result(session, event, duplicate=True)
+    raise Conflict("the contact's status kept changing under this request; send it again")
+
+
+def _running(
+    sessions: sessionmaker[Session], owner_id: int, contact_id: int
+) -> list[tuple[str, str]]:
+    """(kind, workflow id) of the contact's sequences and enrollments (by their running
+    batches) and its recurring check-ins."""
+    with sessions() as session:
+        batches = session.execute(
+            select(TaskBatch.kind, TaskBatch.workflow_id).where(
+                TaskBatch.owner_id == owner_id,
+                TaskBatch.contact_id == contact_id,
+                TaskBatch.kind.in_(("sequence", "campaign")),
+                TaskBatch.status == "running",
+            )
+        ).all()
+    return [("recurring", recurring_workflow_id(owner_id, contact_id))] + [
+        (kind, workflow_id) for kind, workflow_id in batches
+    ]
+
+
+TELL = {"sequence": tell_sequence, "campaign": tell_enrollment, "recurring": tell_recurring}
+
+
+async def tell_sequences(
+    client: Client,
+    sessions: sessionmaker[Session],
+    owner_id: int,
+    contact_id: int,
+    event: ContactEvent,
+) -> list[str]:
+    """Signal the contact's running sequences, campaign enrollments and check-ins (a reply or
+    a status change can end them); one that just ended is no error."""
+    told = []
+    for kind, workflow_id in await to_thread.run_sync(_running, sessions, owner_id, contact_id):
+        if await TELL[kind](client, workflow_id, event):
+            told.append(workflow_id)
+    return told
+
+
+def _mark_processed(sessions: sessionmaker[Session], row_id: int) -> None:
+    with transaction(sessions) as session:
+        session.execute(
+            update(CrmEvent)
+            .where(CrmEvent.id == row_id, CrmEvent.processed_at.is_(None))
+            .values(processed_at=utcnow())
+        )
+
+
+async def _process(
+    client: Client, sessions: sessionmaker[Session], task_queue: str, result: EventResult
+) -> None:
+    """Start the event's pending firings and tell its sequences, once it all succeeded."""
+    if result.processed:
+        return
+    pending = [
+        FiringInput(
+            firing_id=f.id,
+            rule_id=f.rule_id,
+            owner_id=result.owner_id,
+            contact_id=f.contact_id,
+            create_at=f.create_at,
+            due_at=f.due_at,
+        )
+        for f in result.firings
+        if f.state == "scheduled" and f.rule_id is not None and f.contact_id is not None
+    ]
+    await asyncio.gather(
+        *(
+            start_rule_firing(
+                client,
+                task_queue,
+                inp,
+                rule_firing_workflow_id(inp.rule_id, result.row_id),
+                result.rule_names.get(inp.rule_id, "(deleted rule)"),
+            )
+            for inp in pending
+        )
+    )
+    if result.contact_id is not None:
+        result.sequences_signalled = await tell_sequences(
+            client, sessions, result.owner_id, result.contact_id, result.signal
+        )
+    await to_thread.run_sync(_mark_processed, sessions, result.row_id)
+    result.processed = True
+
+
+async def receive_event(
+    client: Client, sessions: sessionmaker[Session], task_queue: str, owner_id: int, spec: EventSpec
+) -> EventResult | None:
+    """None only for a PATCH whose status is what the contact already has."""
+    result = await to_thread.run_sync(_store, sessions, owner_id, spec)
+    if result is not None:
+        await _process(client, sessions, task_queue, result)
+    return result
+
+
+def _unprocessed(
+    sessions: sessionmaker[Session], owner_id: int, contact_id: int
+) -> list[EventResult]:
+    with sessions() as session:
+        events = session.scalars(
+            select(CrmEvent).where(
+                CrmEvent.owner_id == owner_id,
+                CrmEvent.contact_id == contact_id,
+                CrmEvent.processed_at.is_(None),
+            )
+        )
+        return [_result(session, e, duplicate=True) for e in events]
+
+
+async def finish_unprocessed(
+    client: Client, sessions: sessionmaker[Session], task_queue: str, owner_id: int, contact_id: int
+) -> None:
+    """Finish the contact's events whose first processing failed half-way (e.g. a 503)."""
+    for result in await to_thread.run_sync(_unprocessed, sessions, owner_id, contact_id):
+        await _process(client, sessions, task_queue, result)

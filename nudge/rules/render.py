@@ -1,0 +1,66 @@
+"""Turning a rule plus an event snapshot into the task it makes (shared by the firing
+activity and the preview endpoint, so a preview shows exactly what a firing writes)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from nudge.core.models import Contact, Rule
+from nudge.core.templating import MAX_DESCRIPTION, MAX_TITLE, render
+
+
+@dataclass
+class RenderedTask:
+    title: str
+    description: str
+    priority: str
+    due_at: datetime
+    reminder_at: datetime | None
+    create_at: datetime
+
+
+def event_context(
+    contact: Contact,
+    *,
+    activity_type: str | None = None,
+    old_status: str | None = None,
+    new_status: str | None = None,
+) -> dict[str, str]:
+    """Plain strings only; a variable the event doesn't have is left out (StrictUndefined)."""
+    values = {
+        "contact_name": contact.name,
+        "contact_email": contact.email,
+        "activity_type": activity_type,
+        "old_status": old_status,
+        "new_status": new_status,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def timing(rule: Rule, occurred_at: datetime) -> tuple[datetime, datetime, datetime | None]:
+    """(create_at, due_at, reminder_at): the task is due `delay_hours` after the event and
+    is written when its reminder is due (or when it is due, without a reminder)."""
+    due = occurred_at + timedelta(hours=rule.delay_hours)
+    if rule.reminder_offset_hours is None:
+        return due, due, None
+    remind = due - timedelta(hours=rule.reminder_offset_hours)
+    return max(remind, occurred_at), due, remind
+
+
+def render_task(
+    rule: Rule,
+    context: dict[str, str],
+    *,
+    create_at: datetime,
+    due_at: datetime,
+    reminder_at: datetime | None,
+) -> RenderedTask:
+    """Raises TemplateProblem when a template can't render for this event."""
+    values = {**context, "rule_name": rule.name, "due_date": due_at.strftime("%Y-%m-%d %H:%M UTC")}
+    return RenderedTask(
+        title=render(rule.task_title_template, values, MAX_TITLE),
+        description=render(rule.task_description_template, values, MAX_DESCRIPTION),
+        priority=rule.task_priority,
+        due_at=due_at,
+        reminder_at=reminder_at,
+        create_at=create_at,
+    )

@@ -1,0 +1,51 @@
+"""Starting a sequence workflow (its id, search attributes and UI summary) and signalling it."""
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+
+from nudge.core.contact_events import ContactEvent
+from nudge.core.ids import sequence_workflow_id
+from nudge.core.vocabulary import SequenceAction
+from nudge.platform.temporal import delivered, search_attributes
+from nudge.sequences.payloads import SequenceInput, SequenceProgress
+from workflows.sequence import SequenceWorkflow
+
+
+async def start_sequence(
+    client: Client, task_queue: str, inp: SequenceInput, *, contact_name: str
+) -> WorkflowHandle[SequenceWorkflow, SequenceProgress]:
+    """Start a sequence; raises WorkflowAlreadyStartedError while one with its id runs.
+
+    A finished sequence may be started again (a new run and a new batch)."""
+    return await client.start_workflow(
+        SequenceWorkflow.run,
+        inp,
+        id=sequence_workflow_id(inp.owner_id, inp.contact_id, inp.sequence_type),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=search_attributes(inp.owner_id, inp.contact_id, "sequence"),
+        memo={"batch_id": inp.batch_id},
+        static_summary=f"{inp.sequence_type.capitalize()} follow-up sequence for {contact_name}",
+        static_details=(
+            f"Owner {inp.owner_id}, contact {inp.contact_id}, batch {inp.batch_id}; "
+            f"start delay {inp.start_delay_hours} h."
+        ),
+    )
+
+
+async def signal_sequence(
+    client: Client, workflow_id: str, action: SequenceAction, reason: str | None = None
+) -> bool:
+    """Pause, resume or cancel; False when the sequence isn't running."""
+    handle = client.get_workflow_handle_for(SequenceWorkflow.run, workflow_id)
+    if action == "pause":
+        return await delivered(handle.signal(SequenceWorkflow.pause))
+    if action == "resume":
+        return await delivered(handle.signal(SequenceWorkflow.resume))
+    return await delivered(handle.signal(SequenceWorkflow.cancel, reason))
+
+
+async def tell_sequence(client: Client, workflow_id: str, event: ContactEvent) -> bool:
+    """A reply or a status change may end it; False when it isn't running."""
+    handle = client.get_workflow_handle_for(SequenceWorkflow.run, workflow_id)
+    return await delivered(handle.signal(SequenceWorkflow.contact_event, event))

@@ -1,0 +1,56 @@
+"""The one task writer: every producer (sequence step, rule firing, time rule, campaign step,
+cadence check-in, overdue escalation, a task made by hand) writes through here.
+
+A task is written once per idempotency key, and counted for its rule in the same transaction,
+so a retried activity, a duplicate delivery or two workers racing leave one row and counters
+that never drift."""
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from nudge.core.models import Rule, Task, utcnow
+from nudge.platform.db import transaction
+from nudge.tasks.payloads import CreatedTask, NewTask
+
+
+def insert_task(session: Session, new: NewTask) -> Task:
+    """Add the task inside the caller's transaction (which may hold more rows, e.g. the
+    firing it settles). A key already written raises IntegrityError here, at the flush."""
+    fields = new.model_dump(exclude={"counts_trigger"})
+    task = Task(
+        **fields,
+        reminder_status="scheduled" if new.reminder_at else "none",
+        created_at=utcnow(),
+    )
+    session.add(task)
+    session.flush()
+    if new.rule_id is not None:
+        counters: dict = {"tasks_created": Rule.tasks_created + 1}
+        if new.counts_trigger:
+            counters |= {"times_triggered": Rule.times_triggered + 1,
+                         "last_fired_at": task.created_at}  # fmt: skip
+        session.execute(update(Rule).where(Rule.id == new.rule_id).values(**counters))
+    return task
+
+
+def find_task(sessions: sessionmaker[Session], key: str) -> int | None:
+    with sessions() as session:
+        return session.scalar(select(Task.id).where(Task.idempotency_key == key))
+
+
+def write_task_once(sessions: sessionmaker[Session], new: NewTask) -> CreatedTask:
+    """Write the task in a transaction of its own, unless its key was written before: then
+    answer with that task (`created=False`) and count nothing."""
+    existing = find_task(sessions, new.idempotency_key)
+    if existing is not None:
+        return CreatedTask(task_id=existing, created=False)
+    try:
+        with transaction(sessions) as session:
+            return CreatedTask(task_id=insert_task(session, new).id, created=True)
+    except IntegrityError:
+        # A concurrent attempt inserted the same key first; its row is the task.
+        found = find_task(sessions, new.idempotency_key)
+        if found is None:
+            raise
+        return CreatedTask(task_id=found, created=False)

@@ -35,9 +35,12 @@ test: $(STAMP) chromium
 test-fast: $(STAMP)
 	$(BIN)/pytest
 
+## lint: ruff, the import-layer contracts (pyproject [tool.importlinter]) and the type checker
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,5 +1,7 @@
 """CRM events in: activities and status changes, each stored once per `event_id`."""
 
+from typing import Any
+
 from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -7,11 +9,12 @@ from temporalio.client import Client
 from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
 from nudge.platform.settings import Settings
 from nudge.rules.events import EventResult, EventSpec, receive_event
-from nudge.rules.schemas import ActivityEventIn, EventOut, FiringOut, StatusChangeIn
+from nudge.rules.schemas import ActivityEventIn, EventOut, StatusChangeIn
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
-RESPONSES = {
+# FastAPI's `responses` parameter is typed dict[int | str, dict[str, Any]].
+RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "This event_id was received before; the original result."},
     404: {"description": "Unknown contact (or another owner's)."},
     503: {"description": "Temporal is unreachable: retry; a redelivery loses nothing."},
@@ -24,22 +27,7 @@ def event_out(result: EventResult) -> EventOut:
         contact_id=result.contact_id,
         kind=result.kind,
         duplicate=result.duplicate,
-        firings=[
-            FiringOut(
-                id=f.id,
-                rule_id=f.rule_id,
-                event_id=result.event_id,
-                contact_id=f.contact_id,
-                workflow_id=f.workflow_id,
-                state=f.state,
-                reason=f.reason,
-                task_id=f.task_id,
-                create_at=f.create_at,
-                due_at=f.due_at,
-                created_at=f.created_at,
-            )
-            for f in result.firings
-        ],
+        firings=result.firings,
         sequences_signalled=result.sequences_signalled,
     )
 

@@ -88,7 +88,7 @@ def up(
 
     Workflows and tasks survive a restart (state lives in the data dir). Set
     NUDGE_TEMPORAL_ADDRESS to use an existing Temporal server instead of starting one."""
-    from nudge import supervisor as sv
+    from nudge.platform import supervisor as sv
     from nudge.platform.migrate import upgrade
 
     settings = _settings(

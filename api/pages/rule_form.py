@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 
 from nudge.core.models import Rule
 from nudge.rules.schemas import RuleIn
-from nudge.rules.triggers import ACTIVITY_TYPES, ANY, CADENCES, STATUSES, check_config
+from nudge.rules.triggers import ACTIVITY_TYPES, ANY, CADENCES, STATUSES
 
 TRIGGERS = {
     "activity": "An activity (email opened, form submitted …)",
@@ -101,14 +101,11 @@ class RuleForm:
             "reminder_offset_hours": v["reminder_offset_hours"] or None,
             "is_active": v["is_active"],
         }
-        try:  # checked on its own too, so its problem shows beside the others
-            body["trigger_config"] = self._config()
-            if v["trigger_type"] in TRIGGERS:
-                check_config(v["trigger_type"], body["trigger_config"])
-        except ValueError as err:
-            self.errors["trigger_config"] = str(err)
-            body["trigger_config"] = {}
         try:
+            body["trigger_config"] = self._config()
+        except ValueError as err:  # the form's own fields (a date, a number) don't read
+            self.errors["trigger_config"] = str(err)
+        try:  # the config is checked by its trigger's model, its problem beside the others
             rule = RuleIn.model_validate(body)
         except ValidationError as err:
             for problem in err.errors():
@@ -158,7 +155,7 @@ class RuleForm:
 
     def sample_event(self, rule: RuleIn) -> dict[str, str | None]:
         """The event a preview imagines: the first one this rule's trigger would match."""
-        config = rule.trigger_config
+        config = rule.stored_config()
         if rule.trigger_type == "activity":
             named = [t for t in config.get("activity_types", []) if t != ANY]
             return {"activity_type": named[0] if named else "email_opened"}

@@ -7,8 +7,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_serializer,
     model_validator,
 )
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from nudge.core.models import RuleFiring
 from nudge.core.types import (
@@ -26,7 +30,16 @@ from nudge.core.vocabulary import (
     Priority,
     TriggerType,
 )
-from nudge.rules.triggers import check_config
+from nudge.rules.triggers import TRIGGER_TYPES, TriggerConfig, parse_config
+
+
+def _same_error(error: ErrorDetails) -> InitErrorDetails:
+    """A pydantic error as it came, to be raised again beside another."""
+    return InitErrorDetails(
+        type=PydanticCustomError(error["type"], error["msg"], error.get("ctx")),
+        loc=error["loc"],
+        input=error["input"],
+    )
 
 
 class RuleIn(Strict):
@@ -34,10 +47,13 @@ class RuleIn(Strict):
 
     name: NonEmpty
     trigger_type: TriggerType
-    trigger_config: dict[str, Any] = Field(
+    trigger_config: TriggerConfig = Field(  # type: ignore[assignment]  # {} is parsed below
         default_factory=dict,
-        description='activity: {"activity_types": ["email_opened", …]}; status_change: '
-        '{"from_status": "lead", "to_status": "active"} ("*" matches any).',
+        description="What fires the rule; its schema is picked by trigger_type: activity → "
+        "ActivityConfig, status_change → StatusChangeConfig, cadence → CadenceConfig, time → "
+        'TimeConfig, overdue → OverdueConfig. E.g. {"activity_types": ["email_opened"]} or '
+        '{"from_status": "lead", "to_status": "active"} ("*" matches any). Left out, it is {} '
+        "(what that means depends on the trigger).",
     )
     task_title_template: Annotated[str, template_field("task_title_template")] = Field(
         description="Jinja2, e.g. `Follow up with {{contact_name}}`."
@@ -48,10 +64,42 @@ class RuleIn(Strict):
     reminder_offset_hours: float | None = Field(None, ge=0, le=24 * 365, allow_inf_nan=False)
     is_active: bool = True
 
-    @model_validator(mode="after")
-    def _config_fits_trigger(self) -> "RuleIn":
-        self.trigger_config = check_config(self.trigger_type, self.trigger_config)
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _config_fits_trigger(cls, data: Any, handler: ModelWrapValidatorHandler["RuleIn"]) -> Any:
+        """trigger_config is read as the model that its sibling trigger_type names. Its problem
+        is reported for the whole body (field "body", as ever), after the other fields'."""
+        if not isinstance(data, dict):
+            return handler(data)
+        data = dict(data)
+        config = data.pop("trigger_config", {})
+        problem: ValueError | None = None
+        if data.get("trigger_type") in TRIGGER_TYPES:  # else only trigger_type is wrong
+            try:
+                data["trigger_config"] = parse_config(data["trigger_type"], config)
+            except ValueError as err:
+                problem = err
+        try:
+            rule = handler(data)
+        except ValidationError as err:
+            if problem is None:
+                raise
+            both = [_same_error(e) for e in err.errors()]
+            both.append(
+                InitErrorDetails(type="value_error", loc=(), input=config, ctx={"error": problem})
+            )
+            raise ValidationError.from_exception_data(err.title, both) from None
+        if problem is not None:
+            raise problem
+        return rule
+
+    @field_serializer("trigger_config")
+    def _stored(self, config: TriggerConfig) -> dict[str, Any]:
+        return config.stored()
+
+    def stored_config(self) -> dict[str, Any]:
+        """trigger_config as the rule's row keeps it (a JSON object)."""
+        return self.trigger_config.stored()
 
 
 class RulePatch(Strict):
@@ -115,6 +163,11 @@ class PreviewOut(BaseModel):
     due_at: Timestamp
     reminder_at: Timestamp | None
     create_at: Timestamp = Field(description="When the task would be written.")
+    next_runs: list[Timestamp] | None = Field(
+        None,
+        description="The next five runs of a `time` rule in its time zone, as UTC ISO times "
+        "(one, or none once passed, for an `at`); null for other triggers.",
+    )
 
 
 class FiringOut(BaseModel):

@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import select, update
@@ -20,7 +21,7 @@ from nudge.platform.temporal import delivered
 from nudge.rules.render import event_context, render_task, timing
 from nudge.rules.schedules import TimeRule, delete_rule_schedule, sync_rule_schedule
 from nudge.rules.schemas import FiringOut, PreviewOut, RuleIn, RuleOut
-from nudge.rules.triggers import refuse_past_at
+from nudge.rules.triggers import ConfigBase, next_runs, refuse_past_at
 
 Write = Callable[[Session], Rule]
 
@@ -32,9 +33,10 @@ def owned_rule(session: Session, owner_id: int, rule_id: int) -> Rule:
     return rule
 
 
-def check_at(config: dict) -> None:
+def check_at(config: ConfigBase | dict[str, Any]) -> None:
+    """Unprocessable if the config (a rule's, or as its row keeps it) names an `at` passed."""
     try:
-        refuse_past_at(config)
+        refuse_past_at(config.stored() if isinstance(config, ConfigBase) else config)
     except ValueError as err:
         raise Unprocessable(str(err)) from None
 
@@ -62,8 +64,8 @@ def changing(owner_id: int, rule_id: int, make: Callable[[Rule], RuleIn]) -> Wri
         rule = owned_rule(session, owner_id, rule_id)
         session.info["was_time"] = rule.trigger_type == "time"
         body = make(rule)
-        if body.trigger_config != rule.trigger_config:
-            check_at(body.trigger_config)
+        if body.stored_config() != rule.trigger_config:
+            check_at(body.stored_config())
         _apply(rule, body)
         return rule
 
@@ -148,10 +150,11 @@ def preview_task(
     now: datetime | None = None,
 ) -> PreviewOut:
     """The task `rule` (stored, or a draft never saved) would make for the contact if the
-    event happened now. Writes nothing, starts nothing."""
+    event happened now, and a time rule's next runs. Writes nothing, starts nothing."""
     contact = owned_contact(session, owner_id, contact_id=contact_id)
+    now = now or utcnow()
     try:
-        create_at, due_at, reminder_at = timing(rule, now or utcnow())
+        create_at, due_at, reminder_at = timing(rule, now)
         rendered = render_task(
             rule,
             event_context(contact, **event),
@@ -161,7 +164,8 @@ def preview_task(
         )
     except TemplateProblem as err:
         raise Unprocessable(f"this rule can't render for that event: {err}") from None
-    return PreviewOut(**rendered.__dict__)
+    runs = next_runs(rule.trigger_config, now) if rule.trigger_type == "time" else None
+    return PreviewOut(**rendered.__dict__, next_runs=runs)
 
 
 def draft(body: RuleIn) -> Rule:

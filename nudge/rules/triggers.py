@@ -1,78 +1,421 @@
-"""What can trigger a rule, how its `trigger_config` is checked, and what an event matches."""
+"""What can trigger a rule, the `trigger_config` each trigger takes, and what an event matches.
 
-import json
+Each trigger's config is a pydantic model, so the API documents it and checks it; `stored()` is
+the JSON kept in the rule's row (the same dict as ever: existing rows read back unchanged).
+Cron expressions are read by croniter, limited to the five-field form Temporal Schedules share."""
+
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-TriggerType = Literal["activity", "status_change", "cadence", "time", "overdue"]
-ACTIVITY_TYPES = (
-    "email_opened",
-    "email_clicked",
-    "email_replied",
-    "form_submitted",
-    "meeting_booked",
-    "call_logged",
-    "page_visited",
+from croniter import (  # type: ignore[import-untyped]  # croniter ships no type hints
+    CroniterBadDateError,
+    croniter,
 )
-STATUSES = ("lead", "prospect", "active", "inactive", "lost")
-CADENCES = ("daily", "weekly", "biweekly", "monthly", "quarterly")
-ANY = "*"
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import ErrorDetails
+
+from nudge.core.vocabulary import (
+    ACTIVITY_TYPES,
+    ANY,
+    CADENCES,
+    CONTACT_STATUSES,
+    TRIGGER_TYPES,
+    ActivityType,
+    Cadence,
+    ContactStatus,
+    TriggerType,
+)
+
+STATUSES: Final = CONTACT_STATUSES
+Anything = Literal["*"]  # ANY, as a type
+# A key left out. Not in the documented schema: a key given as null is refused.
+Unset = SkipJsonSchema[None]
+MAX_GRACE_HOURS: Final = 8760  # a year
+
+CRON_EXAMPLE: Final = '"0 9 * * MON"'
+CRON_FIELDS: Final = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+)
+CRON_NAMES: Final[dict[int, tuple[str, ...]]] = {
+    3: ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+    4: ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
+}
+CRON_SYNTAX: Final = "numbers, *, ranges (1-5), lists (1,3) and steps (*/15)"
 
 
-def _one_of(value: Any, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
+def _one_of(value: object, allowed: tuple[str, ...], what: str) -> str:
+    if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
     return value
 
 
-def _only(config: dict, keys: set[str], trigger: str) -> None:
-    extra = sorted(set(config) - keys)
-    if extra:
+def _cron_field_problem(index: int, text: str) -> str | None:
+    """What is wrong with one field, read alone (None: croniter reads it, Temporal too)."""
+    name, low, high = CRON_FIELDS[index]
+    names = CRON_NAMES.get(index, ())
+    works = CRON_SYNTAX + (f", names like {names[1]}" if names else "")
+    upper = text.upper()
+    odd = re.search(r"[^0-9A-Z*,/-]", upper)
+    if odd:
+        return f"cron {name} {text!r}: {odd.group()!r} is not supported; use {works}"
+    for word in re.findall(r"[A-Z]+", upper):
+        if word not in names:
+            return f"cron {name} {text!r}: {word!r} is not supported; use {works}"
+    alone = ["*"] * len(CRON_FIELDS)
+    alone[index] = text
+    if croniter.is_valid(" ".join(alone)):
+        return None
+    for value in re.findall(r"(?<![/0-9])[0-9]+", upper):  # values, not steps
+        if not low <= int(value) <= high:
+            return f"cron {name} {int(value)} is outside {low}-{high}"
+    if any(int(step) == 0 for step in re.findall(r"/([0-9]+)", upper)):
+        return f"cron {name} {text!r}: a step must be 1 or more, e.g. */15"
+    return f"cron {name} {text!r} is not a value, range, * or step; use {works}"
+
+
+def check_cron(expr: str) -> str:
+    """`expr`, if it is five fields that croniter and Temporal read alike, and it ever fires;
+    else ValueError naming the fix."""
+    fields = expr.split()
+    if fields and fields[0].startswith("@"):
         raise ValueError(
-            f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(extra)} for a {trigger} "
-            f"trigger; allowed: {', '.join(sorted(keys))}"
+            f"cron shortcuts like {fields[0]} are not supported; write the five fields, "
+            f"e.g. {CRON_EXAMPLE}"
         )
-
-
-def check_config(trigger: str, config: dict) -> dict:
-    """The config, normalised, or ValueError saying what is allowed."""
+    if len(fields) != len(CRON_FIELDS):
+        raise ValueError(
+            f"cron must have five fields, e.g. {CRON_EXAMPLE} (minute hour day-of-month month "
+            f"day-of-week); got {len(fields)}"
+        )
+    for index, text in enumerate(fields):
+        problem = _cron_field_problem(index, text)
+        if problem:
+            raise ValueError(problem)
+    if not croniter.is_valid(expr):
+        raise ValueError(f"cron {expr!r} is not a valid cron expression, e.g. {CRON_EXAMPLE}")
     try:
-        json.dumps(config, allow_nan=False)
-    except ValueError:
-        raise ValueError("trigger_config must not contain NaN or Infinity") from None
-    if trigger == "activity":
-        _only(config, {"activity_types"}, trigger)
-        types = config.get("activity_types")
-        if not isinstance(types, list) or not types:
-            raise ValueError(
-                'activity triggers need {"activity_types": [...]}, a non-empty list of '
-                f"{', '.join(ACTIVITY_TYPES)} or {ANY!r}"
-            )
-        for t in types:
-            _one_of(t, (*ACTIVITY_TYPES, ANY), "each activity type")
-        return {"activity_types": sorted(set(types))}
-    if trigger == "status_change":
-        _only(config, {"from_status", "to_status"}, trigger)
-        return {
-            key: _one_of(config.get(key, ANY), (*STATUSES, ANY), key)
-            for key in ("from_status", "to_status")
+        croniter(expr, datetime.now(UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(
+            f"cron {expr!r} never fires: no date has that day of month in that month "
+            "(e.g. 30 February); pick a day that exists"
+        ) from None
+    return expr
+
+
+def known_zone(name: object) -> str:
+    """`name` if it is an IANA time zone, else ValueError naming the fix."""
+    try:
+        if not isinstance(name, str):
+            raise TypeError(name)
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(
+            f"unknown timezone {name!r}; use an IANA name like Europe/Berlin"
+        ) from None
+    return name
+
+
+class ConfigBase(BaseModel):
+    """One trigger's `trigger_config`."""
+
+    model_config = ConfigDict(extra="forbid")
+    trigger: ClassVar[TriggerType]
+    example: ClassVar[str]
+    # Messages for a key that is missing (pydantic's own would not name the fix).
+    needs: ClassVar[dict[str, str]] = {}
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON kept in the rule's row: the keys given, normalised."""
+        return self.model_dump(exclude_unset=True)
+
+
+NEED_ACTIVITY: Final = (
+    'activity triggers need {"activity_types": [...]}, a non-empty list of '
+    f"{', '.join(ACTIVITY_TYPES)} or {ANY!r}"
+)
+
+
+class ActivityConfig(ConfigBase):
+    """trigger_type "activity": fires when one of these activities is recorded for a contact."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"activity_types": ["email_opened", "form_submitted"]}]}
+    )
+    trigger = "activity"
+    example = '{"activity_types": ["email_opened"]}'
+    needs = {"activity_types": NEED_ACTIVITY}
+
+    activity_types: list[ActivityType | Anything] = Field(
+        min_length=1, description='The activities that fire it; "*" is any. Stored sorted.'
+    )
+
+    @field_validator("activity_types", mode="before")
+    @classmethod
+    def _known(cls, value: object) -> list[str]:
+        if not isinstance(value, list) or not value:
+            raise ValueError(NEED_ACTIVITY)
+        return sorted({_one_of(t, (*ACTIVITY_TYPES, ANY), "each activity type") for t in value})
+
+    def stored(self) -> dict[str, Any]:
+        return {"activity_types": list(self.activity_types)}
+
+
+class StatusChangeConfig(ConfigBase):
+    """trigger_type "status_change": fires when a contact's status changes from one status to
+    another ("*", the default, matches any)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"from_status": "lead", "to_status": "active"}]}
+    )
+    trigger = "status_change"
+    example = '{"from_status": "lead", "to_status": "active"}'
+
+    from_status: ContactStatus | Anything = Field(ANY, description="The status it leaves.")
+    to_status: ContactStatus | Anything = Field(ANY, description="The status it takes.")
+
+    @field_validator("from_status", "to_status", mode="before")
+    @classmethod
+    def _known(cls, value: object, info: ValidationInfo) -> str:
+        return _one_of(value, (*STATUSES, ANY), info.field_name or "status")
+
+    def stored(self) -> dict[str, Any]:
+        return {"from_status": self.from_status, "to_status": self.to_status}
+
+
+class CadenceConfig(ConfigBase):
+    """trigger_type "cadence": fires when a contact's recurring check-in comes due (for one
+    cadence only, if given)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"cadence": "weekly"}, {}]})
+    trigger = "cadence"
+    example = '{"cadence": "weekly"}'
+
+    cadence: Cadence | Unset = Field(None, description="Only this cadence; any if left out.")
+
+    @field_validator("cadence", mode="before")
+    @classmethod
+    def _known(cls, value: object) -> str:
+        return _one_of(value, CADENCES, "cadence")
+
+
+class ContactFilter(BaseModel):
+    """Only contacts that match every key given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: ContactStatus | Unset = Field(None, description="Only contacts with this status.")
+    cadence: Cadence | Unset = Field(None, description="Only contacts with this cadence.")
+    _given: list[str] = PrivateAttr(default_factory=list)  # keys in the order written
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: object) -> str:
+        return _one_of(value, STATUSES, "contact_filter.status")
+
+    @field_validator("cadence", mode="before")
+    @classmethod
+    def _cadence(cls, value: object) -> str:
+        return _one_of(value, CADENCES, "contact_filter.cadence")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_order(cls, data: Any, handler: ModelWrapValidatorHandler["ContactFilter"]) -> Any:
+        filters = handler(data)
+        if isinstance(data, dict):
+            filters._given = list(data)
+        return filters
+
+    def stored(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self._given}
+
+
+class TimeConfig(ConfigBase):
+    """trigger_type "time": runs on a cron schedule read in `timezone`, or once `at` a time
+    (exactly one of the two), for every contact that passes `contact_filter`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"cron": "0 9 * * MON", "timezone": "Europe/Berlin"},
+                {"at": "2026-12-01T09:00:00+01:00", "contact_filter": {"status": "lead"}},
+            ]
         }
-    if trigger == "cadence":
-        _only(config, {"cadence"}, trigger)
-        if "cadence" in config:
-            _one_of(config["cadence"], CADENCES, "cadence")
-        return config
-    if trigger == "time":
-        return _check_time(config)
-    if trigger == "overdue":
-        _only(config, {"grace_hours"}, trigger)
-        grace = config.get("grace_hours", 0)
-        if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 8760:
-            raise ValueError("grace_hours must be a number of hours from 0 to 8760 (a year)")
-        return config
-    raise ValueError(f"trigger_type must be one of {', '.join(get_args(TriggerType))}")
+    )
+    trigger = "time"
+    example = '{"cron": "0 9 * * MON", "timezone": "Europe/Berlin"}'
+
+    cron: str | Unset = Field(
+        None,
+        description="Five fields: minute hour day-of-month month day-of-week, e.g. "
+        '"0 9 * * MON" (numbers, *, ranges, lists, steps and JAN/MON names; no seconds field, '
+        "L, W, # or ?). It must fire on some date.",
+        examples=["0 9 * * MON"],
+    )
+    at: datetime | Unset = Field(
+        None,
+        description="Once, at this time: ISO 8601 with an offset, e.g. "
+        '"2026-12-01T09:00:00+01:00"; it must lie ahead when set.',
+    )
+    timezone: str = Field(
+        "UTC", description="The IANA time zone the cron is read in, e.g. Europe/Berlin."
+    )
+    contact_filter: ContactFilter = Field(default_factory=ContactFilter)
+
+    @field_validator("cron", mode="before")
+    @classmethod
+    def _cron(cls, value: object) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"cron must be a string, e.g. {CRON_EXAMPLE}")
+        return check_cron(value)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, value: object) -> datetime:
+        try:
+            at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(
+                'at must be an ISO 8601 time, e.g. "2026-12-01T09:00:00+01:00"'
+            ) from None
+        if at.tzinfo is None:
+            raise ValueError("at needs an offset, e.g. +00:00")
+        return at
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _zone(cls, value: object) -> str:
+        return known_zone(value)
+
+    @field_validator("contact_filter", mode="before")
+    @classmethod
+    def _filters(cls, value: object) -> object:
+        if not isinstance(value, dict | ContactFilter):
+            raise ValueError('contact_filter must be an object, e.g. {"status": "lead"}')
+        return value
+
+    @model_validator(mode="after")
+    def _cron_or_at(self) -> "TimeConfig":
+        if (self.cron is None) == (self.at is None):
+            raise ValueError(
+                f'time triggers need exactly one of "cron" (e.g. {CRON_EXAMPLE}) or "at"'
+            )
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        when: dict[str, Any] = (
+            {"cron": self.cron} if self.at is None else {"at": self.at.isoformat()}
+        )
+        return when | {"timezone": self.timezone, "contact_filter": self.contact_filter.stored()}
+
+
+GraceHours = (
+    Annotated[int, Field(ge=0, le=MAX_GRACE_HOURS)]
+    | Annotated[float, Field(ge=0, le=MAX_GRACE_HOURS)]
+)
+
+
+class OverdueConfig(ConfigBase):
+    """trigger_type "overdue": fires when one of the contact's tasks has been overdue for
+    `grace_hours`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"grace_hours": 24}, {}]})
+    trigger = "overdue"
+    example = '{"grace_hours": 24}'
+
+    grace_hours: GraceHours | Unset = Field(
+        None, description="Hours past due before it fires, 0 to 8760 (a year); 0 if left out."
+    )
+
+    @field_validator("grace_hours", mode="before")
+    @classmethod
+    def _hours(cls, value: object) -> int | float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= MAX_GRACE_HOURS  # NaN is not
+        ):
+            raise ValueError(
+                f"grace_hours must be a number of hours from 0 to {MAX_GRACE_HOURS} (a year)"
+            )
+        return value
+
+
+TriggerConfig = ActivityConfig | StatusChangeConfig | CadenceConfig | TimeConfig | OverdueConfig
+CONFIGS: Final[dict[str, type[ConfigBase]]] = {
+    model.trigger: model
+    for model in (ActivityConfig, StatusChangeConfig, CadenceConfig, TimeConfig, OverdueConfig)
+}
+
+
+def _trigger_name(trigger: str) -> str:
+    return f"{'an' if trigger[0] in 'aeiou' else 'a'} {trigger} trigger"
+
+
+def _explain(model: type[ConfigBase], err: ValidationError) -> str:
+    """One message for all of a config's problems, each naming the fix."""
+    messages: list[str] = []
+    unknown: dict[tuple[str, ...], list[str]] = {}
+    for problem in err.errors():
+        loc = tuple(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            unknown.setdefault(loc[:-1], []).append(loc[-1])
+            continue
+        messages.append(_message(model, loc, problem))
+    for where, keys in unknown.items():
+        owner: type[BaseModel] = ContactFilter if where == ("contact_filter",) else model
+        whose = _trigger_name(model.trigger)
+        if where:
+            whose = f"{'.'.join(where)} of {whose}"
+        allowed = ", ".join(sorted(owner.model_fields))
+        messages.insert(
+            0,
+            f"unknown key{'s' if len(keys) > 1 else ''} {', '.join(sorted(keys))} for {whose}; "
+            f"allowed: {allowed}",
+        )
+    return ". Also, ".join(dict.fromkeys(messages))
+
+
+def _message(model: type[ConfigBase], loc: tuple[str, ...], problem: ErrorDetails) -> str:
+    where = ".".join(loc)
+    if problem["type"] == "missing" and where in model.needs:
+        return model.needs[where]
+    if problem["type"] in ("value_error", "assertion_error"):
+        return problem["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return f"{where}: {problem['msg']}" if where else problem["msg"]
+
+
+def parse_config(trigger: str, config: object) -> ConfigBase:
+    """The config `trigger` takes (the model, normalised), or ValueError saying what to fix."""
+    model = CONFIGS.get(trigger)
+    if model is None:
+        raise ValueError(f"trigger_type must be one of {', '.join(TRIGGER_TYPES)}")
+    if isinstance(config, ConfigBase):
+        config = config.stored()
+    if not isinstance(config, dict):
+        raise ValueError(f"trigger_config must be an object, e.g. {model.example}")
+    try:
+        return model.model_validate(config)
+    except ValidationError as err:
+        raise ValueError(_explain(model, err)) from None
 
 
 def matches(
@@ -93,77 +436,18 @@ def matches(
     return False
 
 
-CRON_FIELDS = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day of month", 1, 31, ()),
-    ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
-                      "NOV", "DEC")),
-    ("day of week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
-)  # fmt: skip
-CRON_PART = re.compile(r"^(\*|[0-9A-Z]+(-[0-9A-Z]+)?)(/[0-9]+)?$")
-
-
-def _cron(expr: str) -> str:
-    """Five fields (minute hour day-of-month month day-of-week), each in its range."""
-    fields = expr.upper().split()
-    if len(fields) != 5:
-        raise ValueError('cron must have five fields, e.g. "0 9 * * MON"')
-    for text, (name, low, high, names) in zip(fields, CRON_FIELDS, strict=True):
-        for part in text.split(","):
-            if not CRON_PART.match(part):
-                raise ValueError(f"cron {name} {part!r} is not a value, range, * or step")
-            for value in re.split(r"[-/]", part.split("/")[0]):
-                if value == "*":
-                    continue
-                number = (
-                    names.index(value) + (low if name == "month" else 0) if value in names else None
-                )
-                if number is None and not value.isdigit():
-                    raise ValueError(f"cron {name} {value!r} is not a number or a known name")
-                number = int(value) if number is None else number
-                if not low <= number <= high:
-                    raise ValueError(f"cron {name} {number} is outside {low}-{high}")
-    return expr
-
-
-def _check_time(config: dict) -> dict:
-    _only(config, {"cron", "timezone", "contact_filter", "at"}, "time")
-    if ("cron" in config) == ("at" in config):
-        raise ValueError('time triggers need exactly one of "cron" (e.g. "0 9 * * MON") or "at"')
-    out: dict[str, Any] = {}
-    if "cron" in config:
-        if not isinstance(config["cron"], str):
-            raise ValueError('cron must be a string, e.g. "0 9 * * MON"')
-        out["cron"] = _cron(config["cron"])
-    else:
-        try:
-            at = datetime.fromisoformat(str(config["at"]))
-        except ValueError:
-            raise ValueError(
-                'at must be an ISO 8601 time, e.g. "2026-12-01T09:00:00+01:00"'
-            ) from None
-        if at.tzinfo is None:
-            raise ValueError("at needs an offset, e.g. +00:00")
-        out["at"] = at.isoformat()
-    zone = config.get("timezone", "UTC")
+def next_runs(config: Mapping[str, Any], after: datetime, count: int = 5) -> list[datetime]:
+    """When a time rule (its stored config) runs next after `after`, in UTC. A cron is read in
+    the rule's time zone, so its UTC hour moves with daylight saving time; an `at` runs once,
+    if it is still ahead."""
+    if "at" in config:
+        at = datetime.fromisoformat(config["at"]).astimezone(UTC)
+        return [at] if at > after else []
+    runs = croniter(config["cron"], after.astimezone(ZoneInfo(config.get("timezone", "UTC"))))
     try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"unknown timezone {zone!r}; use an IANA name like Europe/Berlin"
-        ) from None
-    out["timezone"] = zone
-    filters = config.get("contact_filter", {})
-    if not isinstance(filters, dict):
-        raise ValueError('contact_filter must be an object, e.g. {"status": "lead"}')
-    _only(filters, {"status", "cadence"}, "contact_filter of a time")
-    if "status" in filters:
-        _one_of(filters["status"], STATUSES, "contact_filter.status")
-    if "cadence" in filters:
-        _one_of(filters["cadence"], CADENCES, "contact_filter.cadence")
-    out["contact_filter"] = filters
-    return out
+        return [runs.get_next(datetime).astimezone(UTC) for _ in range(count)]
+    except CroniterBadDateError:  # saved before a cron had to fire to be accepted
+        return []
 
 
 def refuse_past_at(config: dict) -> None:

@@ -1,6 +1,8 @@
 """Rules over HTTP: validation that names the fix, preview, PATCH/PUT, owner isolation."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -160,3 +162,62 @@ async def test_a_past_at_is_refused_when_given(api, tenant):
                               "trigger_config": {"at": "2020-01-01T00:00:00+00:00"}}  # fmt: skip
     resp = await api.post(RULES, json=body, headers=auth(tenant))
     assert resp.status_code == 422 and "in the past" in resp.json()["detail"]
+
+
+async def test_a_cron_that_never_fires_is_422(api, tenant):
+    for cron in ("0 9 31 2 *", "0 9 30 2 *"):
+        body = EMAIL_OPEN_RULE | {"trigger_type": "time", "trigger_config": {"cron": cron}}
+        resp = await api.post(RULES, json=body, headers=auth(tenant))
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["field"] == "body"
+        assert "never" in resp.json()["detail"], resp.json()
+    assert (await api.get(RULES, headers=auth(tenant))).json()["total"] == 0
+
+
+async def test_preview_of_a_time_rule_lists_its_next_runs(api, tenant):
+    headers = auth(tenant)
+    weekly = EMAIL_OPEN_RULE | {"trigger_type": "time",
+                                "trigger_config": {"cron": "0 9 * * MON",
+                                                   "timezone": "Europe/Berlin"}}  # fmt: skip
+    before = datetime.now(UTC)
+    resp = await api.post(
+        f"{RULES}preview/", json={"rule": weekly, "contact_id": tenant.contact_id}, headers=headers
+    )
+    assert resp.status_code == 200, resp.text
+    texts = resp.json()["next_runs"]
+    assert len(texts) == 5 and all(t.endswith("+00:00") for t in texts), texts
+    runs = [datetime.fromisoformat(t) for t in texts]
+    assert before < runs[0] <= before + timedelta(days=7)
+    week, hour = timedelta(days=7), timedelta(hours=1)  # a week, give or take a DST change
+    assert {b - a for a, b in pairwise(runs)} <= {week, week - hour, week + hour}, runs
+    berlin = [run.astimezone(ZoneInfo("Europe/Berlin")) for run in runs]
+    assert all((b.weekday(), b.hour, b.minute) == (0, 9, 0) for b in berlin), berlin
+
+    at = (before + timedelta(days=3)).replace(microsecond=0)
+    once = weekly | {"trigger_config": {"at": at.isoformat()}}
+    resp = await api.post(
+        f"{RULES}preview/", json={"rule": once, "contact_id": tenant.contact_id}, headers=headers
+    )
+    assert resp.status_code == 200 and resp.json()["next_runs"] == [at.isoformat()], resp.text
+
+    resp = await api.post(
+        f"{RULES}preview/",
+        json={"rule": EMAIL_OPEN_RULE, "contact_id": tenant.contact_id},
+        headers=headers,
+    )
+    assert resp.status_code == 200 and resp.json()["next_runs"] is None
+
+
+async def test_openapi_documents_every_trigger_config(api):
+    doc = (await api.get("/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    field = schemas["RuleIn"]["properties"]["trigger_config"]
+    names = {ref["$ref"].rsplit("/", 1)[1] for ref in field["anyOf"]}
+    assert names == {
+        "ActivityConfig", "StatusChangeConfig", "CadenceConfig", "TimeConfig", "OverdueConfig",
+    }  # fmt: skip
+    assert "trigger_type" in field["description"]
+    for name in names:
+        assert schemas[name]["description"], name
+    assert set(schemas["TimeConfig"]["properties"]) == {"cron", "at", "timezone", "contact_filter"}
+    assert "next_runs" in schemas["PreviewOut"]["properties"]

@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import timedelta
+from typing import cast
 
 from anyio import to_thread
 from sqlalchemy import exists, select
@@ -198,7 +199,8 @@ class PeriodicActivities:
                     .order_by(CrmEvent.id)
                     .limit(page.limit)
                 ).all()
-                return [(r[0], r[1], r[2]) for r in rows]
+                # The WHERE clause excludes a NULL contact_id, so r[2] is an int.
+                return [(r[0], r[1], cast(int, r[2])) for r in rows]
 
         rows = await to_thread.run_sync(stuck)
         for owner_id, contact_id in sorted({(o, c) for _, o, c in rows}):

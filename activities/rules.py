@@ -55,7 +55,7 @@ class RuleActivities:
                     updated_at=utcnow(),
                 )
             )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult has rowcount
                 raise _Overtaken
             session.expire(firing)
             return _outcome(session, firing)

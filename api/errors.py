@@ -71,7 +71,7 @@ async def temporal_error(request: Request, exc: RPCError) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(NudgeError, nudge_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RPCError, temporal_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RuntimeError, connect_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]  # Starlette types exc as Exception; called only for this class
+    app.add_exception_handler(NudgeError, nudge_error)  # type: ignore[arg-type]  # Starlette types exc as Exception; called only for this class
+    app.add_exception_handler(RPCError, temporal_error)  # type: ignore[arg-type]  # Starlette types exc as Exception; called only for this class
+    app.add_exception_handler(RuntimeError, connect_error)  # type: ignore[arg-type]  # Starlette types exc as Exception; called only for this class

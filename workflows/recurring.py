@@ -40,9 +40,13 @@ class RecurringWorkflow:
             seen = self._changes
             wait = (due - workflow.now()).total_seconds()
             if wait > 0:
+
+                def reshaped(seen: int = seen) -> bool:
+                    return self._changes != seen
+
                 try:
                     await workflow.wait_condition(
-                        lambda seen=seen: self._changes != seen,
+                        reshaped,
                         timeout=wait,
                         timeout_summary=f"{self._inp.cadence} check-in due {due:%Y-%m-%d}",
                     )

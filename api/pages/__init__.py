@@ -41,5 +41,5 @@ def install(app: FastAPI) -> None:
     for module in (sign_in, dashboard, rules, sequences):
         app.include_router(module.router)
     app.mount(f"{BASE}/static", StaticFiles(directory=STATIC), name="static")
-    app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]
-    app.add_exception_handler(BadCsrf, _bad_csrf)  # type: ignore[arg-type]
+    app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]  # Starlette types exc as Exception; called only for this class
+    app.add_exception_handler(BadCsrf, _bad_csrf)  # type: ignore[arg-type]  # Starlette types exc as Exception; called only for this class

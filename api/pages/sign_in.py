@@ -37,7 +37,9 @@ async def sign_in(
     sites can't send it."""
     same_origin(request)
 
-    known = api_key.strip() and await to_thread.run_sync(key_owner, sessions, api_key.strip())
+    known = (
+        await to_thread.run_sync(key_owner, sessions, api_key.strip()) if api_key.strip() else None
+    )
     if not known:
         error = (
             "That key is not valid. `nudge up` prints one on first start; "

@@ -1,5 +1,7 @@
 """Follow-up sequences: schedule one, watch it, pause, resume or cancel it."""
 
+from typing import Any
+
 from anyio import to_thread
 from fastapi import APIRouter, Body, Response, status
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +24,8 @@ from nudge.sequences.start import schedule_sequence
 
 router = APIRouter(prefix="/api/task-automation", tags=["sequences"])
 
-ERRORS = {
+# FastAPI's `responses` parameter is typed dict[int | str, dict[str, Any]].
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown contact or sequence (or another owner's)."},
     409: {"description": "The sequence has already ended."},
     503: {"description": "Temporal is unreachable."},
@@ -32,7 +35,7 @@ ERRORS = {
 def _out(progress: SequenceProgress, settings: Settings) -> SequenceProgressOut:
     return SequenceProgressOut(
         **progress.model_dump(exclude={"planned"}),
-        planned=[p.model_dump() for p in progress.planned],  # type: ignore[misc]
+        planned=[p.model_dump() for p in progress.planned],
         temporal_ui_url=settings.workflow_url(progress.workflow_id),
     )
 
@@ -69,7 +72,7 @@ async def schedule(
     return ScheduledSequenceOut(
         workflow_id=result.workflow_id,
         batch_id=result.batch_id,
-        planned=[p.model_dump() for p in result.planned],  # type: ignore[misc]
+        planned=[p.model_dump() for p in result.planned],
         already_running=not result.started,
         temporal_ui_url=settings.workflow_url(result.workflow_id),
     )

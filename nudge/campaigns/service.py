@@ -68,13 +68,13 @@ def _enroll_rows(
                 created, enrollment_id, batch_id = True, row.id, batch.id
         except IntegrityError:  # already enrolled: that enrollment is the answer
             with sessions() as session:
-                row = session.scalar(
+                existing = session.scalar(
                     select(Enrollment).where(
                         Enrollment.campaign_id == campaign_id, Enrollment.contact_id == contact_id
                     )
                 )
-                assert row is not None
-                created, enrollment_id, batch_id = False, row.id, row.batch_id
+                assert existing is not None
+                created, enrollment_id, batch_id = False, existing.id, existing.batch_id
         inp = EnrollmentInput(
             owner_id=owner_id,
             campaign_id=campaign_id,

@@ -80,7 +80,7 @@ class Page(BaseModel, Generic[T]):
     total: int
 
 
-def template_field(field: str):  # type: ignore[no-untyped-def]
+def template_field(field: str) -> AfterValidator:
     def check(value: str) -> str:
         try:
             validate_template(value, field)

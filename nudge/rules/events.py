@@ -113,7 +113,7 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None
                 .where(Contact.id == contact.id, Contact.status == current)
                 .values(**values)
             )
-            if changed.rowcount != 1:
+            if changed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult has rowcount
                 raise _StatusRace
     event = CrmEvent(
         owner_id=owner_id,

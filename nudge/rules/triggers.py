@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import (  # type: ignore[import-untyped]  # croniter ships no type hints
+from croniter import (
     CroniterBadDateError,
     croniter,
 )

@@ -1,10 +1,10 @@
 """Batches: the row that tracks one run of a sequence (written by the API, restored by the
 worker), and batches with their progress as the API and the web page list them."""
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from nudge.core.ids import sequence_workflow_id
 from nudge.core.models import Contact, Task, TaskBatch
@@ -83,7 +83,7 @@ def batch_rows(session: Session, batches: list[TaskBatch]) -> list[BatchOut]:
 
 
 BatchSort = Literal["-created_at", "created_at", "name", "-name", "status", "-status"]
-SORTS: Final = {
+SORTS: Final[dict[BatchSort, list[ColumnElement[Any] | QueryableAttribute[Any]]]] = {
     "-created_at": [TaskBatch.id.desc()],
     "created_at": [TaskBatch.id],
     "name": [TaskBatch.name, TaskBatch.id],

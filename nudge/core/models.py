@@ -1,4 +1,7 @@
-"""Database models. Every row that belongs to somebody carries ``owner_id``."""
+"""Database models. Every row that belongs to somebody carries ``owner_id``.
+
+Every table in one module (just over 300 lines): Alembic compares migrations against one
+metadata, and a reader sees every table's keys and indexes side by side."""
 
 from datetime import UTC, datetime
 from typing import ClassVar

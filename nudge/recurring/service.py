@@ -14,8 +14,11 @@ from nudge.core.vocabulary import Cadence
 from nudge.platform.db import transaction
 from nudge.platform.temporal import not_found
 from nudge.recurring.payloads import RecurringInput, RecurringProgress, TaskTemplate
-from nudge.recurring.starts import start_or_reshape_recurring, stop_recurring_workflow
-from workflows.recurring import RecurringWorkflow
+from nudge.recurring.starts import (
+    query_recurring,
+    start_or_reshape_recurring,
+    stop_recurring_workflow,
+)
 
 
 def _set_cadence(
@@ -47,15 +50,12 @@ async def schedule_recurring(
     handle = await start_or_reshape_recurring(
         client, task_queue, inp, name, keep_template=template is None
     )
-    return await handle.query(RecurringWorkflow.progress)
+    return await query_recurring(client, handle.id)
 
 
 async def recurring_progress(client: Client, owner_id: int, contact_id: int) -> RecurringProgress:
-    handle = client.get_workflow_handle_for(
-        RecurringWorkflow.run, recurring_workflow_id(owner_id, contact_id)
-    )
     try:
-        return await handle.query(RecurringWorkflow.progress)
+        return await query_recurring(client, recurring_workflow_id(owner_id, contact_id))
     except RPCError as err:
         if not_found(err):
             raise NotFound(f"contact {contact_id} has no recurring check-ins") from None

@@ -1,4 +1,5 @@
-"""Starting, reshaping and stopping a contact's recurring workflow."""
+"""The client side of a contact's recurring workflow: starting, reshaping, telling, stopping
+and asking where it stands."""
 
 from temporalio.client import Client, WorkflowHandle
 
@@ -44,3 +45,9 @@ async def tell_recurring(client: Client, workflow_id: str, event: ContactEvent) 
     """Lost or inactive ends the check-ins; False when none run."""
     handle = client.get_workflow_handle_for(RecurringWorkflow.run, workflow_id)
     return await delivered(handle.signal(RecurringWorkflow.contact_event, event))
+
+
+async def query_recurring(client: Client, workflow_id: str) -> RecurringProgress:
+    """Its live progress (RPCError NOT_FOUND when none ran under this id)."""
+    handle = client.get_workflow_handle_for(RecurringWorkflow.run, workflow_id)
+    return await handle.query(RecurringWorkflow.progress)

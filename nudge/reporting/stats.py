@@ -1,4 +1,5 @@
 """Automation statistics, each figure one SQL aggregate over an index (never rows in Python).
+Every statement lives here, named, so the benchmark can EXPLAIN each (hence ~300 lines).
 
 Task figures count the tasks *created* in the window [since, until) when one is given, all
 tasks otherwise. "Overdue" means open and past its due time now. The chart is one entry per

@@ -1,6 +1,6 @@
 """Where a sequence stands: live from the workflow, else from its result or our rows."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from anyio import to_thread
 from sqlalchemy import func, select, update
@@ -18,9 +18,8 @@ from nudge.core.models import Task, TaskBatch, utcnow
 from nudge.platform.db import transaction
 from nudge.sequences.payloads import PlannedStep, SequenceInput, SequenceProgress
 from nudge.sequences.presets import sequence_due_times
-from workflows.sequence import SequenceWorkflow
+from nudge.sequences.starts import query_sequence, sequence_handle
 
-QUERY_TIMEOUT = timedelta(seconds=5)
 # Ended outside our code (terminated or timed out in Temporal): no result to read.
 ENDED_ELSEWHERE = {
     WorkflowExecutionStatus.TERMINATED: "workflow terminated in Temporal",
@@ -86,7 +85,7 @@ def _record_ended(sessions: sessionmaker[Session], batch: TaskBatch, reason: str
 async def sequence_progress(
     client: Client, sessions: sessionmaker[Session], batch: TaskBatch
 ) -> SequenceProgress:
-    handle = client.get_workflow_handle_for(SequenceWorkflow.run, batch.workflow_id)
+    handle = sequence_handle(client, batch.workflow_id)
     start = batch.created_at  # close enough when Temporal no longer has the run
     try:
         desc = await handle.describe()
@@ -97,7 +96,7 @@ async def sequence_progress(
         start = desc.start_time
         if desc.status == WorkflowExecutionStatus.RUNNING:
             try:
-                return await handle.query(SequenceWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+                return await query_sequence(handle)
             except (RPCError, WorkflowQueryFailedError):
                 pass  # no worker to answer right now: our rows still tell most of it
         elif desc.status == WorkflowExecutionStatus.COMPLETED:

@@ -1,4 +1,7 @@
-"""Starting a sequence workflow (its id, search attributes and UI summary) and signalling it."""
+"""The client side of the sequence workflow: starting it (its id, search attributes and UI
+summary), signalling it and asking where it stands."""
+
+from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
@@ -10,10 +13,13 @@ from nudge.platform.temporal import delivered, search_attributes
 from nudge.sequences.payloads import SequenceInput, SequenceProgress
 from workflows.sequence import SequenceWorkflow
 
+QUERY_TIMEOUT = timedelta(seconds=5)
+SequenceHandle = WorkflowHandle[SequenceWorkflow, SequenceProgress]
+
 
 async def start_sequence(
     client: Client, task_queue: str, inp: SequenceInput, *, contact_name: str
-) -> WorkflowHandle[SequenceWorkflow, SequenceProgress]:
+) -> SequenceHandle:
     """Start a sequence; raises WorkflowAlreadyStartedError while one with its id runs.
 
     A finished sequence may be started again (a new run and a new batch)."""
@@ -37,7 +43,7 @@ async def signal_sequence(
     client: Client, workflow_id: str, action: SequenceAction, reason: str | None = None
 ) -> bool:
     """Pause, resume or cancel; False when the sequence isn't running."""
-    handle = client.get_workflow_handle_for(SequenceWorkflow.run, workflow_id)
+    handle = sequence_handle(client, workflow_id)
     if action == "pause":
         return await delivered(handle.signal(SequenceWorkflow.pause))
     if action == "resume":
@@ -47,5 +53,14 @@ async def signal_sequence(
 
 async def tell_sequence(client: Client, workflow_id: str, event: ContactEvent) -> bool:
     """A reply or a status change may end it; False when it isn't running."""
-    handle = client.get_workflow_handle_for(SequenceWorkflow.run, workflow_id)
+    handle = sequence_handle(client, workflow_id)
     return await delivered(handle.signal(SequenceWorkflow.contact_event, event))
+
+
+def sequence_handle(client: Client, workflow_id: str) -> SequenceHandle:
+    return client.get_workflow_handle_for(SequenceWorkflow.run, workflow_id)
+
+
+async def query_sequence(handle: SequenceHandle) -> SequenceProgress:
+    """Its live progress; a worker must answer within QUERY_TIMEOUT."""
+    return await handle.query(SequenceWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)

@@ -270,3 +270,18 @@ async def test_odd_preview_contacts_and_a_past_time_inline(api, tenant):
     assert resp.status_code == 422
     assert 'id="trigger_config-error"' in resp.text and "in the past" in resp.text
     assert 'value="2020-01-01T09:00"' in resp.text  # the form comes back as typed
+
+
+async def test_preview_of_a_cron_rule_lists_its_next_runs(api, tenant):
+    async with signed_in(api, tenant) as (browser, token):
+        form = {"csrf": token, "name": "Monday calls", "trigger_type": "time",
+                "cron": "0 9 * * MON", "timezone": "Europe/Berlin", "task_priority": "low",
+                "task_title_template": "Call {{contact_name}}",
+                "contact_id": str(tenant.contact_id)}  # fmt: skip
+        resp = await browser.post(f"{BASE}/rules/preview", data=form)
+        activity = {**form, "trigger_type": "activity", "activity_types": "email_opened"}
+        other = await browser.post(f"{BASE}/rules/preview", data=activity)
+    assert resp.status_code == 200, resp.text
+    runs = re.search(r'id="preview-next-runs">(.*?)</dd>', resp.text, re.S)
+    assert runs is not None and runs.group(1).count("<br>") == 4  # five runs
+    assert 'id="preview-next-runs"' not in other.text  # only time rules have runs

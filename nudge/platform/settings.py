@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
     sweep_page_size: int = Field(500, description="Rows a periodic job handles per activity.")
     register_search_attributes: bool = Field(
         True, description="Register Nudge's search attributes when the worker starts."
+    )
+    worker_metrics_port: int | None = Field(
+        None, description="Serve the worker's Prometheus metrics on this port; unset: none."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object per log line (for log collectors)."
     )
 
     @property

@@ -48,13 +48,19 @@ def _err(message: str) -> None:
 
 def _exit(code: int) -> None:
     # The SDK's runtime can crash in interpreter teardown (sdk-python#300): leave directly.
+    from nudge.platform.tracing import shutdown
+
+    shutdown()  # os._exit skips atexit: send the spans still queued first
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def _logging(settings: Settings) -> None:
+    """Text (the default) or JSON lines: NUDGE_LOG_FORMAT."""
+    from nudge.platform.logs import configure_logging
+
+    configure_logging(settings)
 
 
 def _ensure_local_owner(settings: Settings) -> str | None:
@@ -135,8 +141,8 @@ def worker() -> None:
     """Run the worker: every workflow and activity, on the configured task queue."""
     import worker as worker_module
 
-    _logging()
     settings = _settings()
+    _logging(settings)
     try:
         asyncio.run(worker_module.run(settings))
     except Exception as err:
@@ -152,11 +158,17 @@ def api(
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from api.app import create_app
 
     settings = _settings(api_host=host, api_port=port)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    _logging(settings)
+    # JSON: uvicorn's own lines go through the root handler too, instead of its text config.
+    log_config = None if settings.log_format == "json" else LOGGING_CONFIG
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=log_config
+    )
     _exit(0)
 
 
@@ -219,6 +231,40 @@ def schedules_sync() -> None:
         _err(f"could not sync schedules: {err}")
         _exit(1)
     _exit(0)
+
+
+@app.command()
+def doctor(
+    api: Annotated[
+        bool, typer.Option(help="Also check the API and the web page at NUDGE_API_HOST:PORT")
+    ] = True,
+) -> None:
+    """Check everything Nudge needs, one line each (✓ or ✗, with the fix): settings, the
+    database and its schema, API keys, Temporal, the namespace, search attributes, the four
+    periodic Schedules, a worker polling the task queue, the API and the web page.
+
+    Exit code 0 only when every check passes. Example: `nudge doctor --no-api` on a worker host."""
+    from nudge.platform.db import make_engine, make_session_factory
+    from nudge.platform.doctor import diagnose
+    from nudge.platform.temporal import connect
+
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    api_url = f"http://{settings.api_host}:{settings.api_port}" if api else None
+
+    async def run() -> list:
+        return await diagnose(
+            settings, engine, make_session_factory(engine), lambda: connect(settings),
+            api_url=api_url,
+        )  # fmt: skip
+
+    checks = asyncio.run(run())
+    for check in checks:
+        typer.echo(check.line())
+    failed = [c for c in checks if not c.ok]
+    typer.echo(f"{len(checks) - len(failed)} of {len(checks)} checks pass")
+    engine.dispose()
+    _exit(1 if failed else 0)
 
 
 def main() -> None:

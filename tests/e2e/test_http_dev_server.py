@@ -81,7 +81,10 @@ async def test_schedule_progress_pause_resume_cancel(dev_api, dev_env, tenant):
     assert await desc.static_summary() == "Standard follow-up sequence for Ada Lovelace"
 
 
-async def test_healthz(dev_api):
-    resp = await dev_api.get("/healthz")
+async def test_readyz_and_healthz(dev_api):
+    resp = await dev_api.get("/readyz")
     assert resp.status_code == 200
     assert resp.json() == {"database": "ok", "temporal": "ok"}
+    alive = await dev_api.get("/healthz")
+    assert alive.status_code == 200
+    assert alive.json() == {"database": "not checked", "temporal": "not checked"}

@@ -76,7 +76,7 @@ def test_up_serves_then_stops_cleanly_on_sigint(tmp_path):
             assert time.monotonic() < deadline, Path(log.name).read_text()
             ready = "Press Ctrl-C to stop." in Path(log.name).read_text()
             try:
-                if ready and call("GET", f"{base}/healthz")[0] == 200:
+                if ready and call("GET", f"{base}/readyz")[0] == 200:
                     break
             except OSError:
                 pass
@@ -109,6 +109,16 @@ def test_up_serves_then_stops_cleanly_on_sigint(tmp_path):
             "GET", f"{base}/api/task-automation/sequences/{started['workflow_id']}/", key
         )
         assert (status, progress["state"]) == (200, "running")
+
+        # `nudge doctor` against the running whole: every check passes.
+        doctor = subprocess.run(
+            [sys.executable, "-m", "nudge", "doctor"],
+            env={**env, "NUDGE_DATA_DIR": str(tmp_path / "data"),
+                 "NUDGE_API_PORT": str(api_port), "NUDGE_TEMPORAL_PORT": str(temporal_port)},
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert "✗" not in doctor.stdout and "10 of 10 checks pass" in doctor.stdout
 
         children = descendants(proc.pid)
         assert len(children) >= 3  # temporal, worker, api

@@ -9,6 +9,7 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     model_validator,
 )
@@ -66,7 +67,9 @@ class RuleIn(Strict):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _config_fits_trigger(cls, data: Any, handler: ModelWrapValidatorHandler["RuleIn"]) -> Any:
+    def _config_fits_trigger(
+        cls, data: Any, handler: ModelWrapValidatorHandler["RuleIn"], info: ValidationInfo
+    ) -> Any:
         """trigger_config is read as the model that its sibling trigger_type names. Its problem
         is reported for the whole body (field "body", as ever), after the other fields'."""
         if not isinstance(data, dict):
@@ -76,7 +79,7 @@ class RuleIn(Strict):
         problem: ValueError | None = None
         if data.get("trigger_type") in TRIGGER_TYPES:  # else only trigger_type is wrong
             try:
-                data["trigger_config"] = parse_config(data["trigger_type"], config)
+                data["trigger_config"] = parse_config(data["trigger_type"], config, info.context)
             except ValueError as err:
                 problem = err
         try:

@@ -76,7 +76,10 @@ def merged(rule: Rule, changes: dict) -> RuleIn:
     """The stored rule with some fields changed, checked as a whole (ValidationError)."""
     values = RuleOut.model_validate(rule).model_dump(include=set(RuleIn.model_fields))
     values.update(changes)
-    return RuleIn.model_validate(values)
+    # A cron saved before today's checks stays valid while the change leaves it alone, so an
+    # old rule can still be paused, renamed or deleted.
+    stored = None if "trigger_config" in changes else rule.trigger_config.get("cron")
+    return RuleIn.model_validate(values, context={"stored_cron": stored})
 
 
 def _snapshot(rule: Rule) -> TimeRule:
@@ -114,11 +117,11 @@ def _delete_rows(sessions: sessionmaker[Session], owner_id: int, rule_id: int) -
                 )
             )
         )
-        session.execute(
+        cancelled = session.execute(
             update(RuleFiring)
             .where(RuleFiring.rule_id == rule.id, RuleFiring.state == "scheduled")
             .values(state="cancelled", reason="rule deleted", updated_at=utcnow())
-        )
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE's CursorResult has rowcount
         # SQLite may hand a deleted rule's id to the next rule: its tasks keep their
         # `source` ("rule:<id>") but stop counting for that id.
         session.execute(
@@ -127,6 +130,7 @@ def _delete_rows(sessions: sessionmaker[Session], owner_id: int, rule_id: int) -
             .values(rule_id=None)
         )
         session.delete(rule)
+    metrics.RULE_FIRINGS.labels("cancelled").inc(cancelled)  # settled here, once committed
     return pending
 
 

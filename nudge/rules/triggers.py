@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import (
     CroniterBadDateError,
+    CroniterError,
     croniter,
 )
 from pydantic import (
@@ -59,6 +60,9 @@ CRON_NAMES: Final[dict[int, tuple[str, ...]]] = {
     4: ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
 }
 CRON_SYNTAX: Final = "numbers, *, ranges (1-5), lists (1,3) and steps (*/15)"
+# Temporal fires only where day of month AND day of week both match (croniter's default is
+# either, as in classic cron): previews and the never-fires check read crons as Temporal does.
+DAY_OR: Final = False
 
 
 def _one_of(value: object, allowed: tuple[str, ...], what: str) -> str:
@@ -79,6 +83,13 @@ def _cron_field_problem(index: int, text: str) -> str | None:
     for word in re.findall(r"[A-Z]+", upper):
         if word not in names:
             return f"cron {name} {text!r}: {word!r} is not supported; use {works}"
+    for start, end in re.findall(r"(?<![/0-9])([0-9]+)-([0-9]+)", upper):
+        if int(start) > int(end):
+            # croniter wraps such a range around; Temporal reads only its start.
+            return (
+                f"cron {name} range {start}-{end} runs backwards; write it as two ranges "
+                f"or a list, e.g. {start}-{high},{low}-{end}"
+            )
     alone = ["*"] * len(CRON_FIELDS)
     alone[index] = text
     if croniter.is_valid(" ".join(alone)):
@@ -112,11 +123,12 @@ def check_cron(expr: str) -> str:
     if not croniter.is_valid(expr):
         raise ValueError(f"cron {expr!r} is not a valid cron expression, e.g. {CRON_EXAMPLE}")
     try:
-        croniter(expr, datetime.now(UTC)).get_next(datetime)
+        croniter(expr, datetime.now(UTC), day_or=DAY_OR).get_next(datetime)
     except CroniterBadDateError:
         raise ValueError(
             f"cron {expr!r} never fires: no date has that day of month in that month "
-            "(e.g. 30 February); pick a day that exists"
+            "(e.g. 30 February), or on that weekday (Temporal needs both to match); "
+            "pick a day that exists"
         ) from None
     return expr
 
@@ -282,9 +294,11 @@ class TimeConfig(ConfigBase):
 
     @field_validator("cron", mode="before")
     @classmethod
-    def _cron(cls, value: object) -> str:
+    def _cron(cls, value: object, info: ValidationInfo) -> str:
         if not isinstance(value, str):
             raise ValueError(f"cron must be a string, e.g. {CRON_EXAMPLE}")
+        if info.context and info.context.get("stored_cron") == value:
+            return value  # saved under older rules: a change elsewhere in the rule keeps it
         return check_cron(value)
 
     @field_validator("at", mode="before")
@@ -403,8 +417,9 @@ def _message(model: type[ConfigBase], loc: tuple[str, ...], problem: ErrorDetail
     return f"{where}: {problem['msg']}" if where else problem["msg"]
 
 
-def parse_config(trigger: str, config: object) -> ConfigBase:
-    """The config `trigger` takes (the model, normalised), or ValueError saying what to fix."""
+def parse_config(trigger: str, config: object, context: dict[str, Any] | None = None) -> ConfigBase:
+    """The config `trigger` takes (the model, normalised), or ValueError saying what to fix.
+    `context` may name a `stored_cron` that was accepted when it was saved."""
     model = CONFIGS.get(trigger)
     if model is None:
         raise ValueError(f"trigger_type must be one of {', '.join(TRIGGER_TYPES)}")
@@ -413,7 +428,7 @@ def parse_config(trigger: str, config: object) -> ConfigBase:
     if not isinstance(config, dict):
         raise ValueError(f"trigger_config must be an object, e.g. {model.example}")
     try:
-        return model.model_validate(config)
+        return model.model_validate(config, context=context)
     except ValidationError as err:
         raise ValueError(_explain(model, err)) from None
 
@@ -443,10 +458,11 @@ def next_runs(config: Mapping[str, Any], after: datetime, count: int = 5) -> lis
     if "at" in config:
         at = datetime.fromisoformat(config["at"]).astimezone(UTC)
         return [at] if at > after else []
-    runs = croniter(config["cron"], after.astimezone(ZoneInfo(config.get("timezone", "UTC"))))
+    zone = ZoneInfo(config.get("timezone", "UTC"))
     try:
+        runs = croniter(config["cron"], after.astimezone(zone), day_or=DAY_OR)
         return [runs.get_next(datetime).astimezone(UTC) for _ in range(count)]
-    except CroniterBadDateError:  # saved before a cron had to fire to be accepted
+    except CroniterError:  # saved before croniter checked crons: it may never fire
         return []
 
 

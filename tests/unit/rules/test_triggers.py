@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from nudge.core.models import Rule
 from nudge.rules.schemas import RuleIn
+from nudge.rules.service import merged
 from nudge.rules.triggers import (
     ActivityConfig,
     CadenceConfig,
@@ -245,3 +247,46 @@ def test_the_schema_documents_each_trigger() -> None:
     for name in names:
         assert schemas[name]["additionalProperties"] is False
         assert schemas[name]["description"].startswith("trigger_type")
+
+
+@pytest.mark.parametrize(
+    ("cron", "first_runs"),
+    [
+        # Temporal needs day of month AND weekday to match: only Fridays the 13th.
+        ("0 9 13 * FRI", ["2027-08-13", "2028-10-13"]),
+        ("0 9 29 2 *", ["2028-02-29", "2032-02-29"]),
+    ],
+)
+def test_previews_read_crons_as_temporal_does(cron: str, first_runs: list[str]) -> None:
+    after = datetime(2026, 12, 1, tzinfo=UTC)
+    runs = next_runs({"cron": cron, "timezone": "UTC"}, after, 2)
+    assert [r.date().isoformat() for r in runs] == first_runs
+
+
+@pytest.mark.parametrize(
+    ("cron", "says"),
+    [
+        ("0 9 31 2 MON", "never fires"),  # croniter's classic OR would fire every Monday
+        ("0 9 * * 5-1", "runs backwards"),  # croniter wraps it; Temporal reads only 5
+    ],
+)
+def test_crons_temporal_reads_otherwise_are_refused(cron: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        check_cron(cron)
+
+
+def test_an_old_rule_with_a_cron_refused_today_can_still_be_changed() -> None:
+    """Saved before crons were checked for firing: pausing or renaming it must still work;
+    sending that cron again is checked like any new one."""
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    old = Rule(id=7, owner_id=1, name="Leap", trigger_type="time",
+               trigger_config={"cron": "0 9 31 2 *", "timezone": "UTC", "contact_filter": {}},
+               task_title_template="Hi", task_description_template="", task_priority="medium",
+               delay_hours=0, reminder_offset_hours=None, is_active=True, times_triggered=0,
+               tasks_created=0, created_at=now, updated_at=now)  # fmt: skip
+    paused = merged(old, {"is_active": False})
+    assert paused.is_active is False
+    assert paused.stored_config() == old.trigger_config
+    with pytest.raises(ValidationError, match="never fires"):
+        merged(old, {"trigger_config": dict(old.trigger_config)})
+    assert next_runs(old.trigger_config, now) == []

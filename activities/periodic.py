@@ -263,10 +263,10 @@ class PeriodicActivities:
         async def stop_page(page: dict[str, int]) -> int:
             gone = await to_thread.run_sync(cleared, list(page.values()))
             strays = [wid for wid, cid in page.items() if cid in gone]
-            await asyncio.gather(
+            stopped = await asyncio.gather(
                 *(stop_recurring_workflow(self.client, wid, "cadence cleared") for wid in strays)
             )
-            return len(strays)
+            return sum(stopped)  # one that ended meanwhile needed no stop
 
         stopped, page = 0, {}
         async for w in self.client.list_workflows(query, page_size=limit):

@@ -20,10 +20,10 @@ from nudge.core.vocabulary import BatchKind
 from nudge.core.vocabulary import BatchStatus as BatchStatusName
 from nudge.platform.listing import page as page_of
 from nudge.reporting.stats import Window, compute, running_workflows
-from nudge.sequences.batches import SORTS, batch_filters, batch_rows
 from nudge.sequences.payloads import SequenceProgress
 from nudge.sequences.progress import sequence_progress
-from nudge.sequences.schemas import BatchOut
+from nudge.tasks.batches import SORTS, batch_filters, batch_rows
+from nudge.tasks.schemas import BatchOut
 
 router = APIRouter(prefix=BASE, tags=["web page"])
 BATCHES_SHOWN = 20

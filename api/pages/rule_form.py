@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from nudge.core.models import Rule
+from nudge.core.vocabulary import PRIORITIES
 from nudge.rules.schemas import RuleIn
 from nudge.rules.triggers import ACTIVITY_TYPES, ANY, CADENCES, STATUSES
 
@@ -30,7 +31,7 @@ CHOICES = {
     "statuses": (ANY, *STATUSES),
     "filter_statuses": ("", *STATUSES),
     "cadences": ("", *CADENCES),
-    "priorities": ("low", "medium", "high", "urgent"),
+    "priorities": PRIORITIES,
 }
 
 

@@ -12,8 +12,8 @@ from nudge.core.models import TaskBatch
 from nudge.core.types import Page
 from nudge.core.vocabulary import BatchKind, BatchStatus
 from nudge.platform.listing import page
-from nudge.sequences.batches import SORTS, BatchSort, batch_filters, batch_rows
-from nudge.sequences.schemas import BatchOut
+from nudge.tasks.batches import SORTS, BatchSort, batch_filters, batch_rows
+from nudge.tasks.schemas import BatchOut
 
 router = APIRouter(prefix="/api/task-automation/batches", tags=["batches"])
 

@@ -38,6 +38,8 @@ class Unprocessable(NudgeError):
 # Activity failure types: no retry helps, so retry policies list them as non-retryable and
 # the workflow ends (or skips) with the message as its reason.
 CONTACT_GONE: Final = "ContactGone"
+# Also the name of nudge.core.templating.TemplateProblem: one that escaped an activity
+# uncaught would read as this type, permanent too (every call site catches it today).
 TEMPLATE_PROBLEM: Final = "TemplateProblem"
 NO_WEBHOOK: Final = "NoWebhook"
 WEBHOOK_REFUSED: Final = "WebhookRefused"

@@ -1,5 +1,6 @@
 """Starting and cancelling a task's reminder workflow (`reminder-task-{id}`: one per task)."""
 
+import contextlib
 from datetime import datetime
 
 from temporalio.client import Client
@@ -7,7 +8,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from nudge.core.ids import reminder_workflow_id
-from nudge.platform.temporal import started_once, unreachable
+from nudge.platform.temporal import started_once
 from nudge.reminders.payloads import ReminderInput
 from workflows.reminder import ReminderWorkflow
 
@@ -31,10 +32,6 @@ async def start_reminder(
 
 async def cancel_reminder(client: Client, task_id: int) -> None:
     """Best effort: the reminder also checks its task when it wakes and skips a done one."""
-    try:
+    # Not found, already done, Temporal unreachable: the task is completed either way.
+    with contextlib.suppress(RPCError, RuntimeError):
         await client.get_workflow_handle(reminder_workflow_id(task_id)).cancel()
-    except RPCError:
-        pass
-    except RuntimeError as err:
-        if not unreachable(err):
-            raise

@@ -10,6 +10,7 @@ PATCH, finishes the job: starts are idempotent, so a CRM retrying on 503 loses n
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import get_args
 
 from anyio import to_thread
 from sqlalchemy import select, update
@@ -23,7 +24,7 @@ from nudge.core.contact_events import ContactEvent, ends_cadence
 from nudge.core.errors import Conflict
 from nudge.core.ids import recurring_workflow_id, rule_firing_workflow_id
 from nudge.core.models import Contact, CrmEvent, Rule, RuleFiring, TaskBatch, utcnow
-from nudge.core.vocabulary import ContactStatus, EventKind
+from nudge.core.vocabulary import BatchKind, ContactStatus, EventKind
 from nudge.platform.db import transaction
 from nudge.recurring.starts import tell_recurring
 from nudge.rules.payloads import FiringInput
@@ -201,7 +202,7 @@ def _running(
             select(TaskBatch.kind, TaskBatch.workflow_id).where(
                 TaskBatch.owner_id == owner_id,
                 TaskBatch.contact_id == contact_id,
-                TaskBatch.kind.in_(("sequence", "campaign")),
+                TaskBatch.kind.in_(get_args(BatchKind)),
                 TaskBatch.status == "running",
             )
         ).all()
@@ -244,28 +245,24 @@ async def _process(
     """Start the event's pending firings and tell its sequences, once it all succeeded."""
     if result.processed:
         return
-    pending = [
-        FiringInput(
-            firing_id=f.id,
-            rule_id=f.rule_id,
-            owner_id=result.owner_id,
-            contact_id=f.contact_id,
-            create_at=f.create_at,
-            due_at=f.due_at,
-        )
-        for f in result.firings
-        if f.state == "scheduled" and f.rule_id is not None and f.contact_id is not None
-    ]
     await asyncio.gather(
         *(
             start_rule_firing(
                 client,
                 task_queue,
-                inp,
-                rule_firing_workflow_id(inp.rule_id, result.row_id),
-                result.rule_names.get(inp.rule_id, "(deleted rule)"),
+                FiringInput(
+                    firing_id=f.id,
+                    rule_id=f.rule_id,
+                    owner_id=result.owner_id,
+                    contact_id=f.contact_id,
+                    create_at=f.create_at,
+                    due_at=f.due_at,
+                ),
+                f.workflow_id,  # as stored with the firing
+                result.rule_names.get(f.rule_id, "(deleted rule)"),
             )
-            for inp in pending
+            for f in result.firings
+            if f.state == "scheduled" and f.rule_id is not None and f.contact_id is not None
         )
     )
     if result.contact_id is not None:

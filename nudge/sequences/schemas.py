@@ -60,23 +60,3 @@ class SequenceProgressOut(BaseModel):
 
 class CancelIn(Strict):
     reason: Annotated[str, StringConstraints(max_length=500), AfterValidator(no_nul)] | None = None
-
-
-class BatchOut(BaseModel):
-    id: int
-    kind: str
-    name: str
-    contact_id: int | None
-    workflow_id: str
-    status: str
-    stop_reason: str | None
-    planned: int
-    created: int
-    completed: int
-    cancelled: int
-    percent: int = Field(
-        description="Tasks done (completed or cancelled) out of those the batch will make: "
-        "planned while it runs, created once it has ended."
-    )
-    created_at: Timestamp
-    finished_at: Timestamp | None

@@ -63,3 +63,23 @@ class TaskIn(Strict):
         if abs(self.due_at - datetime.now(UTC)) > timedelta(days=100 * 366):
             raise ValueError("due_at must be within a hundred years of now")
         return self
+
+
+class BatchOut(BaseModel):
+    id: int
+    kind: str
+    name: str
+    contact_id: int | None
+    workflow_id: str
+    status: str
+    stop_reason: str | None
+    planned: int
+    created: int
+    completed: int
+    cancelled: int
+    percent: int = Field(
+        description="Tasks done (completed or cancelled) out of those the batch will make: "
+        "planned while it runs, created once it has ended."
+    )
+    created_at: Timestamp
+    finished_at: Timestamp | None

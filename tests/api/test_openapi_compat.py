@@ -84,10 +84,17 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return problems
 
 
+# Deliberate changes, each with its reason; nothing else may disappear.
+ANNOUNCED = {
+    "GET /healthz: response 503 removed": "liveness checks nothing but the process itself; "
+    "the database and Temporal are readiness, answered by /readyz (503 when down)",
+}
+
+
 def test_the_api_only_grows() -> None:
     old = json.loads(BEFORE.read_text())
     new = create_app(Settings()).openapi()
-    assert differences(old, new) == []
+    assert [d for d in differences(old, new) if d not in ANNOUNCED] == []
 
 
 def test_the_comparison_sees_a_removed_field() -> None:

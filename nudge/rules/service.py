@@ -21,7 +21,8 @@ from nudge.platform.temporal import delivered
 from nudge.rules.render import event_context, render_task, timing
 from nudge.rules.schedules import TimeRule, delete_rule_schedule, sync_rule_schedule
 from nudge.rules.schemas import FiringOut, PreviewOut, RuleIn, RuleOut
-from nudge.rules.triggers import ConfigBase, next_runs, refuse_past_at
+from nudge.rules.cron import next_runs
+from nudge.rules.triggers import ConfigBase, refuse_past_at
 
 Write = Callable[[Session], Rule]
 

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from nudge.core.models import Rule
+from nudge.rules.cron import check_cron, next_runs
 from nudge.rules.schemas import RuleIn
 from nudge.rules.service import merged
 from nudge.rules.triggers import (
@@ -16,9 +17,7 @@ from nudge.rules.triggers import (
     OverdueConfig,
     StatusChangeConfig,
     TimeConfig,
-    check_cron,
     matches,
-    next_runs,
     parse_config,
 )
 

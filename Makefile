@@ -35,12 +35,14 @@ test: $(STAMP) chromium
 test-fast: $(STAMP)
 	$(BIN)/pytest
 
-## lint: ruff, the import-layer contracts (pyproject [tool.importlinter]) and the type checker
+## lint: ruff, the import-layer contracts (pyproject [tool.importlinter]), the type checker, and
+## the deployment files (compose schema, hadolint, kubernetes-validate, dashboard)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	deploy/check.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -18,6 +18,7 @@ from activities.rules import RuleActivities, TimeRuleActivities
 from activities.tasks import TaskActivities
 from nudge.periodic.schedules import sync_schedules
 from nudge.platform.db import make_engine, make_session_factory
+from nudge.platform.metrics import sdk_metrics_runtime, serve_worker_metrics
 from nudge.platform.settings import Settings
 from nudge.platform.temporal import connect, ensure_search_attributes
 from workflows.campaign import CampaignEnrollmentWorkflow
@@ -88,7 +89,10 @@ def build_worker(
 
 
 async def run(settings: Settings) -> None:
-    client = await connect(settings)
+    port = settings.worker_metrics_port
+    # The SDK's metrics are its client's runtime's: the runtime exists before the client.
+    runtime, sdk_metrics = sdk_metrics_runtime() if port is not None else (None, None)
+    client = await connect(settings, runtime=runtime)
     if settings.register_search_attributes:
         await ensure_search_attributes(client)
     try:
@@ -102,12 +106,17 @@ async def run(settings: Settings) -> None:
         # The time-skipping test server has no schedules; everything else still works.
         log.warning("this Temporal server has no schedules; periodic jobs won't run")
     engine = make_engine(settings.sqlalchemy_url)
+    sessions = make_session_factory(engine)
+    metrics = None
+    if port is not None:
+        metrics = serve_worker_metrics(port, sessions, sdk_metrics)
+        log.info("metrics (Nudge's and the Temporal SDK's) on :%d/metrics", metrics.port)
     # One thread per activity slot: sync activities never wait for a thread.
     slots = settings.worker_activity_slots
     with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="activity") as executor:
         worker = build_worker(
             client,
-            make_session_factory(engine),
+            sessions,
             task_queue=settings.task_queue,
             executor=executor,
             max_concurrent_activities=slots,
@@ -123,5 +132,7 @@ async def run(settings: Settings) -> None:
             "worker polling task queue %r on %s", settings.task_queue, settings.temporal_target
         )
         await worker.run()
+    if metrics is not None:
+        metrics.close()
     engine.dispose()
     log.info("worker stopped")

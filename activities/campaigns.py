@@ -11,6 +11,7 @@ from temporalio import activity
 from nudge.campaigns.payloads import StepOutcome, StepSpec
 from nudge.core.ids import campaign_step_key
 from nudge.core.models import Contact, Enrollment, StepRun
+from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.tasks.payloads import NewTask
 from nudge.tasks.writer import insert_task
@@ -26,7 +27,7 @@ class CampaignActivities:
         task in one transaction; a retry finds it and answers the same."""
         try:
             with transaction(self.sessions) as session:
-                return self._run(session, enrollment_id, step, due_at)
+                outcome = self._run(session, enrollment_id, step, due_at)
         except IntegrityError:
             with self.sessions() as session:
                 run = session.scalar(
@@ -37,6 +38,9 @@ class CampaignActivities:
                 if run is None:
                     raise
                 return StepOutcome(state=run.state, reason=run.reason, task_id=run.task_id)
+        if outcome.state == "created":  # committed by this call, with its step run
+            metrics.task_created("campaign")
+        return outcome
 
     def _run(
         self, session: Session, enrollment_id: int, step: StepSpec, due_at: datetime

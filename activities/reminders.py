@@ -13,6 +13,7 @@ from nudge.core.errors import NO_WEBHOOK, WEBHOOK_FAILED, WEBHOOK_REFUSED, WRITE
 from nudge.core.ids import reminder_workflow_id
 from nudge.core.models import Notification, Owner, Task
 from nudge.core.vocabulary import ReminderStatus
+from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.reminders.payloads import ReminderPlan
 from nudge.reminders.webhooks import internal_target, signed_headers
@@ -28,42 +29,14 @@ class ReminderActivities:
         """Skip a task that is done; else write its one notification and plan the webhook."""
         try:
             with transaction(self.sessions) as session:
-                task = session.get(Task, task_id)
-                if task is None or task.status != "open":
-                    if task is not None:
-                        task.reminder_status = "skipped"
-                        task.reminder_detail = f"task {task.status} before its reminder"
-                    return ReminderPlan(deliver=False, reason="task is no longer open")
-                owner = session.get(Owner, task.owner_id)
-                if (
-                    session.scalar(select(Notification.id).where(Notification.task_id == task_id))
-                    is None
-                ):
-                    session.add(
-                        Notification(owner_id=task.owner_id, task_id=task_id, title=task.title)
-                    )
-                body = json.dumps(
-                    {
-                        "type": "task.reminder",
-                        "delivery_id": reminder_workflow_id(task_id),
-                        "task": {
-                            "id": task.id,
-                            "title": task.title,
-                            "priority": task.priority,
-                            "due_at": task.due_at.isoformat(),
-                            "contact_id": task.contact_id,
-                        },
-                    },
-                    sort_keys=True,
-                )
-                webhook = bool(owner and owner.webhook_url)
-                task.reminder_status = "delivering" if webhook else "delivered"
-                return ReminderPlan(deliver=True, webhook=webhook, body=body)
+                plan, settled = _record(session, task_id)
         except IntegrityError:
             # A concurrent attempt wrote the notification first: this attempt retries.
             raise ApplicationError(
                 "notification written concurrently; retrying", type=WRITE_RACE
             ) from None
+        _count(settled)
+        return plan
 
     @activity.defn
     def post_webhook(self, task_id: int, body: str) -> int:
@@ -81,16 +54,64 @@ class ReminderActivities:
         try:
             resp = httpx.post(owner.webhook_url, content=data, headers=headers, timeout=10)
         except httpx.HTTPError as err:
+            metrics.WEBHOOK_DELIVERIES.labels("failure").inc()
             raise ApplicationError(
                 f"webhook unreachable: {err.__class__.__name__}", type=WEBHOOK_FAILED
             ) from None
-        if not 200 <= resp.status_code < 300:
+        ok = 200 <= resp.status_code < 300
+        metrics.WEBHOOK_DELIVERIES.labels("success" if ok else "failure").inc()
+        if not ok:
             raise ApplicationError(f"webhook answered {resp.status_code}", type=WEBHOOK_FAILED)
         return resp.status_code
 
     @activity.defn
     def mark_reminder(self, task_id: int, status: ReminderStatus, detail: str) -> None:
+        settled = None
         with transaction(self.sessions) as session:
             task = session.get(Task, task_id)
             if task is not None:
+                if task.reminder_status != status:  # a retry after the commit counts nothing
+                    settled = status
                 task.reminder_status, task.reminder_detail = status, detail[:500]
+        _count(settled)
+
+
+def _record(session: Session, task_id: int) -> tuple[ReminderPlan, ReminderStatus | None]:
+    """The plan, and the reminder's end if this call settled it (a retry finds it settled)."""
+    task = session.get(Task, task_id)
+    if task is None or task.status != "open":
+        settled: ReminderStatus | None = None
+        if task is not None:
+            settled = "skipped" if task.reminder_status != "skipped" else None
+            task.reminder_status = "skipped"
+            task.reminder_detail = f"task {task.status} before its reminder"
+        return ReminderPlan(deliver=False, reason="task is no longer open"), settled
+    owner = session.get(Owner, task.owner_id)
+    if session.scalar(select(Notification.id).where(Notification.task_id == task_id)) is None:
+        session.add(Notification(owner_id=task.owner_id, task_id=task_id, title=task.title))
+    body = json.dumps(
+        {
+            "type": "task.reminder",
+            "delivery_id": reminder_workflow_id(task_id),
+            "task": {
+                "id": task.id,
+                "title": task.title,
+                "priority": task.priority,
+                "due_at": task.due_at.isoformat(),
+                "contact_id": task.contact_id,
+            },
+        },
+        sort_keys=True,
+    )
+    webhook = bool(owner and owner.webhook_url)
+    # Without a webhook the notification row is the delivery; with one, mark_reminder settles.
+    status: ReminderStatus = "delivering" if webhook else "delivered"
+    settled = status if status == "delivered" and task.reminder_status != status else None
+    task.reminder_status = status
+    return ReminderPlan(deliver=True, webhook=webhook, body=body), settled
+
+
+def _count(settled: ReminderStatus | None) -> None:
+    """One count per reminder's end (delivered, skipped, failed), after its commit."""
+    if settled in ("delivered", "skipped", "failed"):
+        metrics.REMINDERS.labels(settled).inc()

@@ -9,6 +9,7 @@ from temporalio import activity
 from nudge.core.ids import time_rule_key
 from nudge.core.models import Contact, Rule, RuleFiring, Task, utcnow
 from nudge.core.templating import TemplateProblem
+from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.rules.payloads import FiringOutcome
 from nudge.rules.render import event_context, render_task
@@ -24,17 +25,24 @@ class RuleActivities:
     def fire_rule(self, firing_id: int) -> FiringOutcome:
         """Idempotent: a firing that is no longer `scheduled` answers with what it became."""
         try:
-            return self._fire(firing_id)
+            outcome, settled = self._fire(firing_id)
         except _Overtaken:
-            return self._fire(firing_id)  # now answers with what the other writer decided
+            # Now answers with what the other writer decided (and counted: a delete).
+            outcome, settled = self._fire(firing_id)
+        if settled:  # this call's transaction committed the firing's end
+            metrics.RULE_FIRINGS.labels(outcome.state).inc()
+            if outcome.state == "created":
+                metrics.task_created("rule")
+        return outcome
 
-    def _fire(self, firing_id: int) -> FiringOutcome:
+    def _fire(self, firing_id: int) -> tuple[FiringOutcome, bool]:
+        """The outcome, and whether this call settled the firing (False: it was already)."""
         with transaction(self.sessions) as session:
             firing = session.get(RuleFiring, firing_id)
             if firing is None:
-                return FiringOutcome(state="skipped", reason="firing no longer exists")
+                return FiringOutcome(state="skipped", reason="firing no longer exists"), False
             if firing.state != "scheduled":
-                return _outcome(session, firing)
+                return _outcome(session, firing), False
             rule = session.get(Rule, firing.rule_id) if firing.rule_id else None
             contact = session.get(Contact, firing.contact_id) if firing.contact_id else None
             task, reason = None, _why_not(rule, contact)
@@ -58,7 +66,7 @@ class RuleActivities:
             if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult has rowcount
                 raise _Overtaken
             session.expire(firing)
-            return _outcome(session, firing)
+            return _outcome(session, firing), True
 
 
 class _Overtaken(Exception):

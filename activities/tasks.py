@@ -16,6 +16,15 @@ from nudge.tasks.payloads import BatchOutcome, ContactCard, CreatedTask, NewTask
 from nudge.tasks.writer import write_task_once
 
 
+def logged(result: CreatedTask, new: NewTask) -> CreatedTask:
+    """Say what the write did; activity.logger adds the workflow and activity to the record."""
+    activity.logger.info(
+        "task written" if result.created else "task already written",
+        extra={"owner_id": new.owner_id, "task_id": result.task_id, "source": new.source},
+    )
+    return result
+
+
 class TaskActivities:
     """Sync activities (run in the worker's thread pool) over one session factory."""
 
@@ -44,7 +53,7 @@ class TaskActivities:
 
     @activity.defn
     def create_task(self, new: NewTask) -> CreatedTask:
-        return write_task_once(self.sessions, new)
+        return logged(write_task_once(self.sessions, new), new)
 
     @activity.defn
     def finish_batch(self, outcome: BatchOutcome) -> None:
@@ -70,17 +79,15 @@ class TaskActivities:
             description = render(spec.template.description, values, MAX_DESCRIPTION)
         except TemplateProblem as err:
             raise permanent(TEMPLATE_PROBLEM, f"template: {err}") from None
-        return write_task_once(
-            self.sessions,
-            NewTask(
-                idempotency_key=cadence_key(spec.owner_id, spec.contact_id, spec.due_at.date()),
-                owner_id=spec.owner_id,
-                contact_id=spec.contact_id,
-                workflow_id=spec.workflow_id,
-                source=f"cadence:{spec.cadence}",
-                title=title,
-                description=description,
-                priority=spec.template.priority,
-                due_at=spec.due_at,
-            ),
+        new = NewTask(
+            idempotency_key=cadence_key(spec.owner_id, spec.contact_id, spec.due_at.date()),
+            owner_id=spec.owner_id,
+            contact_id=spec.contact_id,
+            workflow_id=spec.workflow_id,
+            source=f"cadence:{spec.cadence}",
+            title=title,
+            description=description,
+            priority=spec.template.priority,
+            due_at=spec.due_at,
         )
+        return logged(write_task_once(self.sessions, new), new)

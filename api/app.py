@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api import errors, pages
+from api import errors, metrics, pages
 from api.routes import (
     account,
     batches,
@@ -24,6 +24,7 @@ from api.routes import (
 from nudge.platform.db import make_engine, make_session_factory
 from nudge.platform.settings import Settings, get_settings
 from nudge.platform.temporal import connect
+from nudge.platform.tracing import instrument
 
 DESCRIPTION = """
 Nudge creates the right follow-up task, for the right person, at the right time, exactly once.
@@ -63,6 +64,8 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    metrics.install(app)  # GET /metrics, request counts and latency by route template
+    instrument(app)  # a span per request, when OTEL_* turns tracing on
     for module in (
         health,
         contacts,

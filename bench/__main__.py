@@ -1,9 +1,9 @@
-"""`python -m bench [sequences|stats|all]` (or `make bench`): one process, one Temporal server."""
+"""`python -m bench [sequences|stats|scale|all]` (or `make bench`): one Temporal server per run."""
 
 import argparse
 import asyncio
 
-from bench import sequences, stats
+from bench import scale, sequences, stats
 from bench.common import dev_server
 
 parser = argparse.ArgumentParser(
@@ -11,7 +11,7 @@ parser = argparse.ArgumentParser(
     description="Measure Nudge against raw floors measured in the same run, on one Temporal dev "
     "server, and print the ratios. Without a benchmark name, runs all of them.",
 )
-commands = parser.add_subparsers(dest="benchmark", metavar="{sequences,stats,all}")
+commands = parser.add_subparsers(dest="benchmark", metavar="{sequences,stats,scale,all}")
 
 seq_opts = argparse.ArgumentParser(add_help=False)
 seq_opts.add_argument("-n", type=int, default=200, help="operations per measurement (default 200)")
@@ -23,6 +23,14 @@ stats_opts.add_argument(
 )
 stats_opts.add_argument(
     "--stats-requests", type=int, default=30, help="stats requests per measurement (default 30)"
+)
+
+scale_opts = argparse.ArgumentParser(add_help=False)
+scale_opts.add_argument(
+    "--events", type=int, default=2000, help="CRM events per setup (default 2,000)"
+)
+scale_opts.add_argument(
+    "--in-flight", type=int, default=16, help="event requests in flight (default 16)"
 )
 
 commands.add_parser(
@@ -39,7 +47,18 @@ commands.add_parser(
     "nudge_bench, whose schema it drops): median/p95 vs /healthz, count(*), count_workflows; "
     "EXPLAIN of every statement",
 )
-commands.add_parser("all", parents=[seq_opts, stats_opts], help="sequences, then stats (default)")
+commands.add_parser(
+    "scale",
+    parents=[scale_opts],
+    help="N activity events over two `nudge api` processes → N tasks, with 1 and then 3 "
+    "`nudge worker` processes (events/s, tasks/s, exact counts) vs raw start_workflow; on "
+    "NUDGE_BENCH_DATABASE_URL, else a temporary SQLite file",
+)
+commands.add_parser(
+    "all",
+    parents=[seq_opts, stats_opts, scale_opts],
+    help="sequences, stats, then scale (default)",
+)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -48,6 +67,8 @@ async def run(args: argparse.Namespace) -> None:
             await sequences.main(client, args.n, args.concurrency)
         if args.benchmark in ("stats", "all"):
             await stats.main(client, args.tasks, args.stats_requests)
+        if args.benchmark in ("scale", "all"):
+            await scale.main(client, args.events, args.in_flight)
 
 
 args = parser.parse_args()

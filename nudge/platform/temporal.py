@@ -15,9 +15,11 @@ from temporalio.client import (
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from nudge.platform.settings import Settings
+from nudge.platform.tracing import client_interceptors
 
 OWNER_ID = SearchAttributeKey.for_keyword("NudgeOwnerId")
 CONTACT_ID = SearchAttributeKey.for_keyword("NudgeContactId")
@@ -63,12 +65,17 @@ async def ensure_search_attributes(client: Client) -> None:
             raise
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
+    """`runtime`: the worker's, when it exports the SDK's metrics (nudge.platform.metrics)."""
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.namespace,
         data_converter=DATA_CONVERTER,
+        interceptors=client_interceptors(),  # tracing, when OTEL_* turns it on
         lazy=lazy,
+        runtime=runtime,
     )
 
 

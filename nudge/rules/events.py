@@ -25,6 +25,7 @@ from nudge.core.errors import Conflict
 from nudge.core.ids import recurring_workflow_id, rule_firing_workflow_id
 from nudge.core.models import Contact, CrmEvent, Rule, RuleFiring, TaskBatch, utcnow
 from nudge.core.vocabulary import BatchKind, ContactStatus, EventKind
+from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.recurring.starts import tell_recurring
 from nudge.rules.payloads import FiringInput
@@ -279,6 +280,9 @@ async def receive_event(
     """None only for a PATCH whose status is what the contact already has."""
     result = await to_thread.run_sync(_store, sessions, owner_id, spec)
     if result is not None:
+        # Stored (or found stored): counted before the starts, which may fail with a 503.
+        duplicate = "true" if result.duplicate else "false"
+        metrics.EVENTS_RECEIVED.labels(spec.kind, duplicate).inc()
         await _process(client, sessions, task_queue, result)
     return result
 

@@ -14,14 +14,15 @@ from nudge.contacts.lookup import owned_contact
 from nudge.core.errors import NotFound, Unprocessable
 from nudge.core.models import CrmEvent, Rule, RuleFiring, Task, utcnow
 from nudge.core.templating import TemplateProblem
+from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.platform.listing import page
 from nudge.platform.settings import Settings
 from nudge.platform.temporal import delivered
+from nudge.rules.cron import next_runs
 from nudge.rules.render import event_context, render_task, timing
 from nudge.rules.schedules import TimeRule, delete_rule_schedule, sync_rule_schedule
 from nudge.rules.schemas import FiringOut, PreviewOut, RuleIn, RuleOut
-from nudge.rules.cron import next_runs
 from nudge.rules.triggers import ConfigBase, refuse_past_at
 
 Write = Callable[[Session], Rule]

@@ -11,6 +11,7 @@ from nudge.core.errors import Conflict, NotFound
 from nudge.core.ids import manual_key
 from nudge.core.models import Task, utcnow
 from nudge.core.vocabulary import MANUAL_SOURCE
+from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.tasks.payloads import NewTask
 from nudge.tasks.schemas import TaskIn
@@ -67,4 +68,6 @@ def complete_task(
         if had_reminder:
             task.reminder_status = "skipped"
             task.reminder_detail = "task completed before its reminder"
-        return task, had_reminder
+    if had_reminder:  # settled here (committed); the reminder workflow finds it skipped
+        metrics.REMINDERS.labels("skipped").inc()
+    return task, had_reminder

@@ -10,13 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nudge.core.models import Rule, Task, utcnow
+from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.tasks.payloads import CreatedTask, NewTask
 
 
 def insert_task(session: Session, new: NewTask) -> Task:
     """Add the task inside the caller's transaction (which may hold more rows, e.g. the
-    firing it settles). A key already written raises IntegrityError here, at the flush."""
+    firing it settles). A key already written raises IntegrityError here, at the flush.
+    The caller counts the task (`metrics.task_created`) once that transaction committed."""
     fields = new.model_dump(exclude={"counts_trigger"})
     task = Task(
         **fields,
@@ -47,10 +49,12 @@ def write_task_once(sessions: sessionmaker[Session], new: NewTask) -> CreatedTas
         return CreatedTask(task_id=existing, created=False)
     try:
         with transaction(sessions) as session:
-            return CreatedTask(task_id=insert_task(session, new).id, created=True)
+            task_id = insert_task(session, new).id
     except IntegrityError:
         # A concurrent attempt inserted the same key first; its row is the task.
         found = find_task(sessions, new.idempotency_key)
         if found is None:
             raise
         return CreatedTask(task_id=found, created=False)
+    metrics.task_created(new.source)  # committed: the row is really there
+    return CreatedTask(task_id=task_id, created=True)

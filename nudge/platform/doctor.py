@@ -22,7 +22,14 @@ from temporalio.service import RPCError
 
 from nudge.core.models import Owner
 from nudge.periodic.schedules import PERIODIC
-from nudge.platform.health import RPC_TIMEOUT, Check, check_database, check_temporal, why
+from nudge.platform.health import (
+    RPC_TIMEOUT,
+    Check,
+    check_database,
+    check_temporal,
+    temporal_down,
+    why,
+)
 from nudge.platform.migrate import alembic_config
 from nudge.platform.settings import Settings
 from nudge.platform.temporal import SEARCH_ATTRIBUTES, not_found
@@ -189,14 +196,7 @@ async def diagnose(
     try:
         client = await connect()
     except Exception as err:
-        checks.append(
-            Check(
-                "Temporal",
-                False,
-                f"{settings.temporal_target} unreachable ({why(err)})",
-                "run `nudge up`, or set NUDGE_TEMPORAL_ADDRESS",
-            )
-        )
+        checks.append(temporal_down(settings.temporal_target, err))
         return checks + ([await check_api(api_url)] if api_url else [])
     checks.append(await check_temporal(client, settings.temporal_target))
     if checks[-1].ok:

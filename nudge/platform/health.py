@@ -51,10 +51,15 @@ async def check_temporal(client: Client, target: str) -> Check:
     try:
         await client.workflow_service.get_system_info(GetSystemInfoRequest(), timeout=RPC_TIMEOUT)
     except Exception as err:
-        return Check(
-            "Temporal",
-            False,
-            f"unreachable at {target} ({why(err)})",
-            "run `nudge up`, or set NUDGE_TEMPORAL_ADDRESS to a running frontend",
-        )
+        return temporal_down(target, err)
     return Check("Temporal", True, f"{target} answers")
+
+
+def temporal_down(target: str, err: BaseException) -> Check:
+    """Temporal can't be reached (at connect, or when asked): one message for both."""
+    return Check(
+        "Temporal",
+        False,
+        f"unreachable at {target} ({why(err)})",
+        "run `nudge up`, or set NUDGE_TEMPORAL_ADDRESS to a running frontend",
+    )

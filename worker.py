@@ -80,6 +80,7 @@ def build_worker(
             periodic.reconcile_recurring,
             periodic.finish_events,
             periodic.restart_enrollments,
+            periodic.close_ended_batches,
         ],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,

@@ -23,8 +23,12 @@ from nudge.recurring.payloads import RecurringInput
 from nudge.recurring.starts import start_or_reshape_recurring, stop_recurring_workflow
 from nudge.reminders.starts import start_reminder
 from nudge.rules.events import finish_unprocessed
+from nudge.tasks.ended import batch_end, record_end
 from nudge.tasks.payloads import NewTask
 from nudge.tasks.writer import write_task_once
+
+# Temporal describe calls in flight at once while closing ended batches (a page is 500).
+DESCRIBES_AT_ONCE = 20
 
 
 class PeriodicActivities:
@@ -245,6 +249,42 @@ class PeriodicActivities:
         last = found[-1].enrollment_id if found else page.after_id
         return SweepResult(
             examined=len(found), acted=sum(started), last_id=last, done=len(found) < page.limit
+        )
+
+    @activity.defn
+    async def close_ended_batches(self, page: SweepPage) -> SweepResult:
+        """Batches still marked running whose run has ended in Temporal (terminated, timed
+        out, failed, or cancelled before it could say so) get that end, with Temporal's
+        reason: the batch listing and the stats' running counts follow Temporal."""
+
+        def running() -> list[TaskBatch]:
+            with self.sessions() as session:
+                return list(
+                    session.scalars(
+                        select(TaskBatch)
+                        .where(TaskBatch.status == "running", TaskBatch.id > page.after_id)
+                        .order_by(TaskBatch.id)
+                        .limit(page.limit)
+                    )
+                )
+
+        gate = asyncio.Semaphore(DESCRIBES_AT_ONCE)
+
+        async def close(batch: TaskBatch) -> bool:
+            async with gate:
+                end = await batch_end(self.client, batch)
+            if end is None:  # still running, or not started yet
+                return False
+            return await to_thread.run_sync(record_end, self.sessions, batch.id, end)
+
+        batches = await to_thread.run_sync(running)
+        closed = await asyncio.gather(*(close(b) for b in batches))
+        last = batches[-1].id if batches else page.after_id
+        return SweepResult(
+            examined=len(batches),
+            acted=sum(closed),
+            last_id=last,
+            done=len(batches) < page.limit,
         )
 
     async def _stop_strays(self, limit: int) -> int:

@@ -1,5 +1,6 @@
 """The FastAPI application: thin over the database and Temporal."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -7,7 +8,16 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api import errors, metrics, pages
+from api import (
+    boundary,
+    errors,
+    faults,
+    metrics,
+    openapi,
+    pages,
+    ratelimit,
+    security_headers,
+)
 from api.routes import (
     account,
     batches,
@@ -25,6 +35,7 @@ from nudge.platform.db import make_engine, make_session_factory
 from nudge.platform.settings import Settings, get_settings
 from nudge.platform.temporal import connect
 from nudge.platform.tracing import instrument
+from nudge.rules.events import Unstarted
 
 DESCRIPTION = """
 Nudge creates the right follow-up task, for the right person, at the right time, exactly once.
@@ -53,7 +64,13 @@ def create_app(
             app.state.sessions = make_session_factory(engine)
         # Lazy: the API answers (and /healthz reports) even while Temporal is still starting.
         app.state.temporal = client or await connect(settings, lazy=True)
+        # Events stored while Temporal was away are started by this process once it is back.
+        app.state.unstarted = Unstarted(settings.events_retry_seconds)
+        retrying = asyncio.create_task(
+            app.state.unstarted.run(app.state.temporal, app.state.sessions, settings.task_queue)
+        )
         yield
+        retrying.cancel()
         if engine is not None:
             engine.dispose()
 
@@ -81,4 +98,9 @@ def create_app(
     ):
         app.include_router(module.router)
     pages.install(app)
+    openapi.install(app)  # every error status, with the error body the API sends
+    boundary.install(app)  # HEAD as GET; a 405's Allow names all the path's methods
+    ratelimit.install(app)  # failed API keys and sign-ins, per client address
+    security_headers.install(app)  # nosniff everywhere; CSP and no framing on the page
+    faults.install(app)  # last: it wraps every other middleware
     return app

@@ -8,9 +8,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from api.ratelimit import client_key, limiter, retry_message
 from nudge.core.models import Owner
 from nudge.platform.owners import owner_for_key
 from nudge.platform.settings import Settings
+from nudge.rules.events import Unstarted
 
 bearer = HTTPBearer(auto_error=False, description="An owner's API key (`nudge create-owner`).")
 
@@ -34,6 +36,10 @@ def get_client(request: Request) -> Client:
     return request.app.state.temporal
 
 
+def get_unstarted(request: Request) -> Unstarted:
+    return request.app.state.unstarted
+
+
 def key_owner(sessions: sessionmaker[Session], key: str) -> Owner | None:
     """The key's owner, looked up in a short session of its own (the API and the page)."""
     with sessions() as session:
@@ -41,6 +47,7 @@ def key_owner(sessions: sessionmaker[Session], key: str) -> Owner | None:
 
 
 def get_owner(
+    request: Request,
     sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Owner:
@@ -53,8 +60,14 @@ def get_owner(
             "`nudge create-owner NAME`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    # A client over the limit isn't told whether this key is right: that is the guess.
+    failures, client = limiter(request), client_key(request)
+    wait = failures.retry_after(client)
+    if wait is not None:
+        raise HTTPException(429, retry_message(wait), headers={"Retry-After": str(wait)})
     owner = key_owner(sessions, credentials.credentials)
     if owner is None:
+        failures.failed(client)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "invalid API key",
@@ -67,4 +80,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ClientDep = Annotated[Client, Depends(get_client)]
+UnstartedDep = Annotated[Unstarted, Depends(get_unstarted)]
 OwnerDep = Annotated[Owner, Depends(get_owner)]

@@ -23,13 +23,17 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def serve_api(
-    client: Client, sessions: sessionmaker[Session], task_queue: str
+    client: Client,
+    sessions: sessionmaker[Session],
+    task_queue: str,
+    *,
+    allow_private_webhooks: bool = True,  # test receivers listen on 127.0.0.1
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Yields an HTTP client for the running server; stops the server on exit."""
     settings = Settings(
         task_queue=task_queue,
         temporal_ui_url="http://temporal-ui.test",
-        webhook_allow_private=True,  # test receivers listen on 127.0.0.1
+        webhook_allow_private=allow_private_webhooks,
     )
     app = create_app(settings, sessions=sessions, client=client)
     port = free_port()

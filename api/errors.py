@@ -3,18 +3,52 @@
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from pydantic.json_schema import JsonDict, SkipJsonSchema
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.faults import RETRY_AFTER_SECONDS
 from api.pages import error_page, is_page
 from nudge.core.errors import NudgeError
 from nudge.platform.temporal import unreachable
 
 
-def _answer(request: Request, status: int, body: dict) -> Response:
+class FieldError(BaseModel):
+    field: str = Field(
+        description="Where: a body field as a dotted path (`steps.0.order`), a parameter's "
+        "name, or `body` for the body as a whole."
+    )
+    message: str = Field(description="What is wrong with it and how to fix it.")
+
+
+def _no_default(schema: JsonDict) -> None:
+    schema.pop("default")
+
+
+class Error(BaseModel):
+    """Every error answer of the API (4xx, 5xx) has this body."""
+
+    detail: str = Field(description="What went wrong and what to do about it.")
+    # Left out, never null: only a refused request names its fields.
+    errors: list[FieldError] | SkipJsonSchema[None] = Field(
+        None,
+        description="Each refused field with its problem; on 422 answers to bad input.",
+        json_schema_extra=_no_default,
+    )
+
+
+def _answer(
+    request: Request, status: int, body: dict, headers: dict[str, str] | None = None
+) -> Response:
     """JSON for the API; the same message as an HTML page for the web page."""
     if is_page(request):
-        return error_page(request, status, body["detail"])
-    return JSONResponse(body, status_code=status)
+        page = error_page(request, status, body["detail"])
+        page.headers.update(headers or {})
+        return page
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+RETRY_LATER = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def _where(loc: tuple) -> str:
@@ -37,7 +71,8 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
 
 
 async def nudge_error(request: Request, exc: NudgeError) -> Response:
-    return _answer(request, exc.status_code, {"detail": exc.message})
+    headers = RETRY_LATER if exc.status_code == 503 else None
+    return _answer(request, exc.status_code, {"detail": exc.message}, headers)
 
 
 UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
@@ -52,6 +87,7 @@ def _unavailable(request: Request, why: str) -> Response:
             "server named by NUDGE_TEMPORAL_ADDRESS) running? Sending the same request again "
             "is safe."
         },
+        RETRY_LATER,
     )
 
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from nudge.core.types import UtcTime
+from nudge.core.types import UtcTime, rfc3339_in_years
 
 MAX_ID = 2**31 - 1  # PostgreSQL integer keys
 MAX_OFFSET = 10_000_000
@@ -20,6 +20,20 @@ WorkflowIdPath = Annotated[
         description="As returned by schedule-sequence, e.g. `sequence-1-42-standard`.",
     ),
 ]
+# Years 1 and 9999 can overflow once converted to UTC; the pattern documents the safe span.
 OptionalTime = Annotated[
-    UtcTime | None, Query(description="ISO 8601; without an offset it is read as UTC.")
+    UtcTime | None,
+    Query(
+        description="ISO 8601; without an offset it is read as UTC.",
+        json_schema_extra={"pattern": rfc3339_in_years(2, 9998)},
+    ),
+]
+# The stats window: checked in UTC between the years 1970 and 9000, `since` before `until`.
+WindowTime = Annotated[
+    UtcTime | None,
+    Query(
+        description="ISO 8601, between the years 1970 and 9000 (UTC); `since` must be before "
+        "`until`.",
+        json_schema_extra={"pattern": rfc3339_in_years(1971, 8999)},
+    ),
 ]

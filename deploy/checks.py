@@ -37,12 +37,13 @@ NUDGE_METRICS: dict[str, tuple[str, frozenset[str]]] = {
     "nudge_reminders_total": ("counter", frozenset({"outcome"})),
     "nudge_webhook_deliveries_total": ("counter", frozenset({"outcome"})),
     "nudge_events_received_total": ("counter", frozenset({"kind", "duplicate"})),
+    "nudge_events_unstarted": ("gauge", frozenset()),
     "nudge_open_sequences": ("gauge", frozenset()),
     "nudge_open_cadences": ("gauge", frozenset()),
     "nudge_http_requests_total": ("counter", frozenset({"method", "route", "status"})),
     "nudge_http_request_duration_seconds": ("histogram", frozenset({"method", "route"})),
 }
-# Temporal SDK metrics the dashboard must show (the issue names them).
+# Temporal SDK metrics the dashboard must show: task latency, activity failures, requests.
 REQUIRED_SDK = (
     "temporal_workflow_task_schedule_to_start_latency_seconds",
     "temporal_activity_execution_failed_total",

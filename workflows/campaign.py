@@ -10,6 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
     from nudge.campaigns.payloads import EnrollmentInput, EnrollmentProgress
     from nudge.core.contact_events import ContactEvent, ends_sequence
+    from nudge.core.signals import BadSignal, UnreadSignals, one_object, optional_reason
     from nudge.core.vocabulary import BatchEnd
     from nudge.tasks.payloads import BatchOutcome
     from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
@@ -23,6 +24,7 @@ class CampaignEnrollmentWorkflow:
         self._done = 0
         self._next: datetime | None = None
         self._stop: tuple[BatchEnd, str] | None = None  # (state, reason)
+        self._unread = UnreadSignals()
 
     @workflow.run
     async def run(self, inp: EnrollmentInput) -> EnrollmentProgress:
@@ -61,14 +63,31 @@ class CampaignEnrollmentWorkflow:
         )
         return self.progress()
 
+    # Each signal takes its payload raw and reads it itself (nudge.core.signals): one sent by
+    # hand with the wrong shape is kept in progress() as unread, and changes nothing.
+
+    def _unreadable(self, name: str, err: BadSignal) -> None:
+        self._unread.add(name, err, workflow.now())
+        workflow.logger.warning("signal %s not read: %s", name, err)
+
     @workflow.signal
-    def contact_event(self, event: ContactEvent) -> None:
+    def contact_event(self, *payload: object) -> None:
+        try:
+            event = one_object(payload, ContactEvent)
+        except BadSignal as err:
+            self._unreadable("contact_event", err)
+            return
         reason = ends_sequence(event)
         if reason and self._stop is None:
             self._stop = ("stopped", reason)
 
     @workflow.signal
-    def cancel(self, reason: str | None = None) -> None:
+    def cancel(self, *payload: object) -> None:
+        try:
+            reason = optional_reason(payload)
+        except BadSignal as err:
+            self._unreadable("cancel", err)
+            return
         if self._stop is None:
             self._stop = ("cancelled", reason or "cancelled")
 
@@ -77,9 +96,17 @@ class CampaignEnrollmentWorkflow:
         running = self._next is not None or (self._done == 0 and self._stop is None)
         if running and self._stop is None:
             return EnrollmentProgress(
-                state="running", steps_done=self._done, next_due_at=self._next, stop_reason=None
+                state="running",
+                steps_done=self._done,
+                next_due_at=self._next,
+                stop_reason=None,
+                unread_signals=self._unread.kept,
             )
         state, reason = self._stop or ("completed", None)
         return EnrollmentProgress(
-            state=state, steps_done=self._done, next_due_at=self._next, stop_reason=reason
+            state=state,
+            steps_done=self._done,
+            next_due_at=self._next,
+            stop_reason=reason,
+            unread_signals=self._unread.kept,
         )

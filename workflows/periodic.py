@@ -13,8 +13,10 @@ with workflow.unsafe.imports_passed_through():
 
 # A job is one or more page-through activities, run in turn.
 STEPS: Final[dict[str, tuple[str, ...]]] = {
-    "process_automation": ("finish_events", "restart_enrollments")
+    "process_automation": ("finish_events", "restart_enrollments", "close_ended_batches")
 }
+# Steps added after the job first ran: a run that began without one replays without it.
+ADDED_STEPS: Final = frozenset({"close_ended_batches"})
 
 
 @workflow.defn
@@ -23,6 +25,8 @@ class PeriodicJobWorkflow:
     async def run(self, job: PeriodicJob, page_size: int = 500) -> SweepResult:
         total = SweepResult()
         for step in STEPS.get(job, (job,)):
+            if step in ADDED_STEPS and not workflow.patched(f"step-{step}"):
+                continue
             total = total.plus(await self._page_through(step, page_size))
         return total
 

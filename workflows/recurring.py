@@ -10,6 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
     from nudge.core.contact_events import ContactEvent, ends_cadence
     from nudge.core.errors import PERMANENT, failure_kind, failure_message
+    from nudge.core.signals import BadSignal, UnreadSignals, one_object, optional_reason
     from nudge.recurring.cadence import occurrence
     from nudge.recurring.payloads import (
         CadenceChange,
@@ -32,6 +33,7 @@ class RecurringWorkflow:
         self._cycles = 0
         self._changes = 0
         self._stop_reason: str | None = None
+        self._unread = UnreadSignals()
 
     @workflow.run
     async def run(self, inp: RecurringInput) -> RecurringProgress:
@@ -92,9 +94,21 @@ class RecurringWorkflow:
             raise
         return True
 
+    # Each signal takes its payload raw and reads it itself (nudge.core.signals): one sent by
+    # hand with the wrong shape is kept in progress() as unread, and changes nothing.
+
+    def _unreadable(self, name: str, err: BadSignal) -> None:
+        self._unread.add(name, err, workflow.now())
+        workflow.logger.warning("signal %s not read: %s", name, err)
+
     @workflow.signal
-    def change_cadence(self, change: CadenceChange) -> None:
+    def change_cadence(self, *payload: object) -> None:
         """Reshape: the new cadence counts from now (a no-op if nothing changes)."""
+        try:
+            change = one_object(payload, CadenceChange)
+        except BadSignal as err:
+            self._unreadable("change_cadence", err)
+            return
         template = change.template or self._inp.template
         if change.cadence == self._inp.cadence and template == self._inp.template:
             return
@@ -109,16 +123,29 @@ class RecurringWorkflow:
         self._changes += 1
 
     @workflow.signal
-    def stop(self, reason: str | None = None) -> None:
-        if self._stop_reason is None:
-            self._stop_reason = reason or "stopped"
-            self._changes += 1
+    def stop(self, *payload: object) -> None:
+        try:
+            reason = optional_reason(payload)
+        except BadSignal as err:
+            self._unreadable("stop", err)
+            return
+        self._stop(reason or "stopped")
 
     @workflow.signal
-    def contact_event(self, event: ContactEvent) -> None:
+    def contact_event(self, *payload: object) -> None:
+        try:
+            event = one_object(payload, ContactEvent)
+        except BadSignal as err:
+            self._unreadable("contact_event", err)
+            return
         reason = ends_cadence(event)
         if reason:
-            self.stop(reason)
+            self._stop(reason)
+
+    def _stop(self, reason: str) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+            self._changes += 1
 
     @workflow.query
     def progress(self) -> RecurringProgress:
@@ -129,4 +156,5 @@ class RecurringWorkflow:
             next_due_at=self._next_due() if self._stop_reason is None else None,
             cycles_this_run=self._cycles,
             stop_reason=self._stop_reason,
+            unread_signals=self._unread.kept,
         )

@@ -5,13 +5,20 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
     from nudge.core.contact_events import ContactEvent, ends_sequence
     from nudge.core.errors import CONTACT_GONE, failure_kind
     from nudge.core.ids import sequence_step_key
+    from nudge.core.signals import (
+        BadSignal,
+        UnreadSignals,
+        no_input,
+        one_object,
+        optional_reason,
+    )
     from nudge.core.vocabulary import BatchEnd, SequenceState
     from nudge.sequences.payloads import PlannedStep, SequenceInput, SequenceProgress
     from nudge.sequences.presets import SEQUENCE_PRESETS, sequence_due_times
@@ -24,6 +31,9 @@ TERMINAL: Final[dict[SequenceState, BatchEnd]] = {
     "cancelled": "cancelled",
     "stopped": "stopped",
 }
+MAX_REASON: Final = 500  # the batch's stop_reason column
+# Runs that began before this marker let a cancellation during a write end them unrecorded.
+RECORD_CANCEL_DURING_WRITE: Final = "record-cancel-during-write"
 
 
 @workflow.defn
@@ -39,18 +49,29 @@ class SequenceWorkflow:
         self._paused_at: datetime | None = None
         self._shift = timedelta(0)  # total time spent paused; pushes every later step
         self._changes = 0  # bumped by every signal that may end a wait early
+        self._unread = UnreadSignals()
 
     @workflow.run
     async def run(self, inp: SequenceInput) -> SequenceProgress:
         try:
             await self._walk_steps()
-        except asyncio.CancelledError:
-            # Cancelled from Temporal itself: record it, then report the cancellation.
-            self._end("cancelled", "workflow cancelled")
+            await self._finish_batch()
+        except (asyncio.CancelledError, ActivityError) as err:
+            if not self._cancelled(err):
+                raise
+            # Cancelled in Temporal (the API cancels this way, with the reason): record it,
+            # then re-raise, so Temporal too shows the run as Canceled.
+            self._end("cancelled", workflow.cancellation_reason() or "workflow cancelled")
             await self._finish_batch()
             raise
-        await self._finish_batch()
         return self.progress()
+
+    @staticmethod
+    def _cancelled(err: BaseException) -> bool:
+        """A cancellation of this run: at a timer or wait, or in the middle of a write."""
+        if isinstance(err, asyncio.CancelledError):
+            return True
+        return is_cancelled_exception(err) and workflow.patched(RECORD_CANCEL_DURING_WRITE)
 
     async def _walk_steps(self) -> None:
         inp = self._inp
@@ -136,19 +157,36 @@ class SequenceWorkflow:
         if self._state in TERMINAL:
             return  # the first ending wins; signals may repeat
         self._state = state
-        self._stop_reason = reason
+        self._stop_reason = reason[:MAX_REASON] if reason else reason
         self._paused_at = None
         self._changes += 1
 
+    # Each signal takes its payload raw and reads it itself (nudge.core.signals): one sent by
+    # hand with the wrong shape is kept in progress() as unread, and changes nothing.
+
+    def _unreadable(self, name: str, err: BadSignal) -> None:
+        self._unread.add(name, err, workflow.now())
+        workflow.logger.warning("signal %s not read: %s", name, err)
+
     @workflow.signal
-    def pause(self) -> None:
+    def pause(self, *payload: object) -> None:
+        try:
+            no_input(payload)
+        except BadSignal as err:
+            self._unreadable("pause", err)
+            return
         if self._state == "running":
             self._state = "paused"
             self._paused_at = workflow.now()
             self._changes += 1
 
     @workflow.signal
-    def resume(self) -> None:
+    def resume(self, *payload: object) -> None:
+        try:
+            no_input(payload)
+        except BadSignal as err:
+            self._unreadable("resume", err)
+            return
         if self._state == "paused" and self._paused_at is not None:
             self._shift += workflow.now() - self._paused_at
             self._paused_at = None
@@ -156,11 +194,23 @@ class SequenceWorkflow:
             self._changes += 1
 
     @workflow.signal
-    def cancel(self, reason: str | None = None) -> None:
+    def cancel(self, *payload: object) -> None:
+        """Ends the run as Completed with state cancelled; the API cancels the run in
+        Temporal instead (see run), which Temporal shows as Canceled."""
+        try:
+            reason = optional_reason(payload)
+        except BadSignal as err:
+            self._unreadable("cancel", err)
+            return
         self._end("cancelled", reason or "cancelled")
 
     @workflow.signal
-    def contact_event(self, event: ContactEvent) -> None:
+    def contact_event(self, *payload: object) -> None:
+        try:
+            event = one_object(payload, ContactEvent)
+        except BadSignal as err:
+            self._unreadable("contact_event", err)
+            return
         reason = ends_sequence(event)
         if reason:
             self._end("stopped", reason)
@@ -183,4 +233,5 @@ class SequenceWorkflow:
             tasks_created=made,
             stop_reason=self._stop_reason,
             planned=planned,
+            unread_signals=self._unread.kept,
         )

@@ -39,7 +39,7 @@ async def _bad_csrf(request: Request, _: BadCsrf) -> HTMLResponse:
 
 def install(app: FastAPI) -> None:
     for module in (sign_in, dashboard, rules, sequences):
-        app.include_router(module.router)
+        app.include_router(module.router, include_in_schema=False)  # README documents them
     app.mount(f"{BASE}/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]  # Starlette types exc as Exception; called only for this class
     app.add_exception_handler(BadCsrf, _bad_csrf)  # type: ignore[arg-type]  # Starlette types exc as Exception; called only for this class

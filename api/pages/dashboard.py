@@ -28,6 +28,7 @@ from nudge.tasks.schemas import BatchOut
 router = APIRouter(prefix=BASE, tags=["web page"])
 BATCHES_SHOWN = 20
 SEQUENCES_SHOWN = 20
+LIVE = ("running", "paused")  # the sequence states the page offers pause / resume / cancel for
 NOTICES = {
     "rule-created": "Rule created.",
     "rule-saved": "Rule saved.",
@@ -41,7 +42,20 @@ NOTICES = {
 }
 
 
-def _read(session: Session, owner_id: int, kind: str | None, status: str | None) -> dict[str, Any]:
+def _running_sequences(session: Session, owner_id: int) -> list[TaskBatch]:
+    return list(
+        session.scalars(
+            select(TaskBatch)
+            .where(*batch_filters(owner_id, "sequence", "running"))
+            .order_by(TaskBatch.id.desc())
+            .limit(SEQUENCES_SHOWN)
+        )
+    )
+
+
+def _read(
+    session: Session, owner_id: int, kind: str | None, status: str | None, live: list[TaskBatch]
+) -> dict[str, Any]:
     stats = compute(session, Window.of(owner_id, utcnow(), None, None))
     rules = list(session.scalars(select(Rule).where(Rule.owner_id == owner_id).order_by(Rule.id)))
     shown, total = page_of(
@@ -52,23 +66,14 @@ def _read(session: Session, owner_id: int, kind: str | None, status: str | None)
         BATCHES_SHOWN,
         0,
     )
-    running = list(
-        session.scalars(
-            select(TaskBatch)
-            .where(*batch_filters(owner_id, "sequence", "running"))
-            .order_by(TaskBatch.id.desc())
-            .limit(SEQUENCES_SHOWN)
-        )
-    )
-    names = contact_names(session, owner_id, (b.contact_id for b in [*shown, *running]))
+    names = contact_names(session, owner_id, (b.contact_id for b in [*shown, *live]))
     return {
         "stats": stats,
         "rules": rules,
         "rule_stats": {r["rule_id"]: r for r in stats["per_rule"]},
         "batches": batch_rows(session, shown),
         "batches_total": total,
-        "running": running,
-        "running_rows": batch_rows(session, running),
+        "running_rows": batch_rows(session, live),
         "names": names,
     }
 
@@ -100,14 +105,22 @@ async def dashboard(
     status: Annotated[BatchStatusName | None, Query(description="Batches in this state.")] = None,
     done: Annotated[str | None, Query(description="What the last action did.")] = None,
 ) -> HTMLResponse:
-    def read() -> dict[str, Any]:
+    def read_running() -> list[TaskBatch]:
         with sessions() as session:
-            return _read(session, page.owner.id, kind, status)
+            return _running_sequences(session, page.owner.id)
 
-    data = await to_thread.run_sync(read)
+    def read(live: list[TaskBatch]) -> dict[str, Any]:
+        with sessions() as session:
+            return _read(session, page.owner.id, kind, status, live)
+
+    running = await to_thread.run_sync(read_running)
     progress, workflows = await asyncio.gather(
-        _progress(client, sessions, data["running"]), running_workflows(client, page.owner.id)
+        _progress(client, sessions, running), running_workflows(client, page.owner.id)
     )
+    # Reading a sequence that has ended in Temporal records its end: it leaves the running
+    # list (no pause or cancel for it), and the stats and batches read next count it ended.
+    live = [b for b in running if (p := progress[b.id]) is None or p.state in LIVE]
+    data = await to_thread.run_sync(read, live)
     sequences: list[tuple[BatchOut, SequenceProgress | None, str]] = [
         (row, progress.get(row.id), settings.workflow_url(row.workflow_id))
         for row in data["running_rows"]

@@ -98,8 +98,10 @@ class RuleForm:
             "task_title_template": v["task_title_template"],
             "task_description_template": v["task_description_template"],
             "task_priority": v["task_priority"],
-            "delay_hours": v["delay_hours"] or "0",
-            "reminder_offset_hours": v["reminder_offset_hours"] or None,
+            "delay_hours": _typed_number(v["delay_hours"] or "0"),
+            "reminder_offset_hours": (
+                _typed_number(v["reminder_offset_hours"]) if v["reminder_offset_hours"] else None
+            ),
             "is_active": v["is_active"],
         }
         try:
@@ -174,6 +176,15 @@ def _number(value: float | None) -> str:
     if value is None:
         return ""
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _typed_number(text: str) -> float | str:
+    """A form field as the JSON number the API takes; text that isn't one stays text, for the
+    model to name the field."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -4,13 +4,14 @@ import secrets
 
 from fastapi import APIRouter
 
+from api.boundary import JsonBoundaryRoute
 from api.deps import OwnerDep, SessionDep, SettingsDep
 from nudge.core.errors import Unprocessable
 from nudge.core.models import Owner
 from nudge.reminders.schemas import AccountOut, WebhookIn, WebhookOut
 from nudge.reminders.webhooks import internal_target
 
-router = APIRouter(prefix="/api/account", tags=["account"])
+router = APIRouter(prefix="/api/account", tags=["account"], route_class=JsonBoundaryRoute)
 
 
 @router.get("/", response_model=AccountOut)
@@ -24,8 +25,10 @@ def set_webhook(
 ) -> WebhookOut:
     """Set (or clear, with null) the reminder webhook. A new signing secret is made and shown
     once: verify `X-Nudge-Signature: sha256=<hex HMAC-SHA256 of the raw body>` with it."""
-    if body.url and not settings.webhook_allow_private:
-        why = internal_target(body.url, resolve=False)
+    if body.url:
+        # The same check every delivery runs, names resolved too; a name that doesn't
+        # resolve yet is accepted (its DNS may come later) since delivery checks again.
+        why = internal_target(body.url, resolve=True, allow_private=settings.webhook_allow_private)
         if why:
             raise Unprocessable(f"url: {why}; webhooks go to public hosts")
     row = session.get(Owner, owner.id)

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from api.boundary import JsonBoundaryRoute
 from api.deps import OwnerDep, SessionDep
 from api.params import IdPath, Limit, Offset, OptionalId
 from nudge.core.errors import NotFound
@@ -15,7 +16,9 @@ from nudge.platform.listing import page
 from nudge.tasks.batches import SORTS, BatchSort, batch_filters, batch_rows
 from nudge.tasks.schemas import BatchOut
 
-router = APIRouter(prefix="/api/task-automation/batches", tags=["batches"])
+router = APIRouter(
+    prefix="/api/task-automation/batches", tags=["batches"], route_class=JsonBoundaryRoute
+)
 
 
 @router.get("/", response_model=Page[BatchOut])

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, status
 
+from api.boundary import JsonBoundaryRoute
 from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep
 from api.params import IdPath
 from nudge.campaigns.schemas import (
@@ -16,7 +17,7 @@ from nudge.campaigns.service import enroll, owned_campaign
 from nudge.campaigns.steps import steps_of
 from nudge.core.models import AutomationStep, Campaign
 
-router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], route_class=JsonBoundaryRoute)
 
 
 def _out(campaign: Campaign, steps: list[AutomationStep]) -> CampaignOut:

@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep
+from api.boundary import JsonBoundaryRoute
+from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep, UnstartedDep
 from api.params import IdPath, Limit, Offset
 from nudge.contacts.lookup import owned_contact
 from nudge.contacts.schemas import ContactIn, ContactOut, ContactPatch
@@ -12,7 +13,7 @@ from nudge.core.models import Contact
 from nudge.core.types import Page
 from nudge.platform.listing import page
 
-router = APIRouter(prefix="/api/contacts", tags=["contacts"])
+router = APIRouter(prefix="/api/contacts", tags=["contacts"], route_class=JsonBoundaryRoute)
 
 
 @router.post(
@@ -58,8 +59,9 @@ async def update_contact(
     sessions: SessionsDep,
     client: ClientDep,
     settings: SettingsDep,
+    unstarted: UnstartedDep,
 ) -> Contact:
     """Change some fields. A new `status` is recorded as a status change (old → new): it fires
     matching `status_change` rules and tells the contact's running sequences. A `cadence`
     starts or reshapes its recurring check-ins; `"cadence": null` stops them."""
-    return await patch(client, sessions, settings.task_queue, owner.id, contact_id, body)
+    return await patch(client, sessions, settings.task_queue, owner.id, contact_id, body, unstarted)

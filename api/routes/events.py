@@ -6,18 +6,22 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
+from api.boundary import JsonBoundaryRoute
+from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep, UnstartedDep
 from nudge.platform.settings import Settings
-from nudge.rules.events import EventResult, EventSpec, receive_event
+from nudge.rules.events import EventResult, EventSpec, Unstarted, receive_event
 from nudge.rules.schemas import ActivityEventIn, EventOut, StatusChangeIn
 
-router = APIRouter(prefix="/api/events", tags=["events"])
+router = APIRouter(prefix="/api/events", tags=["events"], route_class=JsonBoundaryRoute)
 
 # FastAPI's `responses` parameter is typed dict[int | str, dict[str, Any]].
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "This event_id was received before; the original result."},
     404: {"description": "Unknown contact (or another owner's)."},
-    503: {"description": "Temporal is unreachable: retry; a redelivery loses nothing."},
+    503: {
+        "description": "Temporal or the database is unreachable. When Temporal is, the event "
+        "was stored and Nudge starts it by itself once Temporal is back; re-sending is safe."
+    },
 }
 
 
@@ -38,9 +42,10 @@ async def _receive(
     sessions: sessionmaker[Session],
     client: Client,
     settings: Settings,
+    unstarted: Unstarted,
     response: Response,
 ) -> EventOut:
-    result = await receive_event(client, sessions, settings.task_queue, owner_id, spec)
+    result = await receive_event(client, sessions, settings.task_queue, owner_id, spec, unstarted)
     assert result is not None  # only PATCH asks for "only if changed"
     if result.duplicate:
         response.status_code = status.HTTP_200_OK
@@ -54,6 +59,7 @@ async def activity(
     sessions: SessionsDep,
     client: ClientDep,
     settings: SettingsDep,
+    unstarted: UnstartedDep,
     response: Response,
 ) -> EventOut:
     """A contact engaged (opened, clicked, replied, booked …): fire matching `activity` rules
@@ -66,7 +72,7 @@ async def activity(
         activity_type=body.activity_type,
         occurred_at=body.occurred_at,
     )
-    return await _receive(spec, owner.id, sessions, client, settings, response)
+    return await _receive(spec, owner.id, sessions, client, settings, unstarted, response)
 
 
 @router.post("/status-changes/", response_model=EventOut, status_code=201, responses=RESPONSES)
@@ -76,6 +82,7 @@ async def status_change(
     sessions: SessionsDep,
     client: ClientDep,
     settings: SettingsDep,
+    unstarted: UnstartedDep,
     response: Response,
 ) -> EventOut:
     """A contact's status changed: update it, fire matching `status_change` rules, and tell
@@ -89,4 +96,4 @@ async def status_change(
         new_status=body.new_status,
         occurred_at=body.occurred_at,
     )
-    return await _receive(spec, owner.id, sessions, client, settings, response)
+    return await _receive(spec, owner.id, sessions, client, settings, unstarted, response)

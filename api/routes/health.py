@@ -4,10 +4,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.boundary import JsonBoundaryRoute
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from nudge.platform.health import check_database, check_temporal
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=JsonBoundaryRoute)
 
 
 class Health(BaseModel):

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, Response, status
 
+from api.boundary import JsonBoundaryRoute
 from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
 from api.params import IdPath
 from nudge.platform.settings import Settings
@@ -9,7 +10,7 @@ from nudge.recurring.payloads import RecurringProgress, TaskTemplate
 from nudge.recurring.schemas import RecurringOut, ScheduleRecurringIn
 from nudge.recurring.service import recurring_progress, schedule_recurring, stop_recurring
 
-router = APIRouter(prefix="/api/task-automation", tags=["recurring"])
+router = APIRouter(prefix="/api/task-automation", tags=["recurring"], route_class=JsonBoundaryRoute)
 
 
 def _out(progress: RecurringProgress, contact_id: int, settings: Settings) -> RecurringOut:

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from api.boundary import JsonBoundaryRoute
 from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep, SettingsDep
 from api.params import IdPath, Limit, Offset
 from nudge.core.models import Rule
@@ -30,7 +31,9 @@ from nudge.rules.service import (
 )
 from nudge.rules.service import delete_rule as remove_rule
 
-router = APIRouter(prefix="/api/task-automation/rules", tags=["rules"])
+router = APIRouter(
+    prefix="/api/task-automation/rules", tags=["rules"], route_class=JsonBoundaryRoute
+)
 
 
 @router.get("/", response_model=Page[RuleOut])

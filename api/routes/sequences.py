@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Response, status
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from api.boundary import JsonBoundaryRoute
 from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
 from api.params import WorkflowIdPath
 from nudge.core.vocabulary import SequenceAction
@@ -22,20 +23,21 @@ from nudge.sequences.schemas import (
 )
 from nudge.sequences.start import schedule_sequence
 
-router = APIRouter(prefix="/api/task-automation", tags=["sequences"])
+router = APIRouter(prefix="/api/task-automation", tags=["sequences"], route_class=JsonBoundaryRoute)
 
 # FastAPI's `responses` parameter is typed dict[int | str, dict[str, Any]].
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown contact or sequence (or another owner's)."},
     409: {"description": "The sequence has already ended."},
-    503: {"description": "Temporal is unreachable."},
+    503: {"description": "Temporal or the database is unavailable: send it again later."},
 }
 
 
 def _out(progress: SequenceProgress, settings: Settings) -> SequenceProgressOut:
     return SequenceProgressOut(
-        **progress.model_dump(exclude={"planned"}),
+        **progress.model_dump(exclude={"planned", "unread_signals"}),
         planned=[p.model_dump() for p in progress.planned],
+        unread_signals=[u.model_dump() for u in progress.unread_signals],
         temporal_ui_url=settings.workflow_url(progress.workflow_id),
     )
 

@@ -3,13 +3,14 @@
 from anyio import to_thread
 from fastapi import APIRouter
 
+from api.boundary import JsonBoundaryRoute
 from api.deps import ClientDep, OwnerDep, SessionsDep
-from api.params import OptionalTime
+from api.params import WindowTime
 from nudge.core.models import utcnow
 from nudge.reporting.schemas import StatsOut
 from nudge.reporting.stats import Window, compute, running_workflows
 
-router = APIRouter(prefix="/api/task-automation", tags=["stats"])
+router = APIRouter(prefix="/api/task-automation", tags=["stats"], route_class=JsonBoundaryRoute)
 
 
 @router.get("/stats/", response_model=StatsOut, responses={422: {}})
@@ -17,8 +18,8 @@ async def stats(
     owner: OwnerDep,
     sessions: SessionsDep,
     client: ClientDep,
-    since: OptionalTime = None,
-    until: OptionalTime = None,
+    since: WindowTime = None,
+    until: WindowTime = None,
 ) -> dict:
     """Rules, tasks by status and priority, overdue, completion and overdue rates, median time
     to complete per rule, tasks created per day, and what is running. With `since`/`until`

@@ -3,6 +3,7 @@
 from anyio import to_thread
 from fastapi import APIRouter
 
+from api.boundary import JsonBoundaryRoute
 from api.deps import ClientDep, OwnerDep, SessionDep, SessionsDep
 from api.params import IdPath, Limit, Offset, OptionalId, OptionalTime
 from nudge.core.models import Task
@@ -14,7 +15,7 @@ from nudge.tasks.schemas import TaskIn, TaskOut
 from nudge.tasks.service import complete_task as mark_completed
 from nudge.tasks.service import create_manual_task, owned_task
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/tasks", tags=["tasks"], route_class=JsonBoundaryRoute)
 
 
 @router.get("/", response_model=Page[TaskOut])

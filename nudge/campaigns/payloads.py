@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from nudge.core.signals import UnreadSignal
 from nudge.core.vocabulary import (
     EnrollmentState,
     StepRunState,
@@ -39,3 +40,5 @@ class EnrollmentProgress(BaseModel):
     steps_done: int
     next_due_at: datetime | None
     stop_reason: str | None
+    # Signals sent by hand that the workflow could not read (the newest few).
+    unread_signals: list[UnreadSignal] = []

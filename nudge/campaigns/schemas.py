@@ -13,7 +13,9 @@ from pydantic import (
 
 from nudge.core.types import (
     Id,
+    Integer,
     NonEmpty,
+    Number,
     Strict,
     Timestamp,
     no_nul,
@@ -26,15 +28,19 @@ class StepIn(Strict):
     )
     name: NonEmpty
     body: Annotated[str, StringConstraints(max_length=5000), AfterValidator(no_nul)] = ""
-    delay_days: float = Field(
+    delay_days: Annotated[float, Number] = Field(
         0, ge=0, le=365, allow_inf_nan=False, description="After the previous step."
     )
-    order: int = Field(ge=1, le=1000)
+    order: Annotated[int, Integer] = Field(
+        ge=1, le=1000, description="Where the step runs; each step of a campaign has its own."
+    )
 
 
 class CampaignIn(Strict):
     name: NonEmpty
-    steps: list[StepIn] = Field(min_length=1, max_length=100)
+    steps: list[StepIn] = Field(
+        min_length=1, max_length=100, description="No two steps with the same `order`."
+    )
 
     @model_validator(mode="after")
     def _orders_unique(self) -> "CampaignIn":

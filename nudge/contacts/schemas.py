@@ -1,21 +1,19 @@
 """HTTP bodies of the contacts API."""
 
-from typing import Annotated
-
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from nudge.core.types import (
     Email,
     NonEmpty,
     Strict,
     Timestamp,
-    known_timezone,
+    TimeZoneName,
 )
 from nudge.core.vocabulary import (
     Cadence,
@@ -29,7 +27,7 @@ class ContactIn(Strict):
     email: Email | None = None
     status: ContactStatus = "lead"
     cadence: Cadence | None = None
-    timezone: Annotated[str, AfterValidator(known_timezone)] = "UTC"
+    timezone: TimeZoneName = "UTC"
 
 
 class ContactOut(BaseModel):
@@ -46,12 +44,19 @@ class ContactOut(BaseModel):
     updated_at: Timestamp
 
 
+# A key left out keeps the field; the schema leaves null out where null is refused.
+Unset = SkipJsonSchema[None]
+
+
 class ContactPatch(Strict):
-    name: NonEmpty | None = None
+    """Only the fields given change. `email` and `cadence` may be null (cleared); `name`,
+    `status` and `timezone` may not: leave them out to keep them."""
+
+    name: NonEmpty | Unset = None
     email: Email | None = None
-    status: ContactStatus | None = None
+    status: ContactStatus | Unset = None
     cadence: Cadence | None = None
-    timezone: Annotated[str, AfterValidator(known_timezone)] | None = None
+    timezone: TimeZoneName | Unset = None
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> "ContactPatch":

@@ -15,7 +15,7 @@ from nudge.core.ids import status_patch_event_id
 from nudge.core.models import Contact
 from nudge.platform.db import transaction
 from nudge.recurring.service import schedule_recurring, stop_recurring
-from nudge.rules.events import EventSpec, finish_unprocessed, receive_event
+from nudge.rules.events import EventSpec, Unstarted, finish_unprocessed, receive_event
 
 
 def upsert_contact(session: Session, owner_id: int, body: ContactIn) -> tuple[Contact, bool]:
@@ -49,6 +49,7 @@ async def update_contact(
     owner_id: int,
     contact_id: int,
     body: ContactPatch,
+    unstarted: Unstarted | None = None,
 ) -> Contact:
     """Save the plain fields, then turn a new status into a status-change event and a
     cadence into started (or stopped) check-ins."""
@@ -71,9 +72,14 @@ async def update_contact(
             new_status=new_status,
             only_if_changed=True,
         )
-        await receive_event(client, sessions, task_queue, owner_id, spec)
+        await receive_event(client, sessions, task_queue, owner_id, spec, unstarted)
     # A change whose processing an earlier request left half-done (503) is finished now.
-    await finish_unprocessed(client, sessions, task_queue, owner_id, contact_id)
+    try:
+        await finish_unprocessed(client, sessions, task_queue, owner_id, contact_id)
+    except Exception:
+        if unstarted is not None:
+            unstarted.add(owner_id, contact_id)
+        raise
     if cadence_sent and cadence:
         await schedule_recurring(client, sessions, task_queue, owner_id, contact_id, cadence, None)
     elif cadence_sent:

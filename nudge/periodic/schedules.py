@@ -36,7 +36,8 @@ PERIODIC = (
     Periodic("send-task-reminders", "remind_due", "*/15 * * * *",
              "Every 15 min: deliver any due reminder that has not gone out"),
     Periodic("process-automation-workflows", "process_automation", "*/15 * * * *",
-             "Every 15 min: finish interrupted events, start stranded campaign enrollments"),
+             "Every 15 min: finish interrupted events, start stranded campaign enrollments, "
+             "close batches whose workflow ended in Temporal"),
 )  # fmt: skip
 
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,7 +14,15 @@ from sqlalchemy.pool import ConnectionPoolEntry
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # A database that doesn't answer fails a request in seconds (a 503), not a minute.
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=10,
+            connect_args={"connect_timeout": 5},
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # The API thread pool and the activity thread pool share one file.
@@ -30,6 +38,14 @@ def make_engine(url: str) -> Engine:
         cur.close()
 
     return engine
+
+
+def unavailable(err: BaseException) -> bool:
+    """The database couldn't be reached or used (down, dropped connection, full pool, SQLite
+    locked), as opposed to a bug or a constraint: the same request may succeed later."""
+    if isinstance(err, exc.DBAPIError) and err.connection_invalidated:
+        return True
+    return isinstance(err, exc.OperationalError | exc.InterfaceError | exc.TimeoutError)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

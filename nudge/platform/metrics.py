@@ -23,7 +23,14 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -66,6 +73,10 @@ EVENTS_RECEIVED = Counter(
     "nudge_events_received",
     "CRM events received by the API; duplicate=true for a redelivered event id.",
     ["kind", "duplicate"],
+)
+EVENTS_UNSTARTED = Gauge(
+    "nudge_events_unstarted",
+    "Contacts whose stored events this API process is retrying to start (Temporal away).",
 )
 HTTP_REQUESTS = Counter(
     "nudge_http_requests",

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(
         False, description="Allow reminder webhooks to loopback, private and link-local hosts."
     )
+    events_retry_seconds: float = Field(
+        5,
+        gt=0,
+        description="How often the API retries starting events it stored while "
+        "Temporal was away (they start within this long of Temporal's return).",
+    )
     timezone: str = Field("UTC", description="Time zone of the periodic jobs' clock times.")
     overdue_grace_hours: float = Field(
         24, description="How long past due an open task may be before it is escalated."

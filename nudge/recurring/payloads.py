@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from nudge.core.signals import UnreadSignal
 from nudge.core.vocabulary import (
     Cadence,
     Priority,
@@ -47,3 +48,5 @@ class RecurringProgress(BaseModel):
     next_due_at: datetime | None
     cycles_this_run: int
     stop_reason: str | None
+    # Signals sent by hand that the workflow could not read (the newest few of this run).
+    unread_signals: list[UnreadSignal] = []

@@ -1,9 +1,7 @@
 """HTTP bodies of the account's reminder webhook."""
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
-import httpx
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -15,6 +13,7 @@ from nudge.core.types import (
     Strict,
     no_nul,
 )
+from nudge.reminders.webhooks import webhook_host
 
 
 class AccountOut(BaseModel):
@@ -24,13 +23,7 @@ class AccountOut(BaseModel):
 
 
 def _webhook_url(value: str) -> str:
-    try:
-        parts, url = urlsplit(value), httpx.URL(value)
-        host = parts.hostname
-    except ValueError:
-        raise ValueError("not a valid URL") from None
-    if url.scheme not in ("http", "https") or not host:
-        raise ValueError("use an http:// or https:// URL with a host")
+    webhook_host(value)  # its ValueError says what to fix
     return value
 
 

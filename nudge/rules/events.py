@@ -3,11 +3,14 @@
 An event row is written (with its firings and the rules' `times_triggered`) in one
 transaction keyed on the CRM's event id, so redeliveries and concurrent duplicates find it.
 Workflows start and sequences are told after the commit, then the event is marked processed.
-If that fails (Temporal down: 503), a redelivery of the same event id, or the contact's next
-PATCH, finishes the job: starts are idempotent, so a CRM retrying on 503 loses nothing.
+If that fails (Temporal down: 503), the API process retries it by itself every few seconds
+(`Unstarted`) until Temporal answers again; a redelivery of the same event id, or the contact's
+next PATCH, finishes it too, and so does the automation reconcile for a process that died
+holding some. Starts are idempotent, so none of these can double a task.
 """
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
@@ -34,6 +37,8 @@ from nudge.rules.schemas import FiringOut
 from nudge.rules.starts import start_rule_firing
 from nudge.rules.triggers import matches
 from nudge.sequences.starts import tell_sequence
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -274,16 +279,69 @@ async def _process(
     result.processed = True
 
 
+class Unstarted:
+    """The contacts whose stored events this process could not start (Temporal away).
+
+    `run` retries them every `interval` seconds until Temporal answers again, so an event a
+    CRM sent during an outage has its firing started seconds after Temporal's return without
+    being sent again. In memory on purpose: the retry needs no table and no polling, and an
+    API process that dies holding some leaves them to the automation reconcile.
+    """
+
+    def __init__(self, interval: float = 5.0) -> None:
+        self.interval = interval
+        self._contacts: dict[tuple[int, int], None] = {}  # (owner, contact), oldest first
+
+    def __len__(self) -> int:
+        return len(self._contacts)
+
+    def add(self, owner_id: int, contact_id: int) -> None:
+        self._contacts[(owner_id, contact_id)] = None
+        metrics.EVENTS_UNSTARTED.set(len(self._contacts))
+
+    async def retry(self, client: Client, sessions: sessionmaker[Session], task_queue: str) -> int:
+        """Finish what can be finished now; stop at the first failure (Temporal or the
+        database still away) and keep the rest for the next round. Returns how many left."""
+        for owner_id, contact_id in list(self._contacts):
+            try:
+                await finish_unprocessed(client, sessions, task_queue, owner_id, contact_id)
+            except Exception as err:
+                log.warning(
+                    "%d contacts' events still wait for Temporal: %s", len(self._contacts), err
+                )
+                break
+            self._contacts.pop((owner_id, contact_id), None)
+        metrics.EVENTS_UNSTARTED.set(len(self._contacts))
+        return len(self._contacts)
+
+    async def run(self, client: Client, sessions: sessionmaker[Session], task_queue: str) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if self._contacts:
+                await self.retry(client, sessions, task_queue)
+
+
 async def receive_event(
-    client: Client, sessions: sessionmaker[Session], task_queue: str, owner_id: int, spec: EventSpec
+    client: Client,
+    sessions: sessionmaker[Session],
+    task_queue: str,
+    owner_id: int,
+    spec: EventSpec,
+    unstarted: Unstarted | None = None,
 ) -> EventResult | None:
-    """None only for a PATCH whose status is what the contact already has."""
+    """None only for a PATCH whose status is what the contact already has. An event stored
+    but not started is left with `unstarted` (when given) before the error goes up."""
     result = await to_thread.run_sync(_store, sessions, owner_id, spec)
     if result is not None:
         # Stored (or found stored): counted before the starts, which may fail with a 503.
         duplicate = "true" if result.duplicate else "false"
         metrics.EVENTS_RECEIVED.labels(spec.kind, duplicate).inc()
-        await _process(client, sessions, task_queue, result)
+        try:
+            await _process(client, sessions, task_queue, result)
+        except Exception:
+            if unstarted is not None and result.contact_id is not None:
+                unstarted.add(owner_id, result.contact_id)
+            raise
     return result
 
 

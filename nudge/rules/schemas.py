@@ -13,15 +13,18 @@ from pydantic import (
     field_serializer,
     model_validator,
 )
+from pydantic.json_schema import JsonDict, SkipJsonSchema
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from nudge.core.models import RuleFiring
 from nudge.core.types import (
     Id,
     NonEmpty,
+    Number,
     Strict,
     Timestamp,
     UtcTime,
+    rfc3339_in_years,
     template_field,
 )
 from nudge.core.vocabulary import (
@@ -31,7 +34,7 @@ from nudge.core.vocabulary import (
     Priority,
     TriggerType,
 )
-from nudge.rules.triggers import TRIGGER_TYPES, TriggerConfig, parse_config
+from nudge.rules.triggers import CONFIGS, TRIGGER_TYPES, TriggerConfig, parse_config
 
 
 def _same_error(error: ErrorDetails) -> InitErrorDetails:
@@ -43,8 +46,41 @@ def _same_error(error: ErrorDetails) -> InitErrorDetails:
     )
 
 
+# A key left out keeps the field; the schema leaves null out where null is refused.
+Unset = SkipJsonSchema[None]
+Hours = Annotated[float, Number, Field(ge=0, le=24 * 365, allow_inf_nan=False)]
+
+
+def _config_by_trigger(schema: dict[str, Any]) -> None:
+    """One branch per trigger_type with the trigger_config it takes: the pairing the server
+    checks, in the document. Triggers whose config has a required key need trigger_config."""
+    # `ActivityConfig`, or as OpenAPI may name it: `nudge__rules__triggers__ActivityConfig-Input`.
+    refs = {
+        ref["$ref"].rsplit("/", 1)[-1].split("-")[0].rsplit("__", 1)[-1]: ref
+        for ref in schema["properties"]["trigger_config"]["anyOf"]
+    }
+    branches = []
+    for trigger, model in CONFIGS.items():
+        branch: dict[str, Any] = {
+            "properties": {
+                "trigger_type": {"const": trigger},
+                "trigger_config": refs[model.__name__],
+            }
+        }
+        try:
+            model.model_validate({})
+        except ValidationError:
+            branch["required"] = ["trigger_config"]
+        branches.append(branch)
+    schema["oneOf"] = branches
+
+
 class RuleIn(Strict):
-    """A rule as the user writes it (POST and PUT)."""
+    """A rule as the user writes it (POST and PUT). Templates are Jinja2 over the variables
+    the trigger offers; a `time` rule's `cron` must fire on some date and its `at` lie ahead:
+    checks the schema can't state, answered 422 naming the fix."""
+
+    model_config = ConfigDict(json_schema_extra=_config_by_trigger)
 
     name: NonEmpty
     trigger_type: TriggerType
@@ -61,8 +97,8 @@ class RuleIn(Strict):
     )
     task_description_template: Annotated[str, template_field("task_description_template")] = ""
     task_priority: Priority = "medium"
-    delay_hours: float = Field(0, ge=0, le=24 * 365, allow_inf_nan=False)
-    reminder_offset_hours: float | None = Field(None, ge=0, le=24 * 365, allow_inf_nan=False)
+    delay_hours: Hours = 0
+    reminder_offset_hours: Hours | None = None
     is_active: bool = True
 
     @model_validator(mode="wrap")
@@ -106,17 +142,19 @@ class RuleIn(Strict):
 
 
 class RulePatch(Strict):
-    """PATCH: any subset of the rule's fields."""
+    """PATCH: any subset of the rule's fields, merged into the stored rule and checked as a
+    whole as PUT checks it. A new `trigger_type` needs a `trigger_config` that fits it unless
+    the stored one does; only `reminder_offset_hours` may be null."""
 
-    name: NonEmpty | None = None
-    trigger_type: TriggerType | None = None
-    trigger_config: dict[str, Any] | None = None
-    task_title_template: str | None = None
-    task_description_template: str | None = None
-    task_priority: Priority | None = None
-    delay_hours: float | None = None
-    reminder_offset_hours: float | None = None
-    is_active: bool | None = None
+    name: NonEmpty | Unset = None
+    trigger_type: TriggerType | Unset = None
+    trigger_config: dict[str, Any] | Unset = None
+    task_title_template: str | Unset = None
+    task_description_template: str | Unset = None
+    task_priority: Priority | Unset = None
+    delay_hours: Hours | Unset = None
+    reminder_offset_hours: Hours | None = None
+    is_active: bool | Unset = None
 
 
 class RuleOut(BaseModel):
@@ -206,11 +244,43 @@ class FiringOut(BaseModel):
         )
 
 
+# Five years either side of now, checked against the clock; the document names the whole years
+# inside that window as of when it was built.
+_NOW_YEAR = datetime.now(UTC).year
+_ONE_CONTACT: JsonDict = {
+    "oneOf": [
+        {
+            "required": ["contact_id"],
+            "properties": {
+                "contact_id": {"type": "integer"},
+                "contact_external_id": {"type": "null"},
+            },
+        },
+        {
+            "required": ["contact_external_id"],
+            "properties": {
+                "contact_id": {"type": "null"},
+                "contact_external_id": {"type": "string"},
+            },
+        },
+    ]
+}
+
+
 class _EventBase(Strict):
+    """Name the contact by exactly one of `contact_id` and `contact_external_id` (the other
+    left out or null)."""
+
+    model_config = ConfigDict(json_schema_extra=_ONE_CONTACT)
+
     event_id: NonEmpty = Field(description="Your CRM's id for the event; a redelivery is a no-op.")
     contact_id: Id | None = None
     contact_external_id: NonEmpty | None = None
-    occurred_at: UtcTime | None = Field(None, description="Defaults to when Nudge received it.")
+    occurred_at: UtcTime | None = Field(
+        None,
+        description="Defaults to when Nudge received it; within five years of now.",
+        json_schema_extra={"pattern": rfc3339_in_years(_NOW_YEAR - 4, _NOW_YEAR + 4)},
+    )
 
     @model_validator(mode="after")
     def _one_contact(self) -> "_EventBase":

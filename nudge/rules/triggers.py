@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails
 
+from nudge.core.types import TIME_ZONES
 from nudge.core.vocabulary import (
     ACTIVITY_TYPES,
     ANY,
@@ -185,7 +186,8 @@ class TimeConfig(ConfigBase):
             "examples": [
                 {"cron": "0 9 * * MON", "timezone": "Europe/Berlin"},
                 {"at": "2026-12-01T09:00:00+01:00", "contact_filter": {"status": "lead"}},
-            ]
+            ],
+            "oneOf": [{"required": ["cron"]}, {"required": ["at"]}],
         }
     )
     trigger = "time"
@@ -204,7 +206,9 @@ class TimeConfig(ConfigBase):
         '"2026-12-01T09:00:00+01:00"; it must lie ahead when set.',
     )
     timezone: str = Field(
-        "UTC", description="The IANA time zone the cron is read in, e.g. Europe/Berlin."
+        "UTC",
+        description="The IANA time zone the cron is read in, e.g. Europe/Berlin.",
+        json_schema_extra={"enum": TIME_ZONES},
     )
     contact_filter: ContactFilter = Field(default_factory=ContactFilter)
 

@@ -1,4 +1,5 @@
-"""Pause, resume and cancel: signals to the running sequence."""
+"""Pause, resume and cancel: signals (and for cancel, a Temporal cancellation) to the
+running sequence."""
 
 from temporalio.client import Client
 
@@ -11,7 +12,7 @@ from nudge.sequences.starts import signal_sequence
 async def control_sequence(
     client: Client, batch: TaskBatch, action: SequenceAction, reason: str | None = None
 ) -> None:
-    """Deliver the signal; a sequence that has ended is a 409 naming its state."""
+    """Deliver it; a sequence that has ended is a 409 naming its state."""
     if not await signal_sequence(client, batch.workflow_id, action, reason):
         known = f" ({batch.status})" if batch.status != "running" else ""
         raise Conflict(

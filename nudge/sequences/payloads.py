@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from nudge.core.signals import UnreadSignal
 from nudge.core.vocabulary import (
     SequenceState,
     SequenceType,
@@ -35,3 +36,5 @@ class SequenceProgress(BaseModel):
     tasks_created: int
     stop_reason: str | None
     planned: list[PlannedStep]
+    # Signals sent by hand that the workflow could not read (the newest few).
+    unread_signals: list[UnreadSignal] = []

@@ -3,10 +3,11 @@
 from datetime import datetime
 
 from anyio import to_thread
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -14,18 +15,11 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from nudge.core.errors import NotFound
-from nudge.core.models import Task, TaskBatch, utcnow
-from nudge.platform.db import transaction
+from nudge.core.models import Task, TaskBatch
 from nudge.sequences.payloads import PlannedStep, SequenceInput, SequenceProgress
 from nudge.sequences.presets import sequence_due_times
 from nudge.sequences.starts import query_sequence, sequence_handle
-
-# Ended outside our code (terminated or timed out in Temporal): no result to read.
-ENDED_ELSEWHERE = {
-    WorkflowExecutionStatus.TERMINATED: "workflow terminated in Temporal",
-    WorkflowExecutionStatus.FAILED: "workflow failed",
-    WorkflowExecutionStatus.TIMED_OUT: "workflow timed out",
-}
+from nudge.tasks.ended import batch_end, record_end
 
 
 def latest_batch(sessions: sessionmaker[Session], owner_id: int, workflow_id: str) -> TaskBatch:
@@ -72,14 +66,21 @@ def _count_tasks(sessions: sessionmaker[Session], batch_id: int) -> int:
         return session.scalar(select(func.count()).where(Task.batch_id == batch_id)) or 0
 
 
-def _record_ended(sessions: sessionmaker[Session], batch: TaskBatch, reason: str) -> None:
-    with transaction(sessions) as session:
-        session.execute(
-            update(TaskBatch)
-            .where(TaskBatch.id == batch.id, TaskBatch.status == "running")
-            .values(status="stopped", stop_reason=reason, finished_at=utcnow())
-        )
-    batch.status, batch.stop_reason = "stopped", reason
+async def _closed(
+    client: Client,
+    sessions: sessionmaker[Session],
+    batch: TaskBatch,
+    desc: WorkflowExecutionDescription,
+) -> TaskBatch:
+    """The batch as it stands once its run has closed: a run that ended without writing its
+    end (terminated, timed out, failed) gets it written now, with Temporal's reason."""
+    if batch.status == "running":
+        end = await batch_end(client, batch, desc)
+        if end is not None:
+            await to_thread.run_sync(record_end, sessions, batch.id, end)
+        # Re-read: the run itself may have written its end after `batch` was loaded.
+        batch = await to_thread.run_sync(owned_batch, sessions, batch.owner_id, batch.id)
+    return batch
 
 
 async def sequence_progress(
@@ -101,8 +102,8 @@ async def sequence_progress(
                 pass  # no worker to answer right now: our rows still tell most of it
         elif desc.status == WorkflowExecutionStatus.COMPLETED:
             return await handle.result()
-        elif desc.status in ENDED_ELSEWHERE and batch.status == "running":
-            await to_thread.run_sync(_record_ended, sessions, batch, ENDED_ELSEWHERE[desc.status])
+        else:
+            batch = await _closed(client, sessions, batch, desc)
     return await _from_rows(sessions, batch, start)
 
 

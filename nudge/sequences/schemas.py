@@ -11,6 +11,7 @@ from pydantic import (
 
 from nudge.core.types import (
     Id,
+    Number,
     Strict,
     Timestamp,
     no_nul,
@@ -27,8 +28,12 @@ class ScheduleSequenceIn(Strict):
         "standard",
         description="standard: days 1, 3, 7, 14; aggressive: 1, 2, 4, 7; gentle: 3, 7, 14, 30.",
     )
-    start_delay_hours: float = Field(
-        0, ge=0, le=24 * 365, description="Hours to wait before the day count starts."
+    start_delay_hours: Annotated[float, Number] = Field(
+        0,
+        ge=0,
+        le=24 * 365,
+        allow_inf_nan=False,
+        description="Hours to wait before the day count starts.",
     )
 
 
@@ -45,6 +50,12 @@ class ScheduledSequenceOut(BaseModel):
     temporal_ui_url: str
 
 
+class UnreadSignalOut(BaseModel):
+    name: str
+    reason: str = Field(description="What was wrong with its input, and what it should be.")
+    received_at: Timestamp
+
+
 class SequenceProgressOut(BaseModel):
     workflow_id: str
     batch_id: int
@@ -55,6 +66,10 @@ class SequenceProgressOut(BaseModel):
     tasks_created: int
     stop_reason: str | None
     planned: list[PlannedStepOut]
+    unread_signals: list[UnreadSignalOut] = Field(
+        description="Signals sent to the workflow by hand (Temporal CLI or UI) that it could "
+        "not read and so ignored, newest last (the last 10)."
+    )
     temporal_ui_url: str
 
 

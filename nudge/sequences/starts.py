@@ -3,13 +3,14 @@ summary), signalling it and asking where it stands."""
 
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError
 
 from nudge.core.contact_events import ContactEvent
 from nudge.core.ids import sequence_workflow_id
 from nudge.core.vocabulary import SequenceAction
-from nudge.platform.temporal import delivered, search_attributes
+from nudge.platform.temporal import delivered, not_found, search_attributes
 from nudge.sequences.payloads import SequenceInput, SequenceProgress
 from workflows.sequence import SequenceWorkflow
 
@@ -42,13 +43,29 @@ async def start_sequence(
 async def signal_sequence(
     client: Client, workflow_id: str, action: SequenceAction, reason: str | None = None
 ) -> bool:
-    """Pause, resume or cancel; False when the sequence isn't running."""
+    """Pause or resume (signals), or cancel; False when the sequence isn't running.
+
+    Cancelling is a Temporal cancellation carrying the reason: the workflow records it on
+    its batch and ends as Canceled, which is how the Temporal UI and CLI then show it."""
     handle = sequence_handle(client, workflow_id)
     if action == "pause":
         return await delivered(handle.signal(SequenceWorkflow.pause))
     if action == "resume":
         return await delivered(handle.signal(SequenceWorkflow.resume))
-    return await delivered(handle.signal(SequenceWorkflow.cancel, reason))
+    return await _cancel(handle, reason or "cancelled")
+
+
+async def _cancel(handle: WorkflowHandle, reason: str) -> bool:
+    # Temporal accepts a cancellation of a closed run without a word: look first.
+    try:
+        running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    except RPCError as err:
+        if not not_found(err):
+            raise
+        return False
+    if running:
+        await handle.cancel(reason=reason)
+    return running
 
 
 async def tell_sequence(client: Client, workflow_id: str, event: ContactEvent) -> bool:

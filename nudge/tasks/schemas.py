@@ -13,11 +13,14 @@ from pydantic import (
 )
 
 from nudge.core.types import (
+    VISIBLE_TEXT,
     Id,
+    Number,
     Strict,
     Timestamp,
     UtcTime,
     no_nul,
+    rfc3339_in_years,
 )
 from nudge.core.vocabulary import (
     Priority,
@@ -46,17 +49,28 @@ class TaskOut(BaseModel):
     created_at: Timestamp
 
 
+# A hundred years either side of now, checked against the clock; the document names the whole
+# years inside that window as of when it was built.
+_NOW_YEAR = datetime.now(UTC).year
+
+
 class TaskIn(Strict):
     contact_id: Id | None = None
     title: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
         AfterValidator(no_nul),
+        Field(json_schema_extra={"pattern": VISIBLE_TEXT}),
     ]
     description: Annotated[str, StringConstraints(max_length=5000), AfterValidator(no_nul)] = ""
     priority: Priority = "medium"
-    due_at: UtcTime
-    reminder_offset_hours: float | None = Field(None, ge=0, le=24 * 365, allow_inf_nan=False)
+    due_at: UtcTime = Field(
+        description="ISO 8601 with an offset; within a hundred years of now.",
+        json_schema_extra={"pattern": rfc3339_in_years(_NOW_YEAR - 99, _NOW_YEAR + 99)},
+    )
+    reminder_offset_hours: Annotated[float, Number] | None = Field(
+        None, ge=0, le=24 * 365, allow_inf_nan=False
+    )
 
     @model_validator(mode="after")
     def _sane_due(self) -> "TaskIn":
@@ -78,8 +92,10 @@ class BatchOut(BaseModel):
     completed: int
     cancelled: int
     percent: int = Field(
-        description="Tasks done (completed or cancelled) out of those the batch will make: "
-        "planned while it runs, created once it has ended."
+        description="Tasks done (completed or cancelled) out of the planned ones, 0 to 100. "
+        "A batch that ended early keeps the share it reached (0 of 4 done reads 0, not 100): "
+        "`status` and `stop_reason` say how it ended. A batch that plans no task reads 100 "
+        "once it has ended."
     )
     created_at: Timestamp
     finished_at: Timestamp | None

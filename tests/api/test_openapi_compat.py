@@ -88,13 +88,29 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 ANNOUNCED = {
     "GET /healthz: response 503 removed": "liveness checks nothing but the process itself; "
     "the database and Temporal are readiness, answered by /readyz (503 when down)",
+    # The API never sent FastAPI's validation body: every 422 is the `Error` body
+    # ({"detail": str, "errors": [{"field", "message"}]}), now documented as such.
+    "schema HTTPValidationError removed": "every 422 answers `Error`, as it always did",
+    "schema ValidationError removed": "it was only a part of HTTPValidationError",
 }
+# The web page at /automations/task-scheduling answers HTML and takes forms: it is not part of
+# the JSON API, so its routes (and the form bodies FastAPI named for them) left the document;
+# the README lists them.
+PAGE_PATH, PAGE_FORM = "/automations/task-scheduling", "_automations_task_scheduling_"
+
+
+def announced(difference: str) -> bool:
+    if difference in ANNOUNCED:
+        return True
+    page_route = difference.startswith(PAGE_PATH) and difference.endswith(": path removed")
+    page_form = difference.startswith("schema Body_") and PAGE_FORM in difference
+    return page_route or page_form
 
 
 def test_the_api_only_grows() -> None:
     old = json.loads(BEFORE.read_text())
     new = create_app(Settings()).openapi()
-    assert [d for d in differences(old, new) if d not in ANNOUNCED] == []
+    assert [d for d in differences(old, new) if not announced(d)] == []
 
 
 def test_the_comparison_sees_a_removed_field() -> None:

@@ -26,7 +26,7 @@ RULE = {
 @asynccontextmanager
 async def signed_in(api: httpx.AsyncClient, tenant) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:  # type: ignore[no-untyped-def]
     """A browser-like client (own cookie jar) signed in as `tenant`, and its CSRF token."""
-    async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as browser:
+    async with browser_for(api) as browser:
         resp = await browser.post(f"{BASE}/sign-in", data={"api_key": tenant.api_key})
         assert resp.status_code == 303, resp.text
         page = await browser.get(BASE)
@@ -34,6 +34,12 @@ async def signed_in(api: httpx.AsyncClient, tenant) -> AsyncIterator[tuple[httpx
         token = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
         assert token is not None
         yield browser, token.group(1)
+
+
+def browser_for(api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client that, like a browser, names the page's origin on every POST."""
+    origin = str(api.base_url).rstrip("/")
+    return httpx.AsyncClient(base_url=api.base_url, timeout=30, headers={"Origin": origin})
 
 
 @pytest.fixture
@@ -56,7 +62,7 @@ async def two_owners(api, make_tenant, sessions):  # type: ignore[no-untyped-def
 
 
 async def test_sign_in_cookie_and_redirects(api, tenant):
-    async with httpx.AsyncClient(base_url=api.base_url) as browser:
+    async with browser_for(api) as browser:
         resp = await browser.get(BASE + "?kind=sequence")
         assert resp.status_code == 303
         assert (
@@ -71,17 +77,17 @@ async def test_sign_in_cookie_and_redirects(api, tenant):
             data={"api_key": tenant.api_key},
             headers={"Origin": "https://evil.example"},
         )
-        assert forged.status_code == 403 and "nudge_key" not in browser.cookies
+        assert forged.status_code == 403 and "nudge_session" not in browser.cookies
         sandboxed = await browser.post(  # a sandboxed frame or data: page says "null"
             f"{BASE}/sign-in", data={"api_key": tenant.api_key}, headers={"Origin": "null"}
         )
-        assert sandboxed.status_code == 403 and "nudge_key" not in browser.cookies
+        assert sandboxed.status_code == 403 and "nudge_session" not in browser.cookies
         long_next = await browser.get(f"{BASE}/sign-in", params={"next": BASE + "x" * 5000})
         assert long_next.status_code == 200  # an overlong `next` is dropped, not an error
         bad = await browser.post(f"{BASE}/sign-in", data={"api_key": "nk_wrong"})
         assert bad.status_code == 401
         assert "not valid" in bad.text and "nudge create-owner" in bad.text
-        assert "nudge_key" not in browser.cookies
+        assert "nudge_session" not in browser.cookies
 
         ok = await browser.post(
             f"{BASE}/sign-in", data={"api_key": tenant.api_key, "next": "https://evil.example/"}

@@ -143,7 +143,7 @@ async def test_rule_lifecycle_and_a_sequence(
     await expect(page).to_have_url(re.compile(r"/sign-in$"))
     await page.goto(root + BASE)
     await expect(page).to_have_url(re.compile(r"/sign-in\?next="))
-    assert not [c for c in await page.context.cookies() if c["name"] == "nudge_key"]
+    assert not [c for c in await page.context.cookies() if c["name"] == "nudge_session"]
 
 
 def _hour(text: str) -> int:

@@ -66,12 +66,24 @@ async def cancelled_in_temporal(env: WorkflowEnvironment, handle: WorkflowHandle
     await handle.cancel()
 
 
+async def signals_by_hand(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    """Wrong-shaped signals (kept as unread), a good one, then a cancel as the API sends it."""
+    await env.sleep(timedelta(days=2))
+    await handle.signal("contact_event", {"kind": "email_replied"})
+    await handle.signal("pause", args=["now"])
+    await handle.signal("pause")
+    await env.sleep(timedelta(days=1))
+    await handle.signal("resume")
+    await handle.cancel(reason="booked a demo")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "sequence-completes": completes,
     "sequence-paused-and-resumed": paused_and_resumed,
     "sequence-stopped-by-reply": stopped_by_reply,
     "sequence-cancelled-by-signal": cancelled_by_signal,
     "sequence-cancelled-in-temporal": cancelled_in_temporal,
+    "sequence-signals-by-hand": signals_by_hand,
 }
 
 

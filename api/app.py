@@ -101,6 +101,6 @@ def create_app(
     openapi.install(app)  # every error status, with the error body the API sends
     boundary.install(app)  # HEAD as GET; a 405's Allow names all the path's methods
     ratelimit.install(app)  # failed API keys and sign-ins, per client address
-    security_headers.install(app)  # nosniff everywhere; CSP and no framing on the page
-    faults.install(app)  # last: it wraps every other middleware
+    faults.install(app)  # wraps the middleware above: what none of them answered
+    security_headers.install(app)  # outermost: nosniff everywhere, the fault answers included
     return app

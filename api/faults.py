@@ -44,7 +44,8 @@ def answer(request: Request, exc: Exception) -> Response:
 
 
 class LastAnswer:
-    """Plain ASGI middleware, outermost of ours: only what no handler answered reaches it."""
+    """Plain ASGI middleware around the app and our other middleware: only what no handler
+    answered reaches it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -69,5 +70,5 @@ class LastAnswer:
 
 
 def install(app: FastAPI) -> None:
-    """Call after every other middleware, so this one wraps them all."""
+    """Call after the middleware it should wrap; only the security headers go outside it."""
     app.add_middleware(LastAnswer)

@@ -79,7 +79,10 @@ def tenant(make_tenant) -> Tenant:  # type: ignore[no-untyped-def]
     return make_tenant()
 
 
-@pytest.fixture(scope="session")
+# One time-skipping server per test module: a module's clock jumps (years, in the cadence
+# tests) and the workflows it leaves behind don't reach the next module, and a server that
+# fails under load fails one module, not the rest of the run.
+@pytest.fixture(scope="module")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server"),
@@ -107,13 +110,13 @@ def executor() -> Iterator[ThreadPoolExecutor]:
         yield pool
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_worker(
     time_env: WorkflowEnvironment,
     sessions: sessionmaker[Session],
     executor: ThreadPoolExecutor,
 ) -> AsyncIterator[Worker]:
-    """One worker for the whole session: the time-skipping server stops its clock while a
+    """One worker for the module's server: the time-skipping server stops its clock while a
     workflow task waits for a worker, so a run a test left behind must still be served."""
     worker = build_worker(
         time_env.client,

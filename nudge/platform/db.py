@@ -1,5 +1,6 @@
 """Engine and session factory for SQLite (default) and PostgreSQL."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ def make_engine(url: str) -> Engine:
             connect_args={"connect_timeout": 5},
         )
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(parsed.database))
     # The API thread pool and the activity thread pool share one file.
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -38,6 +39,14 @@ def make_engine(url: str) -> Engine:
         cur.close()
 
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only: it holds webhook secrets. SQLite
+    gives its -wal and -shm files the same mode; a file that already exists is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def unavailable(err: BaseException) -> bool:

@@ -161,5 +161,5 @@ class Supervisor:
 
 
 def ensure_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)  # secrets and keys live here
     return path.resolve()

@@ -16,7 +16,7 @@ from nudge.core.vocabulary import ReminderStatus
 from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.reminders.payloads import ReminderPlan
-from nudge.reminders.webhooks import internal_target, signed_headers
+from nudge.reminders.webhooks import Unresolvable, pin, signed_headers
 
 
 class ReminderActivities:
@@ -46,13 +46,23 @@ class ReminderActivities:
             owner = session.get(Owner, task.owner_id) if task else None
         if owner is None or not owner.webhook_url:
             raise permanent(NO_WEBHOOK, "no webhook configured any more")
-        why = None if self.allow_private else internal_target(owner.webhook_url, resolve=True)
-        if why:
-            raise permanent(WEBHOOK_REFUSED, f"refused: {why}")
+        try:
+            target = pin(owner.webhook_url, allow_private=self.allow_private)
+        except Unresolvable as err:
+            metrics.WEBHOOK_DELIVERIES.labels("failure").inc()
+            raise ApplicationError(f"webhook unreachable: {err}", type=WEBHOOK_FAILED) from None
+        except ValueError as err:
+            raise permanent(WEBHOOK_REFUSED, f"refused: {err}") from None
         data = body.encode()
         headers = signed_headers(owner.webhook_secret or "", data, reminder_workflow_id(task_id))
         try:
-            resp = httpx.post(owner.webhook_url, content=data, headers=headers, timeout=10)
+            with httpx.Client(timeout=10) as http:
+                resp = http.post(
+                    target.url,
+                    content=data,
+                    headers={**headers, "Host": target.host},
+                    extensions={"sni_hostname": target.sni} if target.sni else None,
+                )
         except httpx.HTTPError as err:
             metrics.WEBHOOK_DELIVERIES.labels("failure").inc()
             raise ApplicationError(

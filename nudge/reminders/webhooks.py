@@ -5,13 +5,15 @@ owner can't use webhooks to probe internal hosts (NUDGE_WEBHOOK_ALLOW_PRIVATE li
 One check (`internal_target`) runs when the URL is saved and again before every delivery;
 it judges the host the way resolvers and browsers read it, so no spelling of an inside
 address (2130706433, 0x7f000001, 127.1, ①②⑦.0.0.1, [::ffff:127.0.0.1], a name that
-resolves inward) slips through."""
+resolves inward) slips through. A delivery connects to the very address it checked (`pin`),
+so a name that resolves outward for the check and inward for the connection gets nowhere."""
 
 import hashlib
 import hmac
 import ipaddress
 import re
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
@@ -165,30 +167,86 @@ def internal_target(url: str, *, resolve: bool, allow_private: bool = False) -> 
     return None
 
 
-def _inside(host: str, *, resolve: bool) -> str | None:
+def _local_name(host: str) -> bool:
+    return any(host == name or host.endswith("." + name) for name in _LOCAL_NAMES)
+
+
+def _addresses(host: str) -> list[Address]:
+    """Every address `host` reaches (itself, if it is one); OSError if the name doesn't resolve."""
     try:
-        address: Address | None = ipaddress.ip_address(host)
+        return [ipaddress.ip_address(host)]
     except ValueError:
-        address = None
-    if address is not None:
-        why = _non_global(address)
-        return f"is {why}" if why else None
-    if any(host == name or host.endswith("." + name) for name in _LOCAL_NAMES):
-        return "is a local-only name"
-    if not resolve:
-        return None
+        pass
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
+    except UnicodeError as err:
+        raise OSError(str(err)) from None
+    return [ipaddress.ip_address(str(sockaddr[0]).split("%")[0]) for *_, sockaddr in infos]
+
+
+def _refused(host: str, addresses: list[Address], literal: bool) -> str | None:
+    for address in addresses:
+        why = _non_global(address)
+        if why:
+            return f"is {why}" if literal else f"resolves to {address}, {why}"
+    return None
+
+
+def _inside(host: str, *, resolve: bool) -> str | None:
+    literal = _literal(host)
+    if literal is None and _local_name(host):
+        return "is a local-only name"
+    if literal is None and not resolve:
+        return None
+    try:
+        addresses = _addresses(host)
+    except OSError:
         # Unresolvable now (a typo, or DNS not set up yet): nothing inside is reachable
         # through it, and every delivery checks again before it connects.
         return None
-    for *_, sockaddr in infos:
-        resolved = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        why = _non_global(resolved)
+    return _refused(host, addresses, literal is not None)
+
+
+def _literal(host: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+class Unresolvable(OSError):
+    """The webhook's name doesn't resolve now: a delivery to retry, not a refusal."""
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """Where one delivery connects: the address that was checked, not a second lookup a
+    rebinding DNS server could answer differently."""
+
+    url: str  # the URL with its host replaced by the checked address
+    host: str  # the Host header: the host (and port) as written
+    sni: str | None  # https: the name the server's certificate must carry
+
+
+def pin(url: str, *, allow_private: bool = False) -> Pinned:
+    """Check `url` as `internal_target` does and resolve it once, for the connection itself.
+    ValueError saying why it is refused; Unresolvable when the name doesn't resolve now."""
+    why = internal_target(url, resolve=False, allow_private=allow_private)
+    if why:
+        raise ValueError(why)
+    host = webhook_host(url)
+    try:
+        addresses = _addresses(host)
+    except OSError as err:
+        raise Unresolvable(f"{host} does not resolve now ({err})") from None
+    if not allow_private:
+        why = _refused(host, addresses, _literal(host) is not None)
         if why:
-            return f"resolves to {resolved}, {why}"
-    return None
+            raise ValueError(f"{host} {why}")
+    written = httpx.URL(url)
+    target = written.copy_with(host=str(addresses[0]))
+    sni = host if written.scheme == "https" and _literal(host) is None else None
+    return Pinned(str(target), written.netloc.decode("ascii"), sni)
 
 
 SIGNATURE_HEADER = "X-Nudge-Signature"

@@ -19,7 +19,7 @@ from activities.reminders import ReminderActivities
 from nudge.core.errors import WEBHOOK_REFUSED
 from nudge.core.models import Owner
 from nudge.platform.db import transaction
-from nudge.reminders.webhooks import internal_target, webhook_host
+from nudge.reminders.webhooks import Unresolvable, internal_target, pin, webhook_host
 from nudge.tasks.payloads import NewTask
 from nudge.tasks.writer import write_task_once
 from tests.conftest import Tenant
@@ -212,11 +212,13 @@ class Receiver:
 
     def __init__(self) -> None:
         self.posts = 0
+        self.hosts: list[str | None] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 receiver.posts += 1
+                receiver.hosts.append(self.headers.get("Host"))
                 self.send_response(204)
                 self.end_headers()
 
@@ -269,3 +271,41 @@ def test_delivery_refuses_an_inside_target_before_connecting(sessions, make_tena
         allowed = ReminderActivities(sessions, allow_private=True)
         assert ActivityEnvironment().run(allowed.post_webhook, task_id, "{}") == 204
         receiver.posts = 0
+
+
+OUTWARD = "93.184.216.34"
+
+
+def test_a_delivery_connects_to_the_address_it_checked(monkeypatch):
+    """DNS rebinding: the name answers outward for the check and inward for a second lookup.
+    There is no second lookup: the connection goes to the checked address, the name rides in
+    the Host header and (https) the certificate check."""
+    answers = iter([OUTWARD, "127.0.0.1"])
+    lookups: list[str] = []
+
+    def getaddrinfo(host: str, *args: object, **kwargs: object) -> list[tuple]:
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    target = pin("https://hooks.rebind.example:8443/nudge?x=1")
+    assert lookups == ["hooks.rebind.example"]
+    assert target.url == f"https://{OUTWARD}:8443/nudge?x=1"
+    assert (target.host, target.sni) == ("hooks.rebind.example:8443", "hooks.rebind.example")
+    with pytest.raises(ValueError, match=r"resolves to 127\.0\.0\.1, a loopback address"):
+        pin("http://hooks.rebind.example/")  # the next lookup, inward, is refused
+
+
+def test_pinning_refuses_what_the_check_refuses_and_retries_what_does_not_resolve():
+    with pytest.raises(ValueError, match="carrier-grade NAT"):
+        pin("http://100.100.100.200/latest/meta-data/")
+    with pytest.raises(Unresolvable):
+        pin("http://no-such-host.invalid/hook")
+
+
+def test_a_pinned_delivery_keeps_the_host_as_written(sessions, make_tenant, receiver):
+    name, _ = _inward_name()
+    task_id = _task_with_webhook(sessions, make_tenant(), f"http://{name}:{receiver.port}/hook")
+    allowed = ReminderActivities(sessions, allow_private=True)
+    assert ActivityEnvironment().run(allowed.post_webhook, task_id, "{}") == 204
+    assert receiver.hosts == [f"{name}:{receiver.port}"]

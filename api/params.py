@@ -32,7 +32,7 @@ OptionalTime = Annotated[
 WindowTime = Annotated[
     UtcTime | None,
     Query(
-        description="ISO 8601, between the years 1970 and 9000 (UTC); `since` must be before "
+        description="ISO 8601, between the years 1970 and 9000 (UTC); `since` must not be after "
         "`until`.",
         json_schema_extra={"pattern": rfc3339_in_years(1971, 8999)},
     ),

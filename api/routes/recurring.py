@@ -1,10 +1,12 @@
 """Recurring check-ins per contact: daily, weekly, biweekly, monthly or quarterly."""
 
 from fastapi import APIRouter, Response, status
+from temporalio.client import Client
 
 from api.boundary import JsonBoundaryRoute
 from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
 from api.params import IdPath
+from nudge.core.errors import NotFound
 from nudge.platform.settings import Settings
 from nudge.recurring.payloads import RecurringProgress, TaskTemplate
 from nudge.recurring.schemas import RecurringOut, ScheduleRecurringIn
@@ -25,16 +27,33 @@ def _out(progress: RecurringProgress, contact_id: int, settings: Settings) -> Re
     )
 
 
-@router.post("/schedule-recurring/", response_model=RecurringOut, responses={404: {}, 503: {}})
+@router.post(
+    "/schedule-recurring/",
+    response_model=RecurringOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {
+            "model": RecurringOut,
+            "description": "The contact's check-ins were already running; they now follow "
+            "this body (a repeat of the same body changes nothing).",
+        },
+        404: {},
+        503: {},
+    },
+)
 async def schedule(
     body: ScheduleRecurringIn,
     owner: OwnerDep,
     sessions: SessionsDep,
     client: ClientDep,
     settings: SettingsDep,
+    response: Response,
 ) -> RecurringOut:
-    """Start the contact's check-ins, or reshape them: a new cadence counts from now. Sending
-    the same body again changes nothing. The first task is due one period from now."""
+    """Start the contact's check-ins (201), or reshape running ones (200): a new cadence counts
+    from now. Sending the same body again changes nothing. The first task is due one period
+    from now."""
+    if await _running(client, owner.id, body.contact_id):
+        response.status_code = status.HTTP_200_OK
     progress = await schedule_recurring(
         client,
         sessions,
@@ -45,6 +64,13 @@ async def schedule(
         TaskTemplate(**body.task_template.model_dump()),
     )
     return _out(progress, body.contact_id, settings)
+
+
+async def _running(client: Client, owner_id: int, contact_id: int) -> bool:
+    try:
+        return (await recurring_progress(client, owner_id, contact_id)).state != "stopped"
+    except NotFound:
+        return False
 
 
 @router.get("/recurring/{contact_id}/", response_model=RecurringOut, responses={404: {}})

@@ -53,12 +53,12 @@ async def create_rule(
     return await save_rule(creating(owner.id, body), sessions, client, settings)
 
 
-@router.get("/{rule_id}/", response_model=RuleOut, responses={404: {}})
+@router.get("/{rule_id:int}/", response_model=RuleOut, responses={404: {}})
 def get_rule(rule_id: IdPath, owner: OwnerDep, session: SessionDep) -> Rule:
     return owned_rule(session, owner.id, rule_id)
 
 
-@router.put("/{rule_id}/", response_model=RuleOut, responses={404: {}})
+@router.put("/{rule_id:int}/", response_model=RuleOut, responses={404: {}})
 async def replace_rule(
     rule_id: IdPath,
     body: RuleIn,
@@ -70,7 +70,7 @@ async def replace_rule(
     return await save_rule(changing(owner.id, rule_id, lambda _: body), sessions, client, settings)
 
 
-@router.patch("/{rule_id}/", response_model=RuleOut, responses={404: {}})
+@router.patch("/{rule_id:int}/", response_model=RuleOut, responses={404: {}})
 async def update_rule(
     rule_id: IdPath,
     body: RulePatch,
@@ -92,7 +92,7 @@ async def update_rule(
     return await save_rule(changing(owner.id, rule_id, patched), sessions, client, settings)
 
 
-@router.delete("/{rule_id}/", status_code=status.HTTP_204_NO_CONTENT, responses={404: {}})
+@router.delete("/{rule_id:int}/", status_code=status.HTTP_204_NO_CONTENT, responses={404: {}})
 async def delete_rule(
     rule_id: IdPath, owner: OwnerDep, sessions: SessionsDep, client: ClientDep
 ) -> Response:
@@ -101,7 +101,7 @@ async def delete_rule(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{rule_id}/preview/", response_model=PreviewOut, responses={404: {}, 422: {}})
+@router.post("/{rule_id:int}/preview/", response_model=PreviewOut, responses={404: {}, 422: {}})
 def preview(rule_id: IdPath, body: PreviewIn, owner: OwnerDep, session: SessionDep) -> PreviewOut:
     """The exact task this rule would create for the contact and event, if the event happened
     now. Writes nothing, starts nothing."""
@@ -118,7 +118,7 @@ def preview_draft(body: DraftPreviewIn, owner: OwnerDep, session: SessionDep) ->
     return preview_task(session, owner.id, draft(body.rule), body.contact_id, event)
 
 
-@router.get("/{rule_id}/firings/", response_model=Page[FiringOut], responses={404: {}})
+@router.get("/{rule_id:int}/firings/", response_model=Page[FiringOut], responses={404: {}})
 def firings(
     rule_id: IdPath, owner: OwnerDep, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> dict:

@@ -39,7 +39,10 @@ class StepIn(Strict):
 class CampaignIn(Strict):
     name: NonEmpty
     steps: list[StepIn] = Field(
-        min_length=1, max_length=100, description="No two steps with the same `order`."
+        min_length=1,
+        max_length=100,
+        description="No two steps with the same `order`.",
+        json_schema_extra={"uniqueItems": True},  # identical steps share their order
     )
 
     @model_validator(mode="after")

@@ -7,8 +7,8 @@ known sandbox escapes (`''.__class__.__mro__`, `cycler.__init__.__globals__`, `|
 
 Every template also has a budget, so no title can pin a CPU or fill memory: its size, nesting
 and filter chains are capped when it is saved (compiling grows much faster than linearly with
-nesting), each filter's result and the rendered text are capped while it renders, and a render
-gets RENDER_SECONDS of CPU.
+nesting), each variable, each filter's result and the rendered text are capped while it
+renders, and a render gets RENDER_SECONDS of CPU.
 """
 
 import time
@@ -340,6 +340,16 @@ def _collect(chunks: Iterator[str], limit: int) -> str:
     return "".join(parts)
 
 
+def _refuse_long_values(context: Mapping[str, str | int | float]) -> None:
+    """A variable is capped like a filter's result: `~` joins variables with no filter between,
+    so 99 joins of a preview's 1 MB event text made 100 MB."""
+    for name, value in context.items():
+        if isinstance(value, str) and len(value) > MAX_VALUE:
+            raise TemplateProblem(
+                f"{name} is {len(value)} characters; the limit for any value is {MAX_VALUE}"
+            )
+
+
 def render(
     source: str,
     context: Mapping[str, str | int | float],
@@ -350,6 +360,7 @@ def render(
     """Render with plain values only; a variable this event lacks is a TemplateProblem, and
     so is a render past its budget (`limit` characters, `seconds` of CPU)."""
     validate(source)
+    _refuse_long_values(context)
     started = _deadline.set(time.thread_time() + seconds)
     try:
         text = _collect(_compiled(source).generate(dict(context)), limit)

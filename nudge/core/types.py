@@ -80,8 +80,9 @@ def _json_only(kind: str, type_: str) -> BeforeValidator:
 Number = _json_only("number", "float_type")
 Integer = _json_only("integer", "int_type")
 
-# Database keys are 32-bit on PostgreSQL: anything larger can't name a row.
-Id = Annotated[int, Integer, Field(ge=1, le=2**31 - 1)]
+# Database keys are 32-bit on PostgreSQL: anything larger can't name a row. Bounds go before
+# Integer: after a BeforeValidator pydantic documents them as `ge`/`le`, not JSON Schema.
+Id = Annotated[int, Field(ge=1, le=2**31 - 1), Integer]
 
 
 def iso_time(value: object) -> object:

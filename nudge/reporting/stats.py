@@ -57,8 +57,9 @@ class Window:
         for name, value in (("since", since), ("until", until)):
             if value is not None and not EARLIEST <= value <= LATEST:
                 raise Unprocessable(f"{name} must lie between the years 1970 and 9000")
-        if since is not None and until is not None and since >= until:
-            raise Unprocessable("since must be before until")
+        # since == until is an empty window: nothing counted, not a mistake.
+        if since is not None and until is not None and since > until:
+            raise Unprocessable("since must be before until, or equal to it (an empty window)")
         last = (until - timedelta(microseconds=1)).date() if until else now.date()
         first = since.date() if since else last - timedelta(days=CHART_DAYS - 1)
         # Figures cover the whole window; the chart its last MAX_DAYS days at most.

@@ -8,6 +8,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     field_serializer,
@@ -48,7 +49,7 @@ def _same_error(error: ErrorDetails) -> InitErrorDetails:
 
 # A key left out keeps the field; the schema leaves null out where null is refused.
 Unset = SkipJsonSchema[None]
-Hours = Annotated[float, Number, Field(ge=0, le=24 * 365, allow_inf_nan=False)]
+Hours = Annotated[float, Field(ge=0, le=24 * 365, allow_inf_nan=False), Number]
 
 
 def _config_by_trigger(schema: dict[str, Any]) -> None:
@@ -99,7 +100,7 @@ class RuleIn(Strict):
     task_priority: Priority = "medium"
     delay_hours: Hours = 0
     reminder_offset_hours: Hours | None = None
-    is_active: bool = True
+    is_active: StrictBool = True
 
     @model_validator(mode="wrap")
     @classmethod
@@ -154,7 +155,7 @@ class RulePatch(Strict):
     task_priority: Priority | Unset = None
     delay_hours: Hours | Unset = None
     reminder_offset_hours: Hours | None = None
-    is_active: bool | Unset = None
+    is_active: StrictBool | Unset = None
 
 
 class RuleOut(BaseModel):

@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails
 
-from nudge.core.types import TIME_ZONES
+from nudge.core.types import TIME_ZONES, rfc3339_in_years
 from nudge.core.vocabulary import (
     ACTIVITY_TYPES,
     ANY,
@@ -185,7 +185,7 @@ class TimeConfig(ConfigBase):
         json_schema_extra={
             "examples": [
                 {"cron": "0 9 * * MON", "timezone": "Europe/Berlin"},
-                {"at": "2026-12-01T09:00:00+01:00", "contact_filter": {"status": "lead"}},
+                {"at": "2036-12-01T09:00:00+01:00", "contact_filter": {"status": "lead"}},
             ],
             "oneOf": [{"required": ["cron"]}, {"required": ["at"]}],
         }
@@ -199,11 +199,16 @@ class TimeConfig(ConfigBase):
         '"0 9 * * MON" (numbers, *, ranges, lists, steps and JAN/MON names; no seconds field, '
         "L, W, # or ?). It must fire on some date.",
         examples=["0 9 * * MON"],
+        # The shape: five fields of what they may hold. Values out of range, backwards ranges
+        # and dates that never come are refused with a 422 naming the fix.
+        json_schema_extra={"pattern": r"^\s*[0-9A-Za-z*,/-]+(?:\s+[0-9A-Za-z*,/-]+){4}\s*$"},
     )
     at: datetime | Unset = Field(
         None,
         description="Once, at this time: ISO 8601 with an offset, e.g. "
-        '"2026-12-01T09:00:00+01:00"; it must lie ahead when set.',
+        '"2036-12-01T09:00:00+01:00"; it must lie ahead when set.',
+        # The years from next one on are ahead whenever the document is read (built at start).
+        json_schema_extra={"pattern": rfc3339_in_years(datetime.now(UTC).year + 1, 9998)},
     )
     timezone: str = Field(
         "UTC",

@@ -68,9 +68,10 @@ class TaskIn(Strict):
         description="ISO 8601 with an offset; within a hundred years of now.",
         json_schema_extra={"pattern": rfc3339_in_years(_NOW_YEAR - 99, _NOW_YEAR + 99)},
     )
-    reminder_offset_hours: Annotated[float, Number] | None = Field(
-        None, ge=0, le=24 * 365, allow_inf_nan=False
-    )
+    # Bounds inside, before Number: on the union pydantic would document them as `ge`/`le`.
+    reminder_offset_hours: (
+        Annotated[float, Field(ge=0, le=24 * 365, allow_inf_nan=False), Number] | None
+    ) = None
 
     @model_validator(mode="after")
     def _sane_due(self) -> "TaskIn":

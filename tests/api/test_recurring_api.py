@@ -12,11 +12,12 @@ async def test_start_reshape_read_stop(api, time_env, tenant):
     template = {"title": "Weekly check-in with {{contact_name}}", "priority": "medium"}
     body = {"contact_id": tenant.contact_id, "cadence": "weekly", "task_template": template}
     first = await api.post(URL, json=body, headers=headers)
-    assert first.status_code == 200, first.text
+    assert first.status_code == 201, first.text  # created, as schedule-sequence answers
     started = first.json()
     assert (started["state"], started["cadence"]) == ("running", "weekly")
     assert started["workflow_id"] == f"recurring-{tenant.owner_id}-{tenant.contact_id}"
     again = await api.post(URL, json=body, headers=headers)
+    assert again.status_code == 200, again.text  # already running: nothing new
     assert again.json()["next_due_at"] == started["next_due_at"]  # same body: nothing moves
 
     contact = await api.get(f"/api/contacts/{tenant.contact_id}/", headers=headers)

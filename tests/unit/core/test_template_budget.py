@@ -121,6 +121,45 @@ def test_the_rendered_text_is_capped_while_rendering():
         refused(source, f"over {MAX_DESCRIPTION} characters", {"contact_name": "a" * 4000}, 5000)
 
 
+def test_a_variable_past_the_value_limit_is_refused_before_it_is_joined():
+    """A preview's event text is not bounded by its schema: 99 joins of 1 MB took 100 MB."""
+    source = "{{ " + " ~ ".join(["activity_type"] * 99) + " }}"
+    validate(source)
+    with budget(memory=3_000_000):  # the 1 MB value itself, not 99 copies
+        refused(
+            source,
+            f"activity_type is 1000000 characters; the limit for any value is {MAX_DESCRIPTION}",
+            ADA | {"activity_type": "a" * 1_000_000},
+        )
+    assert render(source, {"activity_type": "a" * 50}, MAX_DESCRIPTION) == "a" * 4950
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("{{ contact_name|center(1000000000) }}", "filter 'center' is not allowed"),
+        ("{{ contact_name|indent(1000000000, true) }}", "filter 'indent' is not allowed"),
+        ("{{ contact_name|wordwrap(1, true, '\\n' * 1000) }}", "filter 'wordwrap' is not allowed"),
+        ("{{ '%s%s'|format(contact_name, contact_name) }}", "filter 'format' is not allowed"),
+        ("{{ contact_name|join(contact_name) }}", "filter 'join' is not allowed"),
+        ("{{ contact_name|list|join }}", "is not allowed"),
+        ("{{ 'a' * 1000000000 }}", "can't use mul"),
+        ("{{ contact_name * 100 }}", "can't use mul"),
+        ("{{ 9 ** 9 ** 9 }}", "can't use pow"),
+        ("{{ 10 ** 10 * 'a' }}", "can't use mul"),
+        ("{% for c in contact_name %}{{ c ~ c ~ c }}{% endfor %}", "can't use for"),
+        ("{% for c in 'x' * 1000 %}{{ contact_name }}{% endfor %}", "can't use for"),
+        ("{{ range(1000000000)|length }}", "can't use call"),
+        ("{% set s = contact_name ~ contact_name %}{{ s ~ s }}", "can't use assign"),
+        ("{{ [contact_name] * 1000 }}", "can't use mul"),
+        ("{% filter upper %}{{ contact_name }}{% endfilter %}", "can't use filterblock"),
+    ],
+)
+def test_amplifiers_are_refused_at_save(source, words):
+    """Filters and operators that multiply a text by an argument have no place in a title."""
+    refused(source, words)
+
+
 def test_a_render_past_its_cpu_budget_is_stopped():
     for source in ("Hi {{ contact_name }}", "{{ contact_name|upper }}"):
         with pytest.raises(TemplateProblem, match="took too long"):

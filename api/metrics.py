@@ -36,7 +36,8 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_seeing_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            # The template without convertors: {rule_id}, not {rule_id:int}.
+            route = getattr(scope.get("route"), "path_format", None) or "unmatched"
             method = scope["method"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)

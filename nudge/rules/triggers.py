@@ -42,6 +42,9 @@ Anything = Literal["*"]  # ANY, as a type
 # A key left out. Not in the documented schema: a key given as null is refused.
 Unset = SkipJsonSchema[None]
 MAX_GRACE_HOURS: Final = 8760  # a year
+# A Schedule's calendar takes the years 2000 to 2100; a one-off `at` must fall inside.
+LAST_YEAR: Final = 2099
+END_OF_SCHEDULES: Final = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
 
 
 def _one_of(value: object, allowed: tuple[str, ...], what: str) -> str:
@@ -208,7 +211,7 @@ class TimeConfig(ConfigBase):
         description="Once, at this time: ISO 8601 with an offset, e.g. "
         '"2036-12-01T09:00:00+01:00"; it must lie ahead when set.',
         # The years from next one on are ahead whenever the document is read (built at start).
-        json_schema_extra={"pattern": rfc3339_in_years(datetime.now(UTC).year + 1, 9998)},
+        json_schema_extra={"pattern": rfc3339_in_years(datetime.now(UTC).year + 1, LAST_YEAR - 1)},
     )
     timezone: str = Field(
         "UTC",
@@ -237,6 +240,8 @@ class TimeConfig(ConfigBase):
             ) from None
         if at.tzinfo is None:
             raise ValueError("at needs an offset, e.g. +00:00")
+        if at >= END_OF_SCHEDULES:
+            raise ValueError(f"at must be before {LAST_YEAR + 1}: Temporal schedules end there")
         return at
 
     @field_validator("timezone", mode="before")

@@ -27,6 +27,8 @@ from nudge.tasks.ended import batch_end, record_end
 from nudge.tasks.payloads import NewTask
 from nudge.tasks.writer import write_task_once
 
+# A running batch Temporal has never heard of is still starting for seconds, not an hour.
+FORGOTTEN_AFTER = timedelta(hours=1)
 # Temporal describe calls in flight at once while closing ended batches (a page is 500).
 DESCRIBES_AT_ONCE = 20
 
@@ -272,7 +274,7 @@ class PeriodicActivities:
 
         async def close(batch: TaskBatch) -> bool:
             async with gate:
-                end = await batch_end(self.client, batch)
+                end = await batch_end(self.client, batch, forgotten_after=FORGOTTEN_AFTER)
             if end is None:  # still running, or not started yet
                 return False
             return await to_thread.run_sync(record_end, self.sessions, batch.id, end)

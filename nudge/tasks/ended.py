@@ -6,7 +6,7 @@ Sequence progress does it when it reads such a batch; the periodic automation re
 does it for every running batch, so batches and stats agree with Temporal without a read."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, cast, get_args
 
 from sqlalchemy import update
@@ -29,6 +29,10 @@ MAX_REASON: Final = 500  # the stop_reason column
 # Runs of one workflow id looked through for an earlier batch's run (a sequence started again
 # makes a new run under the same id), newest first.
 RUNS_SEARCHED: Final = 20
+FORGOTTEN: Final = (
+    "Temporal has no record of this workflow (it ended longer ago than the namespace keeps "
+    "history, never started, or Temporal's data was reset)"
+)
 
 
 @dataclass(frozen=True)
@@ -38,24 +42,36 @@ class WorkflowEnd:
     at: datetime | None  # when Temporal closed the run
 
 
+def _forgotten(batch: TaskBatch, after: timedelta | None) -> WorkflowEnd | None:
+    """The end of a batch Temporal has no run for, once it is too old to be still starting."""
+    if after is None or utcnow() - batch.created_at < after:
+        return None
+    return WorkflowEnd("stopped", FORGOTTEN, None)
+
+
 async def batch_end(
-    client: Client, batch: TaskBatch, desc: WorkflowExecutionDescription | None = None
+    client: Client,
+    batch: TaskBatch,
+    desc: WorkflowExecutionDescription | None = None,
+    *,
+    forgotten_after: timedelta | None = None,
 ) -> WorkflowEnd | None:
-    """How the run of `batch` ended; None while it runs, or when Temporal has no such run
-    (not started yet, or closed longer ago than the namespace keeps runs). `desc`: the
-    workflow id's latest run, when the caller has it already."""
+    """How the run of `batch` ended; None while it runs. When Temporal has no such run: None
+    (not started yet), or, for a batch older than `forgotten_after`, stopped with FORGOTTEN
+    (its run closed longer ago than the namespace keeps runs, its start never happened, or
+    Temporal's data was reset). `desc`: the workflow id's latest run, when the caller has it."""
     if desc is None:
         try:
             desc = await client.get_workflow_handle(batch.workflow_id).describe()
         except RPCError as err:
             if not_found(err):
-                return None
+                return _forgotten(batch, forgotten_after)
             raise
     # Sequences name their batch in the memo; a campaign enrollment has one run, ever.
     if await desc.memo_value("batch_id", batch.id) != batch.id:
         found = await _run_of(client, batch)
         if found is None:
-            return None
+            return _forgotten(batch, forgotten_after)
         desc = found
     if desc.status in (None, WorkflowExecutionStatus.RUNNING):
         return None

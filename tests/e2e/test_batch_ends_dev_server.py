@@ -7,15 +7,19 @@ import asyncio
 import re
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.tasks import TaskActivities
+from nudge.core.models import TaskBatch, utcnow
+from nudge.platform.db import transaction
 from nudge.sequences.payloads import SequenceInput
 from nudge.sequences.start import schedule_sequence
 from nudge.sequences.starts import signal_sequence
+from nudge.tasks.ended import FORGOTTEN
 from nudge.tasks.payloads import ContactCard
 from tests.api.test_page import BASE, signed_in
 from tests.support import auth, poll
@@ -81,6 +85,41 @@ async def test_a_terminated_sequence_is_closed_by_one_reconcile_run(
         "ops cleanup",
     )
     await signal_sequence(dev_env.client, other["workflow_id"], "cancel", "test over")
+
+
+async def test_a_batch_temporal_never_heard_of_is_closed_once_it_is_old(
+    dev_api, dev_env, sessions, tenant, dev_worker_queue
+):
+    """A running batch whose workflow Temporal has no record of (history past retention, a
+    reset server, a start that never happened) is stopped by the reconcile, saying so; one
+    that could still be starting is left alone."""
+    ids = []
+    with transaction(sessions) as session:
+        for age in (timedelta(hours=2), timedelta(seconds=5)):
+            row = TaskBatch(
+                owner_id=tenant.owner_id,
+                kind="sequence",
+                name="Standard follow-up",
+                contact_id=tenant.contact_id,
+                workflow_id=f"sequence-{tenant.owner_id}-{tenant.contact_id}-{uuid.uuid4()}",
+                planned=4,
+                created_at=utcnow() - age,
+            )
+            session.add(row)
+            session.flush()
+            ids.append(row.id)
+    await dev_env.client.execute_workflow(
+        PeriodicJobWorkflow.run,
+        args=["process_automation", 500],
+        id=f"reconcile-test-{uuid.uuid4()}",
+        task_queue=dev_worker_queue,
+    )
+    old, fresh = [
+        (await dev_api.get(f"/api/task-automation/batches/{i}/", headers=auth(tenant))).json()
+        for i in ids
+    ]
+    assert (old["status"], old["stop_reason"]) == ("stopped", FORGOTTEN)
+    assert fresh["status"] == "running"
 
 
 async def test_the_page_lists_only_live_sequences(dev_api, dev_env, tenant):

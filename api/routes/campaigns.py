@@ -48,7 +48,17 @@ def get_campaign(campaign_id: IdPath, owner: OwnerDep, session: SessionDep) -> C
     return _out(campaign, steps_of(session, campaign_id))
 
 
-@router.post("/{campaign_id}/enroll/", response_model=EnrollOut, responses={404: {}, 503: {}})
+@router.post(
+    "/{campaign_id}/enroll/",
+    response_model=EnrollOut,
+    responses={
+        404: {
+            "description": "No such campaign, or some `contact_ids` unknown (or another "
+            "owner's): the detail names them, and nobody was enrolled."
+        },
+        503: {},
+    },
+)
 async def enroll_contacts(
     campaign_id: IdPath,
     body: EnrollIn,

@@ -73,17 +73,35 @@ async def _running(client: Client, owner_id: int, contact_id: int) -> bool:
         return False
 
 
-@router.get("/recurring/{contact_id}/", response_model=RecurringOut, responses={404: {}})
+@router.get(
+    "/recurring/{contact_id}/",
+    response_model=RecurringOut,
+    responses={
+        404: {
+            "description": "No check-ins run for the contact: never started, or stopped "
+            "(the detail says why), or another owner's contact."
+        }
+    },
+)
 async def progress(
     contact_id: IdPath, owner: OwnerDep, client: ClientDep, settings: SettingsDep
 ) -> RecurringOut:
-    return _out(await recurring_progress(client, owner.id, contact_id), contact_id, settings)
+    """The contact's running check-ins. Stopped ones are gone, as after DELETE: 404 naming why,
+    and schedule-recurring starts them anew (201)."""
+    found = await recurring_progress(client, owner.id, contact_id)
+    if found.state == "stopped":  # POST answers 201 then: the check-ins no longer exist
+        raise NotFound(
+            f"contact {contact_id}'s recurring check-ins stopped ({found.stop_reason}); start "
+            "them again with POST /api/task-automation/schedule-recurring/"
+        )
+    return _out(found, contact_id, settings)
 
 
 @router.delete("/recurring/{contact_id}/", status_code=204, responses={404: {}})
 async def stop(
     contact_id: IdPath, owner: OwnerDep, sessions: SessionsDep, client: ClientDep
 ) -> Response:
-    """Stop the check-ins and clear the contact's cadence. Tasks already made stay."""
+    """Stop the check-ins and clear the contact's cadence; GET then answers 404 naming why.
+    Tasks already made stay. Stopping stopped check-ins is 204 too."""
     await stop_recurring(client, sessions, owner.id, contact_id, "stopped through the API")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

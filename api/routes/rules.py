@@ -101,7 +101,17 @@ async def delete_rule(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{rule_id:int}/preview/", response_model=PreviewOut, responses={404: {}, 422: {}})
+@router.post(
+    "/{rule_id:int}/preview/",
+    response_model=PreviewOut,
+    responses={
+        404: {
+            "description": "No such rule, or no such `contact_id` (or another owner's): "
+            "the detail names which."
+        },
+        422: {},
+    },
+)
 def preview(rule_id: IdPath, body: PreviewIn, owner: OwnerDep, session: SessionDep) -> PreviewOut:
     """The exact task this rule would create for the contact and event, if the event happened
     now. Writes nothing, starts nothing."""

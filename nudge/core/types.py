@@ -1,6 +1,7 @@
 """Field types every HTTP body shares: ids, times, bounded text, strict bodies, pages."""
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -11,13 +12,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     StringConstraints,
 )
-from pydantic.json_schema import JsonValue
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue, JsonValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
-from nudge.core.templating import TemplateProblem
+from nudge.core.templating import MAX_TEMPLATE, TemplateProblem
 from nudge.core.templating import validate as validate_template
 
 T = TypeVar("T")
@@ -129,8 +131,12 @@ def rfc3339_in_years(first: int, last: int) -> str:
     )
 
 
-# Text with something besides whitespace (what strip() removes, \x1c-\x1f included) and no NUL.
-VISIBLE_TEXT = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
+# Whitespace spelled out as Unicode's White_Space, what pydantic's strip_whitespace removes:
+# `\s` means a different set in each regex engine (JSON Schema's ECMA, pydantic's Rust,
+# Python's re), so a pattern using it documents one thing and checks another.
+SPACE = r"\t-\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Text with something besides that whitespace, and no NUL.
+VISIBLE_TEXT = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"
 
 NonEmpty = Annotated[
     str,
@@ -140,11 +146,10 @@ NonEmpty = Annotated[
 ]
 
 
+EMAIL = rf"^[^@{SPACE}\x00]+@[^@{SPACE}\x00]+\.[^@{SPACE}\x00]+$"
 Email = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
-    ),
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=EMAIL),
 ]
 
 
@@ -157,6 +162,20 @@ class Page(BaseModel, Generic[T]):
     total: int
 
 
+# The one template limit JSON Schema can state (depth and filters only the check knows).
+TEMPLATE_LENGTH: dict[str, JsonValue] = {"maxLength": MAX_TEMPLATE}
+
+
+@dataclass(frozen=True, slots=True)
+class _TemplateCheck(AfterValidator):
+    """The template check, stating TEMPLATE_LENGTH in the document."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(schema) | TEMPLATE_LENGTH
+
+
 def template_field(field: str) -> AfterValidator:
     def check(value: str) -> str:
         try:
@@ -165,4 +184,4 @@ def template_field(field: str) -> AfterValidator:
             raise ValueError(str(err)) from None
         return value
 
-    return AfterValidator(check)
+    return _TemplateCheck(check)

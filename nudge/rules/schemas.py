@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from nudge.core.models import RuleFiring
 from nudge.core.types import (
+    TEMPLATE_LENGTH,
     Id,
     NonEmpty,
     Number,
@@ -150,8 +151,9 @@ class RulePatch(Strict):
     name: NonEmpty | Unset = None
     trigger_type: TriggerType | Unset = None
     trigger_config: dict[str, Any] | Unset = None
-    task_title_template: str | Unset = None
-    task_description_template: str | Unset = None
+    # Checked once merged, as PUT checks them; the document states the limit it can.
+    task_title_template: str | Unset = Field(None, json_schema_extra=TEMPLATE_LENGTH)
+    task_description_template: str | Unset = Field(None, json_schema_extra=TEMPLATE_LENGTH)
     task_priority: Priority | Unset = None
     delay_hours: Hours | Unset = None
     reminder_offset_hours: Hours | None = None

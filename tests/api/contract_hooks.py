@@ -6,13 +6,22 @@ sends what breaks the schema. The adjustment keeps the generated case and repair
 cross-field or semantic rule, so every other part of the case is still tested as drawn.
 
 - stats: `since` before `until` (tests/api/test_stats_api.py)
-- campaigns: step `order`s unique (tests/api/test_openapi_truth.py)
-- rules: a `cron` that is valid and fires on some date (tests/unit/rules/test_triggers.py);
+- campaigns: step `order`s unique, compared as numbers (tests/api/test_openapi_truth.py)
+- rules: a `cron` that is valid and fires on some date, in a rule and in a draft's preview
+  (tests/unit/rules/test_triggers.py);
   PATCH's `trigger_type`/`trigger_config` must fit the stored rule, which the document can't
   know (tests/api/test_rules_api.py)
 - webhook: a URL the delivery can reach as written (tests/unit/reminders/test_ssrf.py)
+- not a rule but the generator's own slip: an inferred link that reads a null field (GET
+  /api/tasks/ → a task's `batch_id`) sends "None" as an integer path parameter (seed 1)
+- a rule's preview and a campaign's enrollment: contacts that exist (NUDGE_CONTRACT_CONTACT,
+  the run's own). Both answer 404 for an unknown one, which the stateful phase would read as
+  the rule or campaign it just created being gone (ST302); with a real contact, a 404 there
+  does mean that (tests/api/test_openapi_truth.py, tests/e2e/test_campaigns_time_skipping.py)
 """
 
+import os
+import re
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +31,9 @@ from nudge.reminders.webhooks import internal_target
 from nudge.rules.cron import check_cron
 
 CRON = "0 9 * * MON"
+UNDER_CREATED = re.compile(
+    r"^/api/(task-automation/rules/\{rule_id\}/preview|campaigns/\{campaign_id\}/enroll)/$"
+)
 WEBHOOK = "https://hooks.example.com/nudge"
 
 
@@ -40,7 +52,7 @@ def _campaign(body: dict[str, Any]) -> None:
     steps = body.get("steps")
     if isinstance(steps, list) and all(isinstance(step, dict) for step in steps):
         orders = [step.get("order") for step in steps]
-        if len(set(map(repr, orders))) != len(orders):
+        if len(set(orders)) != len(orders):  # by value, as the API compares: 429.0 is 429
             for number, step in enumerate(steps, start=1):
                 step["order"] = number
 
@@ -58,6 +70,16 @@ def _rule(body: dict[str, Any], method: str) -> None:
             config["cron"] = CRON
 
 
+def _contacts(body: dict[str, Any]) -> None:
+    contact = os.environ.get("NUDGE_CONTRACT_CONTACT")
+    if contact is None:
+        return
+    if "contact_id" in body:  # drawn as valid: an integer, maybe written 207823382.0
+        body["contact_id"] = int(contact)
+    if "contact_ids" in body:
+        body["contact_ids"] = [int(contact)]
+
+
 def _webhook(body: dict[str, Any]) -> None:
     url = body.get("url")
     if isinstance(url, str) and internal_target(url, resolve=False, allow_private=True):
@@ -71,10 +93,20 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
     path, method = case.operation.path, case.operation.method.upper()
     if path == "/api/task-automation/stats/" and isinstance(case.query, dict):
         _stats(case.query)
+    if isinstance(case.path_parameters, dict):
+        for name, value in case.path_parameters.items():
+            if value is None:  # a link read a null field (a hand-made task has no batch_id)
+                case.path_parameters[name] = 1  # names no resource: any valid id stands in
     if not isinstance(case.body, dict):
         return case
+    if UNDER_CREATED.match(path):
+        _contacts(case.body)
     if path.startswith("/api/campaigns/"):
         _campaign(case.body)
+    elif path == "/api/task-automation/rules/preview/":
+        draft = case.body.get("rule")
+        if isinstance(draft, dict):  # the draft is checked as POST checks it
+            _rule(draft, "POST")
     elif path.startswith("/api/task-automation/rules/"):
         _rule(case.body, method)
     elif path == "/api/account/webhook/":

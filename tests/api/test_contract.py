@@ -119,6 +119,7 @@ async def test_schemathesis_finds_nothing(base_url, tenant, tmp_path: Path):
         env=dict(
             os.environ,
             SCHEMATHESIS_HOOKS="tests.api.contract_hooks",  # rules JSON Schema can't state
+            NUDGE_CONTRACT_CONTACT=str(tenant.contact_id),  # a contact the hooks may name
             PYTHONPATH=str(ROOT),
             NO_COLOR="1",
         ),

@@ -3,6 +3,7 @@ operation, HEAD and Allow, the JSON boundary, and each schemathesis finding (iss
 
 import json
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from jsonschema import Draft202012Validator
 
 from api.app import create_app
 from nudge.platform.settings import Settings
+from tests.api import contract_hooks
 from tests.support import auth
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -25,6 +27,19 @@ def operations(document: dict[str, Any]):
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
             yield path, method, operation
+
+
+def repair(path: str, method: str, body: dict[str, Any]) -> None:
+    """What tests/api/contract_hooks.py does to a case drawn as valid (it reads only these)."""
+    generation = SimpleNamespace(mode=SimpleNamespace(is_positive=True))
+    case = SimpleNamespace(
+        meta=SimpleNamespace(generation=generation),
+        operation=SimpleNamespace(path=path, method=method),
+        body=body,
+        query=None,
+        path_parameters=None,
+    )
+    contract_hooks.map_case(None, case)
 
 
 def error_of(body: dict[str, Any], document: dict[str, Any]) -> None:
@@ -194,3 +209,102 @@ async def test_schedule_recurring_answers_201_then_200(api, tenant):
     again = await api.post(url, json=body, headers=auth(tenant))
     assert again.status_code == 200, again.text
     assert again.json()["workflow_id"] == first.json()["workflow_id"]
+
+
+async def test_step_orders_are_compared_by_value_by_the_api_and_the_generator(api, tenant):
+    """Finding (ST202, seed 2): steps ordered 429.0 and 429 share an order, so the API's 422 was
+    right and the hook that repairs generated campaigns compared them as text; now both agree."""
+    step = {"message_type": "task", "name": "Call", "delay_days": 0}
+    body = {"name": "c", "steps": [step | {"order": 429.0}, step | {"order": 429}]}
+    resp = await api.post("/api/campaigns/", json=body, headers=auth(tenant))
+    assert resp.status_code == 422, resp.text
+    assert "its own order" in resp.json()["detail"]
+    repair("/api/campaigns/", "POST", body)
+    resp = await api.post("/api/campaigns/", json=body, headers=auth(tenant))
+    assert resp.status_code == 201, resp.text
+
+
+async def test_a_drafts_cron_is_checked_as_posts_and_repaired_by_the_generator(api, tenant):
+    """Finding (ST202, seed 3): a draft's cron of the documented shape that cron can't read is
+    422, as the operation's description says; the hook repaired only saved rules' crons."""
+    rule = {
+        "name": "r",
+        "trigger_type": "time",
+        "task_title_template": "Call {{contact_name}}",
+        "trigger_config": {"cron": "sJK0RGV *f0 - Cb jeTHEf", "timezone": "UTC"},
+    }
+    body = {"rule": rule, "contact_id": tenant.contact_id}
+    resp = await api.post(f"{RULES}preview/", json=body, headers=auth(tenant))
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["errors"][0]["field"] == "rule" and "cron" in resp.json()["detail"]
+    repair(f"{RULES}preview/", "POST", body)
+    resp = await api.post(f"{RULES}preview/", json=body, headers=auth(tenant))
+    assert resp.status_code == 200, resp.text
+
+
+async def test_a_preview_of_a_new_rule_for_an_unknown_contact_is_404_naming_the_contact(
+    api, tenant, document, monkeypatch
+):
+    """Finding (ST302, seed 3): POST a rule, then preview it for contact 114230655: the 404 is
+    about the contact, not the rule just made. The document says so, and the hook gives the
+    generated previews a contact that exists, so a 404 there would mean the rule is gone."""
+    rule = {"name": "r", "trigger_type": "status_change", "task_title_template": "Call"}
+    made = await api.post(RULES, json=rule, headers=auth(tenant))
+    url = f"{RULES}{made.json()['id']}/preview/"
+    body = {"contact_id": 114230655.0}  # seed 5 wrote it so
+    resp = await api.post(url, json=body, headers=auth(tenant))
+    assert resp.status_code == 404 and "contact 114230655" in resp.json()["detail"]
+    for path in (f"{RULES}{{rule_id}}/preview/", "/api/campaigns/{campaign_id}/enroll/"):
+        assert "contact" in document["paths"][path]["post"]["responses"]["404"]["description"]
+    monkeypatch.setenv("NUDGE_CONTRACT_CONTACT", str(tenant.contact_id))
+    repair(f"{RULES}{{rule_id}}/preview/", "POST", body)
+    resp = await api.post(url, json=body, headers=auth(tenant))
+    assert resp.status_code == 200, resp.text
+
+
+async def test_template_fields_document_their_length_limit(api, tenant, document):
+    """Finding (ST202, seed 3, 25 examples): PATCH with a 4999-character description template
+    was schema-valid and answered 422 (the limit is 2000): every template field states it."""
+    schemas = document["components"]["schemas"]
+    for name, fields in [
+        ("RuleIn", ["task_title_template", "task_description_template"]),
+        ("RulePatch", ["task_title_template", "task_description_template"]),
+        ("TaskTemplateIn", ["title", "description"]),
+    ]:
+        for field in fields:
+            assert schemas[name]["properties"][field]["maxLength"] == 2000, (name, field)
+    rule = {"name": "r", "trigger_type": "status_change", "task_title_template": "Call"}
+    url = f"{RULES}{(await api.post(RULES, json=rule, headers=auth(tenant))).json()['id']}/"
+    for length, status in [(2000, 200), (2001, 422)]:
+        body = {"task_description_template": "0" * length}
+        resp = await api.patch(url, json=body, headers=auth(tenant))
+        assert resp.status_code == status, resp.text
+    assert resp.json()["errors"][0]["field"] == "task_description_template"
+    assert "the limit is 2000" in resp.json()["detail"]
+
+
+def test_text_patterns_spell_whitespace_as_the_server_strips_it():
+    """Found by schemathesis: `\\s` in a documented pattern meant ECMA's whitespace, while the
+    server (pydantic's Rust regex and strip) reads another set: an email holding U+0085 was
+    schema-valid and refused. Every character, alone, is valid text exactly when the server
+    takes it, and an email with it inside exactly when the server takes that."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from nudge.core.types import EMAIL, VISIBLE_TEXT, Email, NonEmpty
+
+    text, email = TypeAdapter(NonEmpty), TypeAdapter(Email)
+
+    def takes(adapter: TypeAdapter, value: str) -> bool:  # type: ignore[type-arg]
+        try:
+            adapter.validate_python(value)
+        except ValidationError:
+            return False
+        return True
+
+    for code in [*range(0x3100), 0x202F, 0x205F, 0x3000, 0xFEFF]:
+        if 0xD800 <= code < 0xE000:
+            continue
+        char = chr(code)
+        assert takes(text, char) == bool(re.fullmatch(VISIBLE_TEXT, char)), hex(code)
+        address = f"a{char}b@example.com"
+        assert takes(email, address) == bool(re.fullmatch(EMAIL, address)), hex(code)

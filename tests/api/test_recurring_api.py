@@ -37,11 +37,8 @@ async def test_start_reshape_read_stop(api, time_env, tenant):
 
     gone = await api.delete(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers)
     assert gone.status_code == 204
-    stopped = await poll(
-        lambda: api.get(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers),
-        lambda r: r.json()["state"] == "stopped",
-    )
-    assert stopped.json()["stop_reason"] == "stopped through the API"
+    stopped = await api.get(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers)
+    assert stopped.status_code == 404 and "stopped through the API" in stopped.json()["detail"]
     contact = await api.get(f"/api/contacts/{tenant.contact_id}/", headers=headers)
     assert contact.json()["cadence"] is None
 
@@ -76,9 +73,9 @@ async def test_a_lost_contact_stops_its_check_ins_and_loses_its_cadence(api, tim
     assert (patched.json()["status"], patched.json()["cadence"]) == ("lost", None)
     stopped = await poll(
         lambda: api.get(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=headers),
-        lambda r: r.json()["state"] == "stopped",
+        lambda r: r.status_code == 404,
     )
-    assert stopped.json()["stop_reason"] == "contact status changed to lost"
+    assert "contact status changed to lost" in stopped.json()["detail"]
 
 
 async def test_setting_the_same_cadence_on_the_contact_keeps_the_template_and_dates(
@@ -111,3 +108,22 @@ async def test_a_task_by_hand_with_a_date_out_of_range_is_422(api, tenant):
         headers=auth(tenant),
     )
     assert resp.status_code == 422 and "hundred years" in resp.json()["detail"]
+
+
+async def test_stopped_check_ins_are_gone_until_started_again(api, time_env, tenant):
+    """Finding (ST301): DELETE, then GET answered 200 "stopped", while POST after a stop answers
+    201 (created): stopped check-ins no longer exist, so GET is 404 and says why, as for rules."""
+    headers = auth(tenant)
+    check_ins = f"/api/task-automation/recurring/{tenant.contact_id}/"
+    body = {"contact_id": tenant.contact_id, "cadence": "monthly"}
+    assert (await api.post(URL, json=body, headers=headers)).status_code == 201
+    assert (await api.delete(check_ins, headers=headers)).status_code == 204
+    gone = await api.get(check_ins, headers=headers)
+    assert gone.status_code == 404, gone.text
+    assert "stopped through the API" in gone.json()["detail"]
+    assert "schedule-recurring" in gone.json()["detail"]  # names the fix
+    assert (await api.delete(check_ins, headers=headers)).status_code == 204  # idempotent
+    assert (await api.post(URL, json=body, headers=headers)).status_code == 201
+    again = await api.get(check_ins, headers=headers)
+    assert (again.status_code, again.json()["state"]) == (200, "running")
+    await api.delete(check_ins, headers=headers)

@@ -280,11 +280,17 @@ class PeriodicActivities:
             return await to_thread.run_sync(record_end, self.sessions, batch.id, end)
 
         batches = await to_thread.run_sync(running)
-        closed = await asyncio.gather(*(close(b) for b in batches))
+        # One batch Temporal can't answer for must not keep the rest of the page open.
+        closed = await asyncio.gather(*(close(b) for b in batches), return_exceptions=True)
+        for batch, outcome in zip(batches, closed, strict=True):
+            if isinstance(outcome, BaseException):
+                activity.logger.warning(
+                    "batch %d: its end could not be read: %s", batch.id, outcome
+                )
         last = batches[-1].id if batches else page.after_id
         return SweepResult(
             examined=len(batches),
-            acted=sum(closed),
+            acted=sum(outcome is True for outcome in closed),
             last_id=last,
             done=len(batches) < page.limit,
         )

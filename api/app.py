@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -69,10 +69,14 @@ def create_app(
         retrying = asyncio.create_task(
             app.state.unstarted.run(app.state.temporal, app.state.sessions, settings.task_queue)
         )
-        yield
-        retrying.cancel()
-        if engine is not None:
-            engine.dispose()
+        try:
+            yield
+        finally:
+            retrying.cancel()
+            with suppress(asyncio.CancelledError):
+                await retrying
+            if engine is not None:
+                engine.dispose()
 
     app = FastAPI(
         title="Nudge",

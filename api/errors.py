@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.faults import RETRY_AFTER_SECONDS
 from api.pages import error_page, is_page
 from nudge.core.errors import NudgeError
-from nudge.platform.temporal import unreachable
+from nudge.platform.temporal import away, unreachable
 
 
 class FieldError(BaseModel):
@@ -75,9 +75,6 @@ async def nudge_error(request: Request, exc: NudgeError) -> Response:
     return _answer(request, exc.status_code, {"detail": exc.message}, headers)
 
 
-UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
-
-
 def _unavailable(request: Request, why: str) -> Response:
     return _answer(
         request,
@@ -98,7 +95,7 @@ async def connect_error(request: Request, exc: RuntimeError) -> Response:
 
 
 async def temporal_error(request: Request, exc: RPCError) -> Response:
-    if exc.status in UNREACHABLE:
+    if away(exc):
         return _unavailable(request, exc.message)
     if exc.status == RPCStatusCode.INVALID_ARGUMENT:
         return _answer(request, 422, {"detail": f"Temporal refused it: {exc.message}"})

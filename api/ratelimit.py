@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 
 LIMIT = 10  # failures per client address per window
 WINDOW_SECONDS = 60.0
+MAX_CLIENTS = 10_000  # clients with failures on record before the expired ones are swept
 
 
 def client_key(request: Request) -> str:
@@ -47,26 +48,31 @@ class FailureLimiter:
         self._lock = threading.Lock()
 
     def retry_after(self, client: str) -> int | None:
-        """Seconds until `client` may try again; None while it is under the limit."""
+        """Seconds until `client` may try again; None while it is under the limit. Keeps no
+        record of a client without failures: every request asks, most never fail."""
         with self._lock:
             now = self.clock()
             times = self._recent(client, now)
-            if len(times) < self.limit:
+            if times is None or len(times) < self.limit:
                 return None
             return max(1, math.ceil(times[0] + self.window - now))
 
     def failed(self, client: str) -> None:
         with self._lock:
             now = self.clock()
-            self._recent(client, now).append(now)
-            if len(self._failures) > 10_000:  # forget clients whose failures all expired
-                for key in [k for k, t in self._failures.items() if t[-1] <= now - self.window]:
-                    del self._failures[key]
+            if len(self._failures) >= MAX_CLIENTS:  # forget clients whose failures expired
+                for key in list(self._failures):
+                    self._recent(key, now)
+            self._failures.setdefault(client, deque()).append(now)
 
-    def _recent(self, client: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(client, deque())
+    def _recent(self, client: str, now: float) -> deque[float] | None:
+        """`client`'s failures inside the window; a client with none left is forgotten."""
+        times = self._failures.get(client)
         while times and times[0] <= now - self.window:
             times.popleft()
+        if times is not None and not times:
+            del self._failures[client]
+            return None
         return times
 
 

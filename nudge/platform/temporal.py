@@ -113,6 +113,17 @@ def unreachable(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and str(err).startswith("Failed client connect")
 
 
+# What a request to a server that is down, restarting or overloaded fails with.
+AWAY_STATUSES = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
+
+
+def away(err: BaseException) -> bool:
+    """Temporal couldn't be reached or didn't answer: the same call may succeed later."""
+    return unreachable(err) or (isinstance(err, RPCError) and err.status in AWAY_STATUSES)
+
+
 async def started_once(start: Awaitable[object]) -> bool:
     """Await a start whose workflow id dedupes it: False when that id had already started
     (a redelivered event, a repeated sweep), which is what the id is for."""

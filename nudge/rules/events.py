@@ -29,7 +29,8 @@ from nudge.core.ids import recurring_workflow_id, rule_firing_workflow_id
 from nudge.core.models import Contact, CrmEvent, Rule, RuleFiring, TaskBatch, utcnow
 from nudge.core.vocabulary import BatchKind, ContactStatus, EventKind
 from nudge.platform import metrics
-from nudge.platform.db import transaction
+from nudge.platform.db import transaction, unavailable
+from nudge.platform.temporal import away
 from nudge.recurring.starts import tell_recurring
 from nudge.rules.payloads import FiringInput
 from nudge.rules.render import event_context, timing
@@ -300,17 +301,24 @@ class Unstarted:
         metrics.EVENTS_UNSTARTED.set(len(self._contacts))
 
     async def retry(self, client: Client, sessions: sessionmaker[Session], task_queue: str) -> int:
-        """Finish what can be finished now; stop at the first failure (Temporal or the
-        database still away) and keep the rest for the next round. Returns how many left."""
-        for owner_id, contact_id in list(self._contacts):
+        """Finish what can be finished now; stop at the first sign that Temporal or the
+        database is still away and keep the rest for the next round. A contact whose events
+        fail for another reason is left to the automation reconcile, so it can't hold up the
+        others. Returns how many are left."""
+        for key in list(self._contacts):
+            # Off the list while it runs: an event of the same contact that fails meanwhile
+            # adds it again, and is retried next round.
+            self._contacts.pop(key, None)
             try:
-                await finish_unprocessed(client, sessions, task_queue, owner_id, contact_id)
+                await finish_unprocessed(client, sessions, task_queue, *key)
             except Exception as err:
-                log.warning(
-                    "%d contacts' events still wait for Temporal: %s", len(self._contacts), err
-                )
-                break
-            self._contacts.pop((owner_id, contact_id), None)
+                if away(err) or unavailable(err):
+                    self._contacts.setdefault(key, None)
+                    log.warning(
+                        "%d contacts' events still wait for Temporal: %s", len(self._contacts), err
+                    )
+                    break
+                log.exception("stored events of contact %d left to the reconcile", key[1])
         metrics.EVENTS_UNSTARTED.set(len(self._contacts))
         return len(self._contacts)
 
@@ -350,11 +358,13 @@ def _unprocessed(
 ) -> list[EventResult]:
     with sessions() as session:
         events = session.scalars(
-            select(CrmEvent).where(
+            select(CrmEvent)
+            .where(
                 CrmEvent.owner_id == owner_id,
                 CrmEvent.contact_id == contact_id,
                 CrmEvent.processed_at.is_(None),
             )
+            .order_by(CrmEvent.id)  # as they arrived: status changes signal in order
         )
         return [_result(session, e, duplicate=True) for e in events]
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from api.ratelimit import FailureLimiter
+from api.ratelimit import MAX_CLIENTS, FailureLimiter
 from nudge.core.models import WebSession, utcnow
 from nudge.platform.db import transaction
 from tests.api.test_page import BASE, browser_for, signed_in
@@ -207,3 +207,20 @@ def test_failures_leave_the_window_one_by_one():
     assert limiter.retry_after("a") is None  # it has left: one more try
     limiter.failed("a")
     assert limiter.retry_after("a") == 10  # now until the one at 1010 leaves
+
+
+def test_many_clients_neither_crash_nor_grow_the_limiter():
+    """Asking never records a client, and a client whose failures expired is forgotten; with
+    more clients on record than MAX_CLIENTS the expired ones are swept (this crashed with an
+    IndexError on an emptied record, turning every wrong key into a 500)."""
+    now = [0.0]
+    limiter = FailureLimiter(limit=3, window=60, clock=lambda: now[0])
+    for n in range(MAX_CLIENTS + 50):
+        assert limiter.retry_after(f"asker-{n}") is None
+    assert limiter._failures == {}
+    for n in range(MAX_CLIENTS + 50):
+        limiter.failed(f"guesser-{n}")
+    now[0] = 61.0
+    limiter.failed("late")  # sweeps every expired client
+    assert list(limiter._failures) == ["late"]
+    assert limiter.retry_after("guesser-1") is None

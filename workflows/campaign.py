@@ -66,16 +66,12 @@ class CampaignEnrollmentWorkflow:
     # Each signal takes its payload raw and reads it itself (nudge.core.signals): one sent by
     # hand with the wrong shape is kept in progress() as unread, and changes nothing.
 
-    def _unreadable(self, name: str, err: BadSignal) -> None:
-        self._unread.add(name, err, workflow.now())
-        workflow.logger.warning("signal %s not read: %s", name, err)
-
     @workflow.signal
     def contact_event(self, *payload: object) -> None:
         try:
             event = one_object(payload, ContactEvent)
         except BadSignal as err:
-            self._unreadable("contact_event", err)
+            self._unread.add("contact_event", err)
             return
         reason = ends_sequence(event)
         if reason and self._stop is None:
@@ -86,7 +82,7 @@ class CampaignEnrollmentWorkflow:
         try:
             reason = optional_reason(payload)
         except BadSignal as err:
-            self._unreadable("cancel", err)
+            self._unread.add("cancel", err)
             return
         if self._stop is None:
             self._stop = ("cancelled", reason or "cancelled")

@@ -97,17 +97,13 @@ class RecurringWorkflow:
     # Each signal takes its payload raw and reads it itself (nudge.core.signals): one sent by
     # hand with the wrong shape is kept in progress() as unread, and changes nothing.
 
-    def _unreadable(self, name: str, err: BadSignal) -> None:
-        self._unread.add(name, err, workflow.now())
-        workflow.logger.warning("signal %s not read: %s", name, err)
-
     @workflow.signal
     def change_cadence(self, *payload: object) -> None:
         """Reshape: the new cadence counts from now (a no-op if nothing changes)."""
         try:
             change = one_object(payload, CadenceChange)
         except BadSignal as err:
-            self._unreadable("change_cadence", err)
+            self._unread.add("change_cadence", err)
             return
         template = change.template or self._inp.template
         if change.cadence == self._inp.cadence and template == self._inp.template:
@@ -127,7 +123,7 @@ class RecurringWorkflow:
         try:
             reason = optional_reason(payload)
         except BadSignal as err:
-            self._unreadable("stop", err)
+            self._unread.add("stop", err)
             return
         self._stop(reason or "stopped")
 
@@ -136,7 +132,7 @@ class RecurringWorkflow:
         try:
             event = one_object(payload, ContactEvent)
         except BadSignal as err:
-            self._unreadable("contact_event", err)
+            self._unread.add("contact_event", err)
             return
         reason = ends_cadence(event)
         if reason:

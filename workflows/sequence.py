@@ -164,16 +164,12 @@ class SequenceWorkflow:
     # Each signal takes its payload raw and reads it itself (nudge.core.signals): one sent by
     # hand with the wrong shape is kept in progress() as unread, and changes nothing.
 
-    def _unreadable(self, name: str, err: BadSignal) -> None:
-        self._unread.add(name, err, workflow.now())
-        workflow.logger.warning("signal %s not read: %s", name, err)
-
     @workflow.signal
     def pause(self, *payload: object) -> None:
         try:
             no_input(payload)
         except BadSignal as err:
-            self._unreadable("pause", err)
+            self._unread.add("pause", err)
             return
         if self._state == "running":
             self._state = "paused"
@@ -185,7 +181,7 @@ class SequenceWorkflow:
         try:
             no_input(payload)
         except BadSignal as err:
-            self._unreadable("resume", err)
+            self._unread.add("resume", err)
             return
         if self._state == "paused" and self._paused_at is not None:
             self._shift += workflow.now() - self._paused_at
@@ -200,7 +196,7 @@ class SequenceWorkflow:
         try:
             reason = optional_reason(payload)
         except BadSignal as err:
-            self._unreadable("cancel", err)
+            self._unread.add("cancel", err)
             return
         self._end("cancelled", reason or "cancelled")
 
@@ -209,7 +205,7 @@ class SequenceWorkflow:
         try:
             event = one_object(payload, ContactEvent)
         except BadSignal as err:
-            self._unreadable("contact_event", err)
+            self._unread.add("contact_event", err)
             return
         reason = ends_sequence(event)
         if reason:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from temporalio import workflow
 
 UNREAD_KEPT: Final = 10  # the newest ones; older ones only in the worker's log
 
@@ -73,7 +74,11 @@ class UnreadSignals:
     def __init__(self) -> None:
         self.kept: list[UnreadSignal] = []
 
-    def add(self, name: str, err: BadSignal, at: datetime) -> None:
+    def add(self, name: str, err: BadSignal) -> None:
+        """Keep it, at the workflow's time, and say so in the worker's log. Call only from a
+        workflow's signal handler."""
+        at = workflow.now()
         self.kept = [*self.kept, UnreadSignal(name=name, reason=str(err), received_at=at)][
             -UNREAD_KEPT:
         ]
+        workflow.logger.warning("signal %s not read: %s", name, err)

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from api.embedded import free_port, serve_api
-from nudge.core.models import Contact, CrmEvent, Task
+from nudge.core.models import Contact
 from nudge.platform.db import make_engine, make_session_factory, transaction
+from tests.faults.counts import event_counts
 from tests.support import auth, poll
 from worker import build_worker
 
@@ -170,26 +170,8 @@ async def test_database_outage_is_503_then_resends_leave_one_task_per_event(
                 await asyncio.gather(*(send(i) for i in pending))
             await send_all(range(third, EVENTS))  # second sends of the rest
 
-            def counts() -> tuple[int, int, int]:
-                with sessions() as session:
-                    tasks = session.scalar(
-                        select(func.count()).where(Task.owner_id == tenant.owner_id)
-                    )
-                    with_tasks = session.scalar(
-                        select(func.count(func.distinct(Task.contact_id))).where(
-                            Task.owner_id == tenant.owner_id
-                        )
-                    )
-                    unprocessed = session.scalar(
-                        select(func.count()).where(
-                            CrmEvent.owner_id == tenant.owner_id,
-                            CrmEvent.processed_at.is_(None),
-                        )
-                    )
-                    return tasks or 0, with_tasks or 0, unprocessed or 0
-
             async def fetch() -> tuple[int, int, int]:
-                return await asyncio.to_thread(counts)
+                return await event_counts(sessions, tenant.owner_id)
 
             final = await poll(fetch, lambda c: c[0] >= EVENTS and c[2] == 0, 60)
             await asyncio.sleep(3)  # nothing more arrives late

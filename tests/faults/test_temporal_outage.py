@@ -13,16 +13,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from api.embedded import free_port, serve_api
-from nudge.core.models import Contact, CrmEvent, Task
+from nudge.core.models import Contact
 from nudge.platform.db import transaction
 from nudge.platform.settings import Settings
 from nudge.platform.supervisor import temporal_argv
 from nudge.platform.temporal import DATA_CONVERTER
+from tests.faults.counts import event_counts
 from tests.support import WorkerProcess, auth, poll
 
 pytestmark = pytest.mark.slow
@@ -129,26 +129,8 @@ async def test_events_accepted_while_temporal_is_down_start_when_it_returns(
             for i in range(2 * EVENTS // 3, EVENTS):
                 await send(i)
 
-            def counts() -> tuple[int, int, int]:
-                with sessions() as session:
-                    tasks = session.scalar(
-                        select(func.count()).where(Task.owner_id == tenant.owner_id)
-                    )
-                    contacts_with_tasks = session.scalar(
-                        select(func.count(func.distinct(Task.contact_id))).where(
-                            Task.owner_id == tenant.owner_id
-                        )
-                    )
-                    unprocessed = session.scalar(
-                        select(func.count()).where(
-                            CrmEvent.owner_id == tenant.owner_id,
-                            CrmEvent.processed_at.is_(None),
-                        )
-                    )
-                    return tasks or 0, contacts_with_tasks or 0, unprocessed or 0
-
             async def fetch() -> tuple[int, int, int]:
-                return await asyncio.to_thread(counts)
+                return await event_counts(sessions, tenant.owner_id)
 
             final = await poll(fetch, lambda c: c[0] >= EVENTS and c[2] == 0, 75)
             took = time.monotonic() - back

@@ -12,9 +12,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.campaigns import CampaignActivities
+from activities.enroll import EnrollActivities
 from activities.periodic import PeriodicActivities
 from activities.reminders import ReminderActivities
 from activities.rules import RuleActivities, TimeRuleActivities
+from activities.sequences import DefinedSequenceActivities
 from activities.tasks import TaskActivities
 from nudge.periodic.schedules import sync_schedules
 from nudge.platform.db import make_engine, make_session_factory
@@ -22,6 +24,8 @@ from nudge.platform.metrics import sdk_metrics_runtime, serve_worker_metrics
 from nudge.platform.settings import Settings
 from nudge.platform.temporal import connect, ensure_search_attributes
 from workflows.campaign import CampaignEnrollmentWorkflow
+from workflows.defined_sequence import DefinedSequenceWorkflow
+from workflows.enroll_job import EnrollJobWorkflow
 from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
 from workflows.reminder import ReminderWorkflow
@@ -39,6 +43,8 @@ WORKFLOWS = [
     PeriodicJobWorkflow,
     TimeRuleRunWorkflow,
     CampaignEnrollmentWorkflow,
+    DefinedSequenceWorkflow,
+    EnrollJobWorkflow,
 ]
 
 
@@ -60,6 +66,10 @@ def build_worker(
     )
     time_rules, campaigns = TimeRuleActivities(sessions), CampaignActivities(sessions)
     periodic = PeriodicActivities(client, sessions, task_queue, grace_hours=overdue_grace_hours)
+    defined, enrolling = (
+        DefinedSequenceActivities(sessions),
+        EnrollActivities(client, sessions, task_queue),
+    )
     return Worker(
         client,
         task_queue=task_queue,
@@ -81,6 +91,12 @@ def build_worker(
             periodic.finish_events,
             periodic.restart_enrollments,
             periodic.close_ended_batches,
+            defined.begin_defined_sequence,
+            defined.create_defined_step,
+            defined.check_task,
+            enrolling.prepare_enroll_job,
+            enrolling.enroll_page,
+            enrolling.set_enroll_status,
         ],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,

@@ -23,6 +23,7 @@ from api.routes import (
     batches,
     campaigns,
     contacts,
+    definitions,
     events,
     health,
     recurring,
@@ -92,6 +93,7 @@ def create_app(
         contacts,
         events,
         rules,
+        definitions,  # before sequences: /sequences/definitions/ is not a workflow id
         sequences,
         recurring,
         tasks,

@@ -1,4 +1,5 @@
-"""The calling owner's own settings: where reminders are delivered."""
+"""The calling owner's own settings: where reminders are delivered, how many bulk
+enrollments a day."""
 
 import secrets
 
@@ -10,13 +11,32 @@ from nudge.core.errors import Unprocessable
 from nudge.core.models import Owner
 from nudge.reminders.schemas import AccountOut, WebhookIn, WebhookOut
 from nudge.reminders.webhooks import internal_target
+from nudge.sequences.schemas import EnrollmentLimitIn
 
 router = APIRouter(prefix="/api/account", tags=["account"], route_class=JsonBoundaryRoute)
 
 
 @router.get("/", response_model=AccountOut)
 def account(owner: OwnerDep) -> AccountOut:
-    return AccountOut(id=owner.id, name=owner.name, webhook_url=owner.webhook_url)
+    return AccountOut(
+        id=owner.id,
+        name=owner.name,
+        webhook_url=owner.webhook_url,
+        daily_enrollment_limit=owner.daily_enrollment_limit,
+    )
+
+
+@router.put("/enrollment-limit/", response_model=AccountOut)
+def set_enrollment_limit(
+    body: EnrollmentLimitIn, owner: OwnerDep, session: SessionDep
+) -> AccountOut:
+    """Bulk enrollment starts at most this many sequences a day (UTC); the rest of a job
+    waits for the next days, in order. Null removes the limit."""
+    row = session.get(Owner, owner.id)
+    assert row is not None
+    row.daily_enrollment_limit = body.daily_enrollment_limit
+    session.commit()
+    return account(row)
 
 
 @router.put("/webhook/", response_model=WebhookOut)

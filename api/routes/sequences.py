@@ -35,9 +35,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _out(progress: SequenceProgress, settings: Settings) -> SequenceProgressOut:
     return SequenceProgressOut(
-        **progress.model_dump(exclude={"planned", "unread_signals"}),
+        **progress.model_dump(exclude={"planned", "unread_signals", "steps", "migrations"}),
         planned=[p.model_dump() for p in progress.planned],
         unread_signals=[u.model_dump() for u in progress.unread_signals],
+        steps=[s.model_dump() for s in progress.steps],
+        migrations=[m.model_dump() for m in progress.migrations],
         temporal_ui_url=settings.workflow_url(progress.workflow_id),
     )
 
@@ -57,6 +59,7 @@ async def schedule(
     response: Response,
 ) -> ScheduledSequenceOut:
     """Start a follow-up sequence for a contact: one task per step, each due at its day.
+    A preset by `sequence_type`, or any definition (custom or built-in) by `definition_id`.
 
     Repeating the same request while the sequence runs starts nothing new and answers 200
     with the running sequence."""
@@ -68,6 +71,7 @@ async def schedule(
         contact_id=body.contact_id,
         sequence_type=body.sequence_type,
         start_delay_hours=body.start_delay_hours,
+        definition_id=body.definition_id,
     )
     if not result.started:
         response.status_code = status.HTTP_200_OK
@@ -75,6 +79,8 @@ async def schedule(
         workflow_id=result.workflow_id,
         batch_id=result.batch_id,
         planned=[p.model_dump() for p in result.planned],
+        definition_id=result.definition_id,
+        version=result.version,
         already_running=not result.started,
         temporal_ui_url=settings.workflow_url(result.workflow_id),
     )

@@ -11,6 +11,7 @@ from nudge.core.types import Page
 from nudge.core.vocabulary import TaskStatus
 from nudge.platform.listing import equal_to, page
 from nudge.reminders.starts import cancel_reminder
+from nudge.sequences.control import task_done
 from nudge.tasks.schemas import TaskIn, TaskOut
 from nudge.tasks.service import complete_task as mark_completed
 from nudge.tasks.service import create_manual_task, owned_task
@@ -58,9 +59,11 @@ def get_task(task_id: IdPath, owner: OwnerDep, session: SessionDep) -> Task:
 async def complete_task(
     task_id: IdPath, owner: OwnerDep, sessions: SessionsDep, client: ClientDep
 ) -> Task:
-    """Mark a task done; its pending reminder is cancelled. Completing it again changes
-    nothing and answers the same."""
+    """Mark a task done; its pending reminder is cancelled, and a custom sequence step that
+    waits for this completion (anchor previous_completed) starts its wait. Completing it
+    again changes nothing and answers the same."""
     task, had_reminder = await to_thread.run_sync(mark_completed, sessions, owner.id, task_id)
     if had_reminder:
         await cancel_reminder(client, task_id)
+    await task_done(client, task)
     return task

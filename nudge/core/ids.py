@@ -38,6 +38,9 @@ class IdFormat:
 
 # Workflows.
 SEQUENCE: Final = IdFormat("sequence-{owner_id}-{contact_id}-{sequence_type}", sequence_type=WORD)
+# A custom sequence's enrollment: one per (owner, contact, definition).
+DEFINED_SEQUENCE: Final = IdFormat("sequence-{owner_id}-{contact_id}-def-{definition_id}")
+ENROLL_JOB: Final = IdFormat("enroll-job-{job_id}")
 RECURRING: Final = IdFormat("recurring-{owner_id}-{contact_id}")
 RULE_FIRING: Final = IdFormat("rule-{rule_id}-{event_row_id}")
 REMINDER: Final = IdFormat("reminder-task-{task_id}")
@@ -51,6 +54,8 @@ RULE_SCHEDULE: Final = IdFormat("rule-schedule-{rule_id}")
 
 # Task idempotency keys (a rule firing's task is keyed by the firing's workflow id).
 SEQUENCE_STEP_KEY: Final = IdFormat("batch-{batch_id}-step-{step}")
+# A custom step's task: keyed by the step's stable id, so a live edit never makes it twice.
+DEFINED_STEP_KEY: Final = IdFormat("batch-{batch_id}-stepid-{step_id}", step_id=r"[A-Za-z0-9_-]+")
 CADENCE_KEY: Final = IdFormat(
     "recurring-{owner_id}-{contact_id}-{due_date}", due_date=r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 )
@@ -71,6 +76,20 @@ FORMATS: Final = {
 
 def sequence_workflow_id(owner_id: int, contact_id: int, sequence_type: str) -> str:
     return SEQUENCE.make(owner_id=owner_id, contact_id=contact_id, sequence_type=sequence_type)
+
+
+def defined_sequence_workflow_id(owner_id: int, contact_id: int, definition_id: int) -> str:
+    return DEFINED_SEQUENCE.make(
+        owner_id=owner_id, contact_id=contact_id, definition_id=definition_id
+    )
+
+
+def enroll_job_workflow_id(job_id: int) -> str:
+    return ENROLL_JOB.make(job_id=job_id)
+
+
+def defined_step_key(batch_id: int, step_id: str) -> str:
+    return DEFINED_STEP_KEY.make(batch_id=batch_id, step_id=step_id)
 
 
 def recurring_workflow_id(owner_id: int, contact_id: int) -> str:

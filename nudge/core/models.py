@@ -1,6 +1,6 @@
 """Database models. Every row that belongs to somebody carries ``owner_id``.
 
-Every table in one module (just over 300 lines): Alembic compares migrations against one
+Every table in one module (about 400 lines): Alembic compares migrations against one
 metadata, and a reader sees every table's keys and indexes side by side."""
 
 from datetime import UTC, datetime
@@ -27,6 +27,8 @@ from nudge.core.vocabulary import (
     BatchStatus,
     Cadence,
     ContactStatus,
+    EnrollJobStatus,
+    EnrollOutcome,
     EventKind,
     FiringState,
     Priority,
@@ -76,6 +78,8 @@ class Owner(Base):
     # Reminders are POSTed here, signed with the secret (X-Nudge-Signature).
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    # Bulk enrollment starts at most this many sequences a day (UTC); the rest wait.
+    daily_enrollment_limit: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -156,6 +160,8 @@ class Task(Base):
     # completed_at - created_at, kept when completing: the median reads it from an index.
     hours_to_complete: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(40))
+    # What a custom sequence step asks for: call, email, linkedin or todo (else none).
+    kind: Mapped[str | None] = mapped_column(String(12))
     # The rule that made it; cleared when the rule is deleted (`source` still names it).
     rule_id: Mapped[int | None] = mapped_column(Integer)
     workflow_id: Mapped[str | None] = mapped_column(String(200))
@@ -325,3 +331,82 @@ class WebSession(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class SequenceDefinition(Base):
+    """A sequence a user built (or one of the built-in presets, owner_id NULL). Its steps
+    live in immutable versions; `version` names the one new enrollments run."""
+
+    __tablename__ = "sequence_definitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("owners.id", ondelete="CASCADE"), index=True
+    )
+    # standard / aggressive / gentle for the built-ins: they run the preset workflow.
+    preset: Mapped[str | None] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    exit_activity_types: Mapped[list] = mapped_column(JSON, default=list)
+    exit_statuses: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SequenceVersion(Base):
+    """The steps of one version of a definition, never changed once written."""
+
+    __tablename__ = "sequence_versions"
+    __table_args__ = (UniqueConstraint("definition_id", "version", name="uq_sequence_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(
+        ForeignKey("sequence_definitions.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EnrollJob(Base):
+    """One bulk enrollment request, worked through by its Temporal workflow."""
+
+    __tablename__ = "enroll_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
+    definition_id: Mapped[int] = mapped_column(
+        ForeignKey("sequence_definitions.id", ondelete="CASCADE")
+    )
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[EnrollJobStatus] = mapped_column(String(12), default="running")
+    # What was asked: {"contact_ids": [...]} or {"filter": {...}}, and the start delay.
+    request: Mapped[dict] = mapped_column(JSON, default=dict)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class EnrollJobItem(Base):
+    """One contact of a bulk enrollment and what became of it (written once per contact,
+    so a retried page never enrolls or counts anyone twice)."""
+
+    __tablename__ = "enroll_job_items"
+    __table_args__ = (
+        UniqueConstraint("job_id", "contact_id", name="uq_enroll_item"),
+        Index("ix_enroll_items_job_ordinal", "job_id", "ordinal"),
+        Index("ix_enroll_items_owner_day", "owner_id", "day", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("enroll_jobs.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(Integer)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[EnrollOutcome] = mapped_column(String(20), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(500))
+    batch_id: Mapped[int | None] = mapped_column(Integer)
+    # The day (UTC, as the job's workflow saw it) it was enrolled: the daily limit counts these.
+    day: Mapped[str | None] = mapped_column(String(10))

@@ -43,6 +43,15 @@ VARIABLES = (
     "sequence_step",
     "cadence",
 )
+# A custom sequence step's task: the contact, the step and the sequence.
+SEQUENCE_VARIABLES = (
+    "contact_name",
+    "contact_email",
+    "due_date",
+    "step_number",
+    "step_count",
+    "sequence_name",
+)
 FILTERS = (
     "default", "d", "upper", "lower", "title", "capitalize", "trim", "truncate", "replace",
     "length", "string", "int", "round", "abs", "e", "escape",
@@ -263,15 +272,15 @@ def _refuse_constant_args(node: nodes.Filter) -> None:
         _check_round(**_constant_args(node, ("precision", "method")))
 
 
-def _refuse_unsafe(tree: nodes.Template) -> None:
+def _refuse_unsafe(tree: nodes.Template, variables: tuple[str, ...]) -> None:
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, ALLOWED_NODES):
             raise TemplateProblem(
                 f"templates can't use {type(node).__name__.lower()} here; use variables, "
                 "{% if %}, comparisons, ~ and filters"
             )
-        if isinstance(node, nodes.Name) and node.name not in VARIABLES:
-            raise TemplateProblem(f"unknown variable {node.name}; allowed: {', '.join(VARIABLES)}")
+        if isinstance(node, nodes.Name) and node.name not in variables:
+            raise TemplateProblem(f"unknown variable {node.name}; allowed: {', '.join(variables)}")
         if isinstance(node, nodes.Filter) and node.name not in FILTERS:
             raise TemplateProblem(
                 f"filter {node.name!r} is not allowed; use one of: {', '.join(FILTERS)}"
@@ -296,7 +305,7 @@ def _compiled(source: str) -> Template:
     return ENV.from_string(source)
 
 
-def validate(source: str, field: str = "template") -> None:
+def validate(source: str, field: str = "template", variables: tuple[str, ...] = VARIABLES) -> None:
     """Raise TemplateProblem naming the line, the unknown variable, the unsafe construct or
     the limit that was passed."""
     if len(source) > MAX_TEMPLATE:
@@ -313,7 +322,7 @@ def validate(source: str, field: str = "template") -> None:
         _refuse_deep_tokens(source)
         tree = ENV.parse(source)
         _refuse_over_budget(tree)
-        _refuse_unsafe(tree)
+        _refuse_unsafe(tree, variables)
         _compiled(source)
     except TemplateSyntaxError as err:
         raise TemplateProblem(f"{field} line {err.lineno}: {err.message}") from None
@@ -356,10 +365,11 @@ def render(
     limit: int,
     *,
     seconds: float = RENDER_SECONDS,
+    variables: tuple[str, ...] = VARIABLES,
 ) -> str:
     """Render with plain values only; a variable this event lacks is a TemplateProblem, and
     so is a render past its budget (`limit` characters, `seconds` of CPU)."""
-    validate(source)
+    validate(source, variables=variables)
     _refuse_long_values(context)
     started = _deadline.set(time.thread_time() + seconds)
     try:

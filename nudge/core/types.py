@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue, JsonValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
-from nudge.core.templating import MAX_TEMPLATE, TemplateProblem
+from nudge.core.templating import MAX_TEMPLATE, VARIABLES, TemplateProblem
 from nudge.core.templating import validate as validate_template
 
 T = TypeVar("T")
@@ -176,10 +176,10 @@ class _TemplateCheck(AfterValidator):
         return handler(schema) | TEMPLATE_LENGTH
 
 
-def template_field(field: str) -> AfterValidator:
+def template_field(field: str, variables: tuple[str, ...] = VARIABLES) -> AfterValidator:
     def check(value: str) -> str:
         try:
-            validate_template(value, field)
+            validate_template(value, field, variables)
         except TemplateProblem as err:
             raise ValueError(str(err)) from None
         return value

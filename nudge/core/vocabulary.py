@@ -20,6 +20,18 @@ Cadence = Literal["daily", "weekly", "biweekly", "monthly", "quarterly"]
 SequenceType = Literal["standard", "aggressive", "gentle"]
 SequenceState = Literal["running", "paused", "completed", "cancelled", "stopped"]
 
+# Custom sequences (definitions a user builds): what a step asks of the person, what its
+# wait counts from, and what happens to one step of one enrollment.
+StepKind = Literal["call", "email", "linkedin", "todo"]
+StepAnchor = Literal["enrollment", "previous_due", "previous_completed"]
+OnMaxWait = Literal["create", "end"]
+StepState = Literal["pending", "waiting", "creating", "created", "skipped"]
+# A change to a definition's steps: running enrollments keep their version, or adopt the new
+# one for the steps they have not created yet.
+ApplyToRunning = Literal["none", "future_steps"]
+EnrollJobStatus = Literal["running", "waiting", "completed", "failed"]
+EnrollOutcome = Literal["pending", "enrolled", "already_enrolled", "skipped", "failed"]
+
 TriggerType = Literal["activity", "status_change", "cadence", "time", "overdue"]
 ActivityType = Literal[
     "email_opened",

@@ -20,6 +20,9 @@ class AccountOut(BaseModel):
     id: int
     name: str
     webhook_url: str | None
+    daily_enrollment_limit: int | None = Field(
+        None, description="Bulk enrollment starts at most this many sequences a day (UTC)."
+    )
 
 
 def _webhook_url(value: str) -> str:

@@ -1,10 +1,11 @@
 """The batch row that tracks one run of a sequence: written by the API, restored by the
 worker when a start's outcome was unclear (see nudge.tasks.batches for listing batches)."""
 
-from nudge.core.ids import sequence_workflow_id
+from nudge.core.ids import defined_sequence_workflow_id, sequence_workflow_id
 from nudge.core.models import Contact, TaskBatch
 from nudge.core.vocabulary import SequenceType
 from nudge.sequences.presets import SEQUENCE_PRESETS
+from nudge.sequences.steps import DefinitionSnapshot
 
 
 def sequence_batch(
@@ -22,4 +23,29 @@ def sequence_batch(
         workflow_id=sequence_workflow_id(contact.owner_id, contact.id, sequence_type),
         planned=len(SEQUENCE_PRESETS[sequence_type]),
         params={"sequence_type": sequence_type, "start_delay_hours": start_delay_hours},
+    )
+
+
+def defined_batch(
+    contact: Contact,
+    snapshot: DefinitionSnapshot,
+    start_delay_hours: float,
+    batch_id: int | None = None,
+) -> TaskBatch:
+    """The batch of one enrollment in a custom sequence; `planned` counts its version's steps."""
+    return TaskBatch(
+        id=batch_id,
+        owner_id=contact.owner_id,
+        kind="sequence",
+        name=f"{snapshot.name} for {contact.name}"[:200],
+        contact_id=contact.id,
+        workflow_id=defined_sequence_workflow_id(
+            contact.owner_id, contact.id, snapshot.definition_id
+        ),
+        planned=len(snapshot.steps),
+        params={
+            "definition_id": snapshot.definition_id,
+            "version": snapshot.version,
+            "start_delay_hours": start_delay_hours,
+        },
     )

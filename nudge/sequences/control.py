@@ -1,12 +1,13 @@
 """Pause, resume and cancel: signals (and for cancel, a Temporal cancellation) to the
-running sequence."""
+running sequence; and a completed task's word to the custom sequence that made it."""
 
 from temporalio.client import Client
 
 from nudge.core.errors import Conflict
-from nudge.core.models import TaskBatch
+from nudge.core.ids import DEFINED_SEQUENCE
+from nudge.core.models import Task, TaskBatch
 from nudge.core.vocabulary import SequenceAction
-from nudge.sequences.starts import signal_sequence
+from nudge.sequences.starts import signal_sequence, tell_completed
 
 
 async def control_sequence(
@@ -18,3 +19,11 @@ async def control_sequence(
         raise Conflict(
             f"sequence {batch.workflow_id!r} has already ended{known}; there is nothing to {action}"
         )
+
+
+async def task_done(client: Client, task: Task) -> bool:
+    """Tell the custom sequence that made this task it was completed (a step may wait for
+    that); False when it wasn't made by one, or that enrollment has ended."""
+    if not task.workflow_id or DEFINED_SEQUENCE.parse(task.workflow_id) is None:
+        return False
+    return await tell_completed(client, task.workflow_id, task.id)

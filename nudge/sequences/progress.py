@@ -15,10 +15,12 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from nudge.core.errors import NotFound
+from nudge.core.ids import DEFINED_STEP_KEY
 from nudge.core.models import Task, TaskBatch
-from nudge.sequences.payloads import PlannedStep, SequenceInput, SequenceProgress
+from nudge.sequences.payloads import PlannedStep, SequenceInput, SequenceProgress, from_defined
 from nudge.sequences.presets import sequence_due_times
-from nudge.sequences.starts import query_sequence, sequence_handle
+from nudge.sequences.starts import defined_handle, query_defined, query_sequence, sequence_handle
+from nudge.sequences.steps import DefinedProgress, StepOut
 from nudge.tasks.ended import batch_end, record_end
 
 
@@ -86,6 +88,8 @@ async def _closed(
 async def sequence_progress(
     client: Client, sessions: sessionmaker[Session], batch: TaskBatch
 ) -> SequenceProgress:
+    if "definition_id" in batch.params:
+        return await _defined_progress(client, sessions, batch)
     handle = sequence_handle(client, batch.workflow_id)
     start = batch.created_at  # close enough when Temporal no longer has the run
     try:
@@ -130,4 +134,64 @@ async def _from_rows(
         tasks_created=created,
         stop_reason=batch.stop_reason,
         planned=planned,
+    )
+
+
+async def _defined_progress(
+    client: Client, sessions: sessionmaker[Session], batch: TaskBatch
+) -> SequenceProgress:
+    """A custom sequence's enrollment: live, from its result, or from its task rows."""
+    handle = defined_handle(client, batch.workflow_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+    else:
+        if desc.status == WorkflowExecutionStatus.RUNNING:
+            try:
+                return from_defined(await query_defined(handle))
+            except (RPCError, WorkflowQueryFailedError):
+                pass
+        elif desc.status == WorkflowExecutionStatus.COMPLETED:
+            return from_defined(await handle.result())
+        else:
+            batch = await _closed(client, sessions, batch, desc)
+    return await to_thread.run_sync(_defined_from_rows, sessions, batch)
+
+
+def _defined_from_rows(sessions: sessionmaker[Session], batch: TaskBatch) -> SequenceProgress:
+    with sessions() as session:
+        tasks = session.execute(
+            select(Task.id, Task.kind, Task.due_at, Task.idempotency_key)
+            .where(Task.batch_id == batch.id)
+            .order_by(Task.due_at, Task.id)
+        ).all()
+    steps = [
+        StepOut(
+            number=i + 1,
+            id=(DEFINED_STEP_KEY.parse(t.idempotency_key) or {}).get("step_id", "?"),
+            kind=t.kind or "todo",
+            state="created",
+            due_at=t.due_at,
+            task_id=t.id,
+            reason=None,
+        )
+        for i, t in enumerate(tasks)
+    ]
+    return from_defined(
+        DefinedProgress(
+            workflow_id=batch.workflow_id,
+            batch_id=batch.id,
+            definition_id=batch.params["definition_id"],
+            version=batch.params.get("version", 1),
+            sequence_name=batch.name,
+            state=batch.status,
+            step=len(steps),
+            next_due_at=None,
+            tasks_created=len(steps),
+            stop_reason=batch.stop_reason,
+            steps=steps,
+            migrations=[],
+        )
     )

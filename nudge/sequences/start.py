@@ -1,23 +1,27 @@
-"""Scheduling a follow-up sequence: batch row + workflow start, never two of either."""
+"""Scheduling a follow-up sequence (a preset or a custom definition): batch row + workflow
+start, never two of either."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from anyio import to_thread
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from nudge.contacts.lookup import owned_contact
-from nudge.core.ids import sequence_workflow_id
 from nudge.core.models import TaskBatch
 from nudge.core.vocabulary import SequenceType
 from nudge.platform.db import transaction
-from nudge.sequences.batches import sequence_batch
+from nudge.sequences.batches import defined_batch, sequence_batch
+from nudge.sequences.definitions import snapshot, visible_definition
 from nudge.sequences.payloads import PlannedStep, SequenceInput
 from nudge.sequences.progress import owned_batch, planned_steps, sequence_progress
-from nudge.sequences.starts import start_sequence
+from nudge.sequences.starts import start_defined_sequence, start_sequence
+from nudge.sequences.steps import DefinedSequenceInput, planned_due
 
 
 @dataclass
@@ -26,6 +30,17 @@ class ScheduledSequence:
     batch_id: int
     planned: list[PlannedStep]
     started: bool  # False: one was already running and this is it
+    definition_id: int | None = None
+    version: int | None = None
+
+
+@dataclass
+class _Opened:
+    batch_id: int
+    workflow_id: str
+    contact_name: str
+    preset: SequenceInput | None = None
+    defined: DefinedSequenceInput | None = None
 
 
 def _open_batch(
@@ -33,14 +48,52 @@ def _open_batch(
     owner_id: int,
     contact_id: int,
     sequence_type: SequenceType,
+    definition_id: int | None,
     start_delay_hours: float,
-) -> tuple[int, str]:
+    job_id: int | None,
+) -> _Opened:
+    """The batch row, and what the workflow will run: a preset, or the definition's current
+    version (read in the same transaction as the row is written)."""
     with transaction(sessions) as session:
         contact = owned_contact(session, owner_id, contact_id=contact_id)
-        batch = sequence_batch(contact, sequence_type, start_delay_hours)
+        definition = None
+        if definition_id is not None:
+            definition = visible_definition(session, owner_id, definition_id)
+            if definition.preset is not None:
+                sequence_type = definition.preset  # type: ignore[assignment]
+                definition = None
+        if definition is None:
+            batch = sequence_batch(contact, sequence_type, start_delay_hours)
+            _mark_job(batch, job_id)
+            session.add(batch)
+            session.flush()
+            preset = SequenceInput(
+                owner_id=owner_id,
+                contact_id=contact_id,
+                batch_id=batch.id,
+                sequence_type=sequence_type,
+                start_delay_hours=start_delay_hours,
+            )
+            return _Opened(batch.id, batch.workflow_id, contact.name, preset=preset)
+        snap = snapshot(session, definition)
+        batch = defined_batch(contact, snap, start_delay_hours)
+        _mark_job(batch, job_id)
         session.add(batch)
         session.flush()
-        return batch.id, contact.name
+        defined = DefinedSequenceInput(
+            owner_id=owner_id,
+            contact_id=contact_id,
+            batch_id=batch.id,
+            snapshot=snap,
+            start_delay_hours=start_delay_hours,
+        )
+        return _Opened(batch.id, batch.workflow_id, contact.name, defined=defined)
+
+
+def _mark_job(batch: TaskBatch, job_id: int | None) -> None:
+    """A bulk enrollment's batch names its job: a retried page knows its own start."""
+    if job_id is not None:
+        batch.params = {**batch.params, "enroll_job_id": job_id}
 
 
 def _drop_batch(sessions: sessionmaker[Session], batch_id: int) -> None:
@@ -57,6 +110,16 @@ async def _runs_our_batch(client: Client, workflow_id: str, batch_id: int) -> bo
     return bool(await desc.memo_value("batch_id", None) == batch_id)
 
 
+async def _planned(handle: WorkflowHandle, opened: _Opened) -> list[PlannedStep]:
+    if opened.preset is not None:
+        return await planned_steps(handle, opened.preset)
+    assert opened.defined is not None
+    inp = opened.defined
+    start = (await handle.describe()).start_time + timedelta(hours=inp.start_delay_hours)
+    due = planned_due(inp.snapshot.steps, start)
+    return [PlannedStep(step=i + 1, due_at=d) for i, d in enumerate(due) if d is not None]
+
+
 async def schedule_sequence(
     client: Client,
     sessions: sessionmaker[Session],
@@ -64,37 +127,58 @@ async def schedule_sequence(
     task_queue: str,
     owner_id: int,
     contact_id: int,
-    sequence_type: SequenceType,
-    start_delay_hours: float,
+    sequence_type: SequenceType = "standard",
+    start_delay_hours: float = 0,
+    definition_id: int | None = None,
+    job_id: int | None = None,
+    plan: bool = True,
 ) -> ScheduledSequence:
-    batch_id, contact_name = await to_thread.run_sync(
-        _open_batch, sessions, owner_id, contact_id, sequence_type, start_delay_hours
+    """Start it, or answer with the one already running (`started` False). `plan` False
+    (bulk enrollment) leaves `planned` empty and saves a round trip to Temporal."""
+    opened = await to_thread.run_sync(
+        _open_batch,
+        sessions,
+        owner_id,
+        contact_id,
+        sequence_type,
+        definition_id,
+        start_delay_hours,
+        job_id,
     )
-    inp = SequenceInput(
-        owner_id=owner_id,
-        contact_id=contact_id,
-        batch_id=batch_id,
-        sequence_type=sequence_type,
-        start_delay_hours=start_delay_hours,
+    start: Callable[[], Awaitable[WorkflowHandle]]
+    if opened.preset is not None:
+        inp = opened.preset
+        start = lambda: start_sequence(client, task_queue, inp, contact_name=opened.contact_name)  # noqa: E731
+    else:
+        assert opened.defined is not None
+        dinp = opened.defined
+        start = lambda: start_defined_sequence(  # noqa: E731
+            client, task_queue, dinp, contact_name=opened.contact_name
+        )
+    ids = (
+        (opened.defined.snapshot.definition_id, opened.defined.snapshot.version)
+        if opened.defined
+        else (None, None)
     )
     try:
-        handle = await start_sequence(client, task_queue, inp, contact_name=contact_name)
+        handle = await start()
     except WorkflowAlreadyStartedError as err:
         # Double click or retry: the running sequence is the answer; our batch row goes.
-        await to_thread.run_sync(_drop_batch, sessions, batch_id)
+        await to_thread.run_sync(_drop_batch, sessions, opened.batch_id)
         # The winner's batch is named in its memo (newer rows may be other losers').
         desc = await client.get_workflow_handle(err.workflow_id, run_id=err.run_id).describe()
         running_id = await desc.memo_value("batch_id")
         running = await to_thread.run_sync(owned_batch, sessions, owner_id, running_id)
+        if not plan:
+            return ScheduledSequence(err.workflow_id, running.id, [], False, *ids)
         progress = await sequence_progress(client, sessions, running)
-        return ScheduledSequence(err.workflow_id, running.id, progress.planned, False)
+        return ScheduledSequence(err.workflow_id, running.id, progress.planned, False, *ids)
     except Exception:
         # A timeout may hide a start that happened: keep the row for a workflow that runs.
         # (If we drop it wrongly, the workflow's first activity writes it back.)
-        workflow_id = sequence_workflow_id(owner_id, contact_id, sequence_type)
-        if not await _runs_our_batch(client, workflow_id, batch_id):
-            await to_thread.run_sync(_drop_batch, sessions, batch_id)
+        if not await _runs_our_batch(client, opened.workflow_id, opened.batch_id):
+            await to_thread.run_sync(_drop_batch, sessions, opened.batch_id)
             raise
-        handle = client.get_workflow_handle(workflow_id)
-    planned = await planned_steps(handle, inp)
-    return ScheduledSequence(handle.id, batch_id, planned, True)
+        handle = client.get_workflow_handle(opened.workflow_id)
+    planned = await _planned(handle, opened) if plan else []
+    return ScheduledSequence(handle.id, opened.batch_id, planned, True, *ids)

@@ -8,10 +8,17 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from nudge.core.contact_events import ContactEvent
-from nudge.core.ids import sequence_workflow_id
+from nudge.core.ids import (
+    defined_sequence_workflow_id,
+    enroll_job_workflow_id,
+    sequence_workflow_id,
+)
 from nudge.core.vocabulary import SequenceAction
 from nudge.platform.temporal import delivered, not_found, search_attributes
-from nudge.sequences.payloads import SequenceInput, SequenceProgress
+from nudge.sequences.payloads import EnrollJobInput, SequenceInput, SequenceProgress
+from nudge.sequences.steps import DefinedProgress, DefinedSequenceInput, DefinitionSnapshot
+from workflows.defined_sequence import DefinedSequenceWorkflow
+from workflows.enroll_job import EnrollJobWorkflow
 from workflows.sequence import SequenceWorkflow
 
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -37,6 +44,65 @@ async def start_sequence(
             f"Owner {inp.owner_id}, contact {inp.contact_id}, batch {inp.batch_id}; "
             f"start delay {inp.start_delay_hours} h."
         ),
+    )
+
+
+async def start_defined_sequence(
+    client: Client, task_queue: str, inp: DefinedSequenceInput, *, contact_name: str
+) -> WorkflowHandle:
+    """Start an enrollment in a custom sequence; WorkflowAlreadyStartedError while one runs."""
+    snap = inp.snapshot
+    return await client.start_workflow(
+        DefinedSequenceWorkflow.run,
+        inp,
+        id=defined_sequence_workflow_id(inp.owner_id, inp.contact_id, snap.definition_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=search_attributes(inp.owner_id, inp.contact_id, "sequence"),
+        memo={"batch_id": inp.batch_id},
+        static_summary=f"{snap.name} (v{snap.version}) for {contact_name}"[:200],
+        static_details=(
+            f"Owner {inp.owner_id}, contact {inp.contact_id}, batch {inp.batch_id}; "
+            f"definition {snap.definition_id} version {snap.version}, {len(snap.steps)} steps; "
+            f"start delay {inp.start_delay_hours} h."
+        ),
+    )
+
+
+async def start_enroll_job(client: Client, task_queue: str, inp: EnrollJobInput) -> None:
+    """The bulk enrollment's workflow: one per job."""
+    await client.start_workflow(
+        EnrollJobWorkflow.run,
+        inp,
+        id=enroll_job_workflow_id(inp.job_id),
+        task_queue=task_queue,
+        search_attributes=search_attributes(inp.owner_id, 0, "enroll_job"),
+        static_summary=f"Bulk enrollment {inp.job_id} into definition {inp.definition_id}",
+    )
+
+
+async def adopt_version(client: Client, workflow_id: str, snap: DefinitionSnapshot) -> bool:
+    """A live edit: the enrollment adopts `snap` for its steps not created yet; False when
+    it isn't running."""
+    handle = client.get_workflow_handle(workflow_id)
+    return await delivered(handle.signal(DefinedSequenceWorkflow.adopt_version, snap))
+
+
+async def tell_completed(client: Client, workflow_id: str, task_id: int) -> bool:
+    """A task of an enrollment was completed: a step waiting for it may start its wait."""
+    handle = client.get_workflow_handle(workflow_id)
+    return await delivered(handle.signal(DefinedSequenceWorkflow.task_completed, task_id))
+
+
+def defined_handle(
+    client: Client, workflow_id: str
+) -> WorkflowHandle[DefinedSequenceWorkflow, DefinedProgress]:
+    return client.get_workflow_handle_for(DefinedSequenceWorkflow.run, workflow_id)
+
+
+async def query_defined(handle: WorkflowHandle) -> DefinedProgress:
+    return await handle.query(
+        DefinedSequenceWorkflow.progress, rpc_timeout=QUERY_TIMEOUT, result_type=DefinedProgress
     )
 
 

@@ -25,6 +25,7 @@ class NewTask(BaseModel):
     batch_id: int | None = None
     workflow_id: str | None = None
     source: str
+    kind: str | None = None  # a custom sequence step's kind
     title: str
     description: str = ""
     priority: Priority = "medium"

@@ -44,6 +44,9 @@ class TaskOut(BaseModel):
     reminder_detail: str | None
     completed_at: Timestamp | None
     source: str
+    kind: str | None = Field(
+        None, description="What a custom sequence step asks for: call, email, linkedin, todo."
+    )
     workflow_id: str | None
     batch_id: int | None
     created_at: Timestamp

@@ -1,18 +1,21 @@
 """Record workflow histories for the replay test.
 
 Run after a deliberate, compatible change to a workflow's history shape:
-    .venv/bin/python -m tests.workflows.record_histories
+    .venv/bin/python -m tests.workflows.record_histories [GROUP ...]
+(GROUP: sequences, rules, recurring, periodic, defined; none: all.)
 Then commit tests/workflows/histories/. Never re-record to make a failing replay pass: a
 replay failure means running workflows would break; guard the change with workflow.patched.
 """
 
 import asyncio
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,6 +30,12 @@ from nudge.platform.temporal import DATA_CONVERTER, ensure_search_attributes
 from nudge.recurring.payloads import CadenceChange, RecurringInput
 from nudge.recurring.starts import start_or_reshape_recurring
 from nudge.rules.events import EventSpec, receive_event
+from nudge.sequences.changes import change
+from nudge.sequences.definitions import create_definition
+from nudge.sequences.enroll import open_job
+from nudge.sequences.payloads import EnrollJobInput
+from nudge.sequences.schemas import DefinitionIn, EnrollIn
+from nudge.sequences.starts import start_enroll_job
 from nudge.sequences.start import schedule_sequence
 from worker import build_worker
 from workflows.periodic import PeriodicJobWorkflow
@@ -208,13 +217,79 @@ async def record_periodic(env: WorkflowEnvironment, sessions, queue: str) -> Non
     await save("campaign-enrollment", handle)
 
 
+async def record_defined(env: WorkflowEnvironment, sessions, queue: str) -> None:  # type: ignore[no-untyped-def]
+    """A custom sequence with every anchor: a completion, a pause, a live edit adopted; and a
+    bulk enrollment of three contacts under a daily limit of two."""
+    with transaction(sessions) as session:
+        owner, _ = create_owner(session, "defined")
+        owner.daily_enrollment_limit = 2
+        contacts = [Contact(owner_id=owner.id, external_id=f"d{i}", name="Ada") for i in range(3)]
+        session.add_all(contacts)
+        session.flush()
+        title = "{{ step_number }}/{{ step_count }} {{ contact_name }}"
+        body = DefinitionIn.model_validate(
+            {
+                "name": "recorded",
+                "steps": [
+                    {"id": "a", "kind": "call", "wait": {"days": 1}, "anchor": "enrollment",
+                     "title_template": title},
+                    {"id": "b", "kind": "email", "wait": {"days": 1}, "title_template": title},
+                    {"id": "c", "kind": "todo", "wait": {"hours": 6},
+                     "anchor": "previous_completed", "title_template": title},
+                    {"id": "d", "kind": "linkedin", "wait": {"days": 2}, "title_template": title},
+                ],
+            }
+        )  # fmt: skip
+        definition_id = create_definition(session, owner.id, body).id
+        owner_id, contact_ids = owner.id, [c.id for c in contacts]
+    started = await schedule_sequence(
+        env.client,
+        sessions,
+        task_queue=queue,
+        owner_id=owner_id,
+        contact_id=contact_ids[0],
+        definition_id=definition_id,
+    )
+    handle = env.client.get_workflow_handle(started.workflow_id)
+    await env.sleep(timedelta(days=1, hours=1))
+    await handle.signal("pause")
+    await env.sleep(timedelta(hours=5))
+    await handle.signal("resume")
+    await env.sleep(timedelta(days=1, hours=6))
+    with transaction(sessions) as session:
+        task = session.scalars(select(Task).where(Task.kind == "email")).one()
+        task_id = task.id
+    await handle.signal("task_completed", task_id)
+    edited = body.model_copy(update={"steps": [*body.steps[:3], body.steps[3].model_copy(
+        update={"wait": body.steps[3].wait.model_copy(update={"days": 3.0})})]})  # fmt: skip
+    await change(env.client, sessions, owner_id, definition_id, edited, "future_steps")
+    await env.sleep(timedelta(days=5))
+    await handle.result()
+    await save("defined-sequence-edited", handle)
+
+    job = open_job(
+        sessions, owner_id, definition_id, EnrollIn(contact_ids=contact_ids[1:] + [10**6])
+    )
+    await start_enroll_job(
+        env.client,
+        queue,
+        EnrollJobInput(job_id=job.id, owner_id=owner_id, definition_id=definition_id),
+    )
+    job_handle = env.client.get_workflow_handle(job.workflow_id)
+    await env.sleep(timedelta(days=1))
+    await job_handle.result()
+    await save("enroll-job-daily-limit", job_handle)
+
+
 async def save(name: str, handle: WorkflowHandle) -> None:
     history = await handle.fetch_history()
     (HERE / f"{name}.json").write_text(history.to_json())
     print(f"recorded {name}: {len(history.events)} events")
 
 
-async def main() -> None:
+async def main(only: set[str]) -> None:
+    """Record every history, or (`only`) some groups: sequences, rules, recurring,
+    periodic, defined."""
     url = f"sqlite:///{tempfile.mkdtemp()}/record.db"
     upgrade(url)
     sessions = make_session_factory(make_engine(url))
@@ -227,6 +302,8 @@ async def main() -> None:
     with ThreadPoolExecutor(16) as pool:
         async with build_worker(env.client, sessions, task_queue="record", executor=pool):
             for i, (name, scenario) in enumerate(SCENARIOS.items()):
+                if only and "sequences" not in only:
+                    break
                 with transaction(sessions) as session:
                     owner, _ = create_owner(session, name)
                     contact = Contact(owner_id=owner.id, external_id=str(i), name="Ada")
@@ -246,11 +323,17 @@ async def main() -> None:
                 await scenario(env, handle)
                 await asyncio.sleep(0.5)  # let the last activity report
                 await save(name, handle)
-            await record_rules(env, sessions, "record")
-            await record_recurring(env, sessions, "record")
-            await record_periodic(env, sessions, "record")
+            groups = {
+                "rules": record_rules,
+                "recurring": record_recurring,
+                "periodic": record_periodic,
+                "defined": record_defined,
+            }
+            for group, record in groups.items():
+                if not only or group in only:
+                    await record(env, sessions, "record")
     await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(set(sys.argv[1:])))

@@ -11,6 +11,9 @@ from nudge.core import ids
 SAMPLES = {
     "SEQUENCE": ids.sequence_workflow_id(3, 42, "standard"),
     "RECURRING": ids.recurring_workflow_id(3, 42),
+    "DEFINED_SEQUENCE": ids.defined_sequence_workflow_id(3, 42, 5),
+    "ENROLL_JOB": ids.enroll_job_workflow_id(8),
+    "DEFINED_STEP_KEY": ids.defined_step_key(12, "intro-call"),
     "RULE_FIRING": ids.rule_firing_workflow_id(7, 901),
     "REMINDER": ids.reminder_workflow_id(55),
     "CAMPAIGN": ids.campaign_workflow_id(9, 42),
@@ -30,6 +33,9 @@ SAMPLES = {
 EXACT = {
     "SEQUENCE": "sequence-3-42-standard",
     "RECURRING": "recurring-3-42",
+    "DEFINED_SEQUENCE": "sequence-3-42-def-5",
+    "ENROLL_JOB": "enroll-job-8",
+    "DEFINED_STEP_KEY": "batch-12-stepid-intro-call",
     "RULE_FIRING": "rule-7-901",
     "REMINDER": "reminder-task-55",
     "CAMPAIGN": "campaign-9-42",

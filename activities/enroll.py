@@ -1,0 +1,96 @@
+"""Activities of bulk enrollment: resolve a job's contacts, start a page of enrollments."""
+
+import asyncio
+from datetime import date
+from typing import Final
+
+from anyio import to_thread
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+
+from nudge.core.errors import ContactNotFound, NudgeError, TemporalUnavailable
+from nudge.core.models import EnrollJob
+from nudge.sequences import enroll
+from nudge.sequences.payloads import EnrollPage, JobStatus, PageResult
+from nudge.sequences.start import schedule_sequence
+
+IN_FLIGHT: Final = 10  # starts at once within a page
+
+
+class EnrollActivities:
+    def __init__(self, client: Client, sessions: sessionmaker[Session], task_queue: str) -> None:
+        self.client, self.sessions, self.task_queue = client, sessions, task_queue
+
+    @activity.defn
+    async def prepare_enroll_job(self, job_id: int) -> int:
+        """Write the job's contacts (once); how many there are."""
+        return await to_thread.run_sync(enroll.prepare, self.sessions, job_id)
+
+    @activity.defn
+    async def enroll_page(self, page: EnrollPage) -> PageResult:
+        """Start the next page of enrollments, each settled in its own row as it goes."""
+        job = await to_thread.run_sync(self._job, page.job_id)
+        if job is None:  # deleted with its definition: nothing left to do
+            return PageResult(started=0, pending=0, limited=False)
+        contacts, limited = await to_thread.run_sync(
+            enroll.next_items, self.sessions, page.job_id, page.day
+        )
+        gate = asyncio.Semaphore(IN_FLIGHT)
+        await asyncio.gather(*(self._one(job, c, page.day, gate) for c in contacts))
+        left = await to_thread.run_sync(enroll.pending, self.sessions, page.job_id)
+        return PageResult(started=len(contacts), pending=left, limited=limited and left > 0)
+
+    def _job(self, job_id: int) -> EnrollJob | None:
+        with self.sessions() as session:
+            job = session.get(EnrollJob, job_id)
+            if job is not None:
+                session.expunge(job)
+            return job
+
+    async def _one(
+        self, job: EnrollJob, contact_id: int, day: date, gate: asyncio.Semaphore
+    ) -> None:
+        async with gate:
+            try:
+                result = await schedule_sequence(
+                    self.client,
+                    self.sessions,
+                    task_queue=self.task_queue,
+                    owner_id=job.owner_id,
+                    contact_id=contact_id,
+                    definition_id=job.definition_id,
+                    start_delay_hours=job.request.get("start_delay_hours", 0),
+                    job_id=job.id,
+                    plan=False,
+                )
+            except TemporalUnavailable:
+                raise  # the activity is retried; rows settled so far stay settled
+            except ContactNotFound:
+                outcome, reason, batch = "skipped", "contact no longer exists", None
+            except NudgeError as err:
+                outcome, reason, batch = "failed", str(err), None
+            else:
+                mine = result.started or await to_thread.run_sync(
+                    enroll.batch_of_job, self.sessions, result.batch_id, job.id
+                )
+                outcome = "enrolled" if mine else "already_enrolled"
+                reason = None if mine else f"already running as {result.workflow_id}"
+                batch = result.batch_id
+        await to_thread.run_sync(
+            lambda: enroll.settle(
+                self.sessions,
+                job.id,
+                contact_id,
+                outcome,  # type: ignore[arg-type]
+                reason=reason,
+                batch_id=batch,
+                day=day if outcome == "enrolled" else None,
+            )
+        )
+
+    @activity.defn
+    async def set_enroll_status(self, update: JobStatus) -> None:
+        await to_thread.run_sync(
+            enroll.set_status, self.sessions, update.job_id, update.status, update.detail
+        )

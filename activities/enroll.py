@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from nudge.core.errors import ContactNotFound, NudgeError, TemporalUnavailable
 from nudge.core.models import EnrollJob
+from nudge.core.vocabulary import EnrollOutcome
 from nudge.sequences import enroll
 from nudge.sequences.payloads import EnrollPage, JobStatus, PageResult
 from nudge.sequences.start import schedule_sequence
@@ -51,6 +52,9 @@ class EnrollActivities:
     async def _one(
         self, job: EnrollJob, contact_id: int, day: date, gate: asyncio.Semaphore
     ) -> None:
+        outcome: EnrollOutcome
+        reason: str | None
+        batch: int | None
         async with gate:
             try:
                 result = await schedule_sequence(
@@ -82,7 +86,7 @@ class EnrollActivities:
                 self.sessions,
                 job.id,
                 contact_id,
-                outcome,  # type: ignore[arg-type]
+                outcome,
                 reason=reason,
                 batch_id=batch,
                 day=day if outcome == "enrolled" else None,

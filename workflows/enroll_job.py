@@ -7,6 +7,7 @@ from typing import Final
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from nudge.core.vocabulary import EnrollJobStatus
     from nudge.sequences.payloads import EnrollJobInput, EnrollPage, JobStatus, PageResult
     from workflows.policies import PAGE_TIMEOUT, WRITE_RETRY, WRITE_TIMEOUT
     from workflows.timing import sleep_until
@@ -57,10 +58,10 @@ class EnrollJobWorkflow:
                 await self._status(inp.job_id, "running", None)
         workflow.continue_as_new(inp.model_copy(update={"prepared": True}))
 
-    async def _status(self, job_id: int, status: str, detail: str | None) -> None:
+    async def _status(self, job_id: int, status: EnrollJobStatus, detail: str | None) -> None:
         await workflow.execute_activity(
             "set_enroll_status",
-            JobStatus(job_id=job_id, status=status, detail=detail),  # type: ignore[arg-type]
+            JobStatus(job_id=job_id, status=status, detail=detail),
             start_to_close_timeout=WRITE_TIMEOUT,
             retry_policy=WRITE_RETRY,
             summary=f"Job {status}",

@@ -100,10 +100,10 @@ def defined_handle(
     return client.get_workflow_handle_for(DefinedSequenceWorkflow.run, workflow_id)
 
 
-async def query_defined(handle: WorkflowHandle) -> DefinedProgress:
-    return await handle.query(
-        DefinedSequenceWorkflow.progress, rpc_timeout=QUERY_TIMEOUT, result_type=DefinedProgress
-    )
+async def query_defined(
+    handle: WorkflowHandle[DefinedSequenceWorkflow, DefinedProgress],
+) -> DefinedProgress:
+    return await handle.query(DefinedSequenceWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
 
 
 async def signal_sequence(

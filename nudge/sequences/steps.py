@@ -190,10 +190,10 @@ def adopt(
     skipped: list[str] = []
     added: list[str] = []
     changed: list[str] = []
-    for step_id, record in records.items():
+    for step_id, gone in records.items():
         if step_id not in passed and step_id not in new_ids:
-            record.state, record.reason = "skipped", f"removed in version {new.version}"
-            record.due_at = None
+            gone.state, gone.reason = "skipped", f"removed in version {new.version}"
+            gone.due_at = None
             skipped.append(step_id)
     for i, step in enumerate(new.steps):
         if step.id in passed:

@@ -11,17 +11,12 @@ from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.sequences import DefinedSequenceActivities
-    from activities.tasks import TaskActivities
     from nudge.core.contact_events import ContactEvent
     from nudge.core.errors import CONTACT_GONE, TEMPLATE_PROBLEM, failure_kind
     from nudge.core.signals import (
         BadSignal,
-        UnreadSignals,
-        no_input,
         one_object,
-        optional_reason,
     )
-    from nudge.core.vocabulary import SequenceState
     from nudge.sequences.steps import (
         DefinedProgress,
         DefinedSequenceInput,
@@ -35,9 +30,8 @@ with workflow.unsafe.imports_passed_through():
         exit_reason,
         planned_due,
     )
-    from nudge.tasks.payloads import BatchOutcome
+    from workflows.pausable import MAX_REASON, TERMINAL, PausableRun
     from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
-    from workflows.sequence import MAX_REASON, TERMINAL
 
 # While a step waits for the previous task's completion, the completion signal is the fast
 # path; this slow look at the task covers a signal the API could not send (it died between
@@ -47,7 +41,7 @@ MAX_MIGRATIONS_KEPT: Final = 20
 
 
 @workflow.defn
-class DefinedSequenceWorkflow:
+class DefinedSequenceWorkflow(PausableRun):
     @workflow.init
     def __init__(self, inp: DefinedSequenceInput) -> None:
         self._inp = inp
@@ -59,12 +53,8 @@ class DefinedSequenceWorkflow:
         }
         self._completed: dict[int, datetime] = {}  # task id → when the signal said so
         self._migrations: list[Migration] = []
-        self._state: SequenceState = "running"
-        self._stop_reason: str | None = None
-        self._paused_at: datetime | None = None
         self._paused_hours = 0.0  # every pause so far: moves steps anchored on the start
-        self._changes = 0  # bumped by every signal that may end a wait early
-        self._unread = UnreadSignals()
+        self._start_run(inp.batch_id)
 
     @workflow.run
     async def run(self, inp: DefinedSequenceInput) -> DefinedProgress:
@@ -246,80 +236,15 @@ class DefinedSequenceWorkflow:
         record.state, record.task_id = "created", created.task_id
         record.created_at = workflow.now()
 
-    async def _sleep_until(self, due: datetime, summary: str) -> bool:
-        """True when ``due`` arrived; False when a signal changed things first."""
-        remaining = (due - workflow.now()).total_seconds()
-        if remaining <= 0:
-            return True
-        seen = self._changes
-        try:
-            await workflow.wait_condition(
-                lambda: self._changes != seen,
-                timeout=remaining,
-                timeout_summary=f"{summary} {due.isoformat(timespec='minutes')}",
-            )
-        except TimeoutError:
-            return True
-        return False
+    # --- signals beyond pause / resume / cancel (read raw, as nudge.core.signals explains) ---
 
-    async def _finish_batch(self) -> None:
-        status = TERMINAL.get(self._state, "stopped")
-        await workflow.execute_activity_method(
-            TaskActivities.finish_batch,
-            BatchOutcome(batch_id=self._inp.batch_id, status=status, reason=self._stop_reason),
-            start_to_close_timeout=WRITE_TIMEOUT,
-            retry_policy=WRITE_RETRY,
-            summary=f"Mark batch {status}",
-        )
-
-    def _end(self, state: SequenceState, reason: str | None) -> None:
-        if self._state in TERMINAL:
-            return  # the first ending wins; signals may repeat
-        self._state = state
-        self._stop_reason = reason[:MAX_REASON] if reason else reason
-        self._paused_at = None
-        self._changes += 1
-
-    # --- signals (read raw, as nudge.core.signals explains) ---------------------------------
-
-    @workflow.signal
-    def pause(self, *payload: object) -> None:
-        try:
-            no_input(payload)
-        except BadSignal as err:
-            self._unread.add("pause", err)
-            return
-        if self._state == "running":
-            self._state = "paused"
-            self._paused_at = workflow.now()
-            self._changes += 1
-
-    @workflow.signal
-    def resume(self, *payload: object) -> None:
-        try:
-            no_input(payload)
-        except BadSignal as err:
-            self._unread.add("resume", err)
-            return
-        if self._state == "paused" and self._paused_at is not None:
-            paused = (workflow.now() - self._paused_at) / timedelta(hours=1)
-            self._paused_hours += paused
-            for record in self._records.values():
-                if record.state == "waiting":
-                    record.shift_hours += paused
-                    record.due_at = None
-            self._paused_at = None
-            self._state = "running"
-            self._changes += 1
-
-    @workflow.signal
-    def cancel(self, *payload: object) -> None:
-        try:
-            reason = optional_reason(payload)
-        except BadSignal as err:
-            self._unread.add("cancel", err)
-            return
-        self._end("cancelled", reason or "cancelled")
+    def _resumed(self, paused: timedelta) -> None:
+        hours = paused / timedelta(hours=1)
+        self._paused_hours += hours
+        for record in self._records.values():
+            if record.state == "waiting":
+                record.shift_hours += hours
+                record.due_at = None
 
     @workflow.signal
     def contact_event(self, *payload: object) -> None:

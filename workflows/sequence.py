@@ -12,44 +12,27 @@ with workflow.unsafe.imports_passed_through():
     from nudge.core.contact_events import ContactEvent, ends_sequence
     from nudge.core.errors import CONTACT_GONE, failure_kind
     from nudge.core.ids import sequence_step_key
-    from nudge.core.signals import (
-        BadSignal,
-        UnreadSignals,
-        no_input,
-        one_object,
-        optional_reason,
-    )
-    from nudge.core.vocabulary import BatchEnd, SequenceState
+    from nudge.core.signals import BadSignal, one_object
     from nudge.sequences.payloads import PlannedStep, SequenceInput, SequenceProgress
     from nudge.sequences.presets import SEQUENCE_PRESETS, sequence_due_times
-    from nudge.tasks.payloads import BatchOutcome, NewTask
+    from nudge.tasks.payloads import NewTask
+    from workflows.pausable import TERMINAL, PausableRun
     from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
 
-# The states a sequence ends in, as its batch records them.
-TERMINAL: Final[dict[SequenceState, BatchEnd]] = {
-    "completed": "completed",
-    "cancelled": "cancelled",
-    "stopped": "stopped",
-}
-MAX_REASON: Final = 500  # the batch's stop_reason column
 # Runs that began before this marker let a cancellation during a write end them unrecorded.
 RECORD_CANCEL_DURING_WRITE: Final = "record-cancel-during-write"
 
 
 @workflow.defn
-class SequenceWorkflow:
+class SequenceWorkflow(PausableRun):
     @workflow.init
     def __init__(self, inp: SequenceInput) -> None:
         self._inp = inp
         anchor = workflow.info().workflow_start_time
         self._base_due = sequence_due_times(inp.sequence_type, anchor, inp.start_delay_hours)
         self._created_due: list[datetime] = []  # actual due time of each task made so far
-        self._state: SequenceState = "running"
-        self._stop_reason: str | None = None
-        self._paused_at: datetime | None = None
         self._shift = timedelta(0)  # total time spent paused; pushes every later step
-        self._changes = 0  # bumped by every signal that may end a wait early
-        self._unread = UnreadSignals()
+        self._start_run(inp.batch_id)
 
     @workflow.run
     async def run(self, inp: SequenceInput) -> SequenceProgress:
@@ -127,78 +110,8 @@ class SequenceWorkflow:
             # Even if a pause arrived during the last write: nothing is left to pause.
             self._end("completed", None)
 
-    async def _sleep_until(self, due: datetime, summary: str) -> bool:
-        """True when ``due`` arrived; False when a signal changed things first."""
-        remaining = (due - workflow.now()).total_seconds()
-        if remaining <= 0:
-            return True
-        seen = self._changes
-        try:
-            await workflow.wait_condition(
-                lambda: self._changes != seen,
-                timeout=remaining,
-                timeout_summary=f"{summary} {due.isoformat(timespec='minutes')}",
-            )
-        except TimeoutError:
-            return True
-        return False
-
-    async def _finish_batch(self) -> None:
-        status = TERMINAL.get(self._state, "stopped")
-        await workflow.execute_activity_method(
-            TaskActivities.finish_batch,
-            BatchOutcome(batch_id=self._inp.batch_id, status=status, reason=self._stop_reason),
-            start_to_close_timeout=WRITE_TIMEOUT,
-            retry_policy=WRITE_RETRY,
-            summary=f"Mark batch {status}",
-        )
-
-    def _end(self, state: SequenceState, reason: str | None) -> None:
-        if self._state in TERMINAL:
-            return  # the first ending wins; signals may repeat
-        self._state = state
-        self._stop_reason = reason[:MAX_REASON] if reason else reason
-        self._paused_at = None
-        self._changes += 1
-
-    # Each signal takes its payload raw and reads it itself (nudge.core.signals): one sent by
-    # hand with the wrong shape is kept in progress() as unread, and changes nothing.
-
-    @workflow.signal
-    def pause(self, *payload: object) -> None:
-        try:
-            no_input(payload)
-        except BadSignal as err:
-            self._unread.add("pause", err)
-            return
-        if self._state == "running":
-            self._state = "paused"
-            self._paused_at = workflow.now()
-            self._changes += 1
-
-    @workflow.signal
-    def resume(self, *payload: object) -> None:
-        try:
-            no_input(payload)
-        except BadSignal as err:
-            self._unread.add("resume", err)
-            return
-        if self._state == "paused" and self._paused_at is not None:
-            self._shift += workflow.now() - self._paused_at
-            self._paused_at = None
-            self._state = "running"
-            self._changes += 1
-
-    @workflow.signal
-    def cancel(self, *payload: object) -> None:
-        """Ends the run as Completed with state cancelled; the API cancels the run in
-        Temporal instead (see run), which Temporal shows as Canceled."""
-        try:
-            reason = optional_reason(payload)
-        except BadSignal as err:
-            self._unread.add("cancel", err)
-            return
-        self._end("cancelled", reason or "cancelled")
+    def _resumed(self, paused: timedelta) -> None:
+        self._shift += paused
 
     @workflow.signal
     def contact_event(self, *payload: object) -> None:

@@ -14,12 +14,14 @@ from temporalio.service import RPCError
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.pages.render import bar_chart, render
 from api.pages.session import BASE, PageDep
+from api.params import MAX_ID
 from nudge.contacts.lookup import contact_names
 from nudge.core.models import Rule, TaskBatch, utcnow
 from nudge.core.vocabulary import BatchKind
 from nudge.core.vocabulary import BatchStatus as BatchStatusName
 from nudge.platform.listing import page as page_of
 from nudge.reporting.stats import Window, compute, running_workflows
+from nudge.sequences.definitions import definition_out, list_definitions
 from nudge.sequences.payloads import SequenceProgress
 from nudge.sequences.progress import sequence_progress
 from nudge.tasks.batches import SORTS, batch_filters, batch_rows
@@ -38,6 +40,8 @@ NOTICES = {
     "sequence-paused": "Sequence paused.",
     "sequence-resumed": "Sequence resumed; the remaining steps moved later by the pause.",
     "sequence-cancelled": "Sequence cancelled; tasks already created stay.",
+    "sequence-created": "Sequence created.",
+    "sequence-saved": "Sequence saved.",
     "signed-in": "Signed in.",
 }
 
@@ -74,8 +78,26 @@ def _read(
         "batches": batch_rows(session, shown),
         "batches_total": total,
         "running_rows": batch_rows(session, live),
+        "definitions": [
+            definition_out(session, owner_id, d) for d in list_definitions(session, owner_id)
+        ],
         "names": names,
     }
+
+
+def _notice(done: str | None, version: int | None, migrated: int | None) -> str | None:
+    """What the last action did; a saved sequence says its version and, after a live edit,
+    how many running enrollments adopted it."""
+    notice = NOTICES.get(done or "")
+    if notice is None or done != "sequence-saved":
+        return notice
+    if version is not None:
+        notice = f"Sequence saved as version {version}."
+    if migrated is not None:
+        notice += (
+            f" {migrated} running enrollment{'' if migrated == 1 else 's'} adopted its new steps."
+        )
+    return notice
 
 
 async def _progress(
@@ -104,6 +126,10 @@ async def dashboard(
     kind: Annotated[BatchKind | None, Query(description="Batches of this kind only.")] = None,
     status: Annotated[BatchStatusName | None, Query(description="Batches in this state.")] = None,
     done: Annotated[str | None, Query(description="What the last action did.")] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Version saved.")] = None,
+    migrated: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Enrollments that adopted it.")
+    ] = None,
 ) -> HTMLResponse:
     def read_running() -> list[TaskBatch]:
         with sessions() as session:
@@ -133,7 +159,8 @@ async def dashboard(
         "workflows": workflows,
         "temporal_ui": settings.ui_base_url,
         "filters": {"kind": kind or "", "status": status or ""},
-        "notice": NOTICES.get(done or ""),
+        "notice": _notice(done, version, migrated),
         "highlight": request.query_params.get("rule"),
+        "highlight_definition": request.query_params.get("definition"),
     }
     return render(request, "dashboard.html", context)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from nudge.core.templating import VARIABLES
+from nudge.core.templating import SEQUENCE_VARIABLES, VARIABLES
 
 NONE = "\u2013"  # an en dash for "no value yet"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -33,8 +33,20 @@ def count(value: int) -> str:
     return f"{value:,}"
 
 
-TEMPLATES.env.filters.update(percent=percent, hours=hours, when=when, count=count)
+def spans(numbers: list[int]) -> str:
+    """[1, 3, 4, 5] as "1, 3-5" (with an en dash)."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}\u2013{r[-1]}" for r in runs)
+
+
+TEMPLATES.env.filters.update(percent=percent, hours=hours, when=when, count=count, spans=spans)
 TEMPLATES.env.globals["template_variables"] = VARIABLES
+TEMPLATES.env.globals["sequence_variables"] = SEQUENCE_VARIABLES
 
 
 def render(

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from api.pages.forms import number_text, problem_message, typed_number
 from nudge.core.models import Rule
 from nudge.core.vocabulary import PRIORITIES
 from nudge.rules.schemas import RuleIn
@@ -69,12 +70,12 @@ class RuleForm:
             "filter_status": filters.get("status", ""),
             "filter_cadence": filters.get("cadence", ""),
             "cadence": config.get("cadence", ""),
-            "grace_hours": _number(config.get("grace_hours")),
+            "grace_hours": number_text(config.get("grace_hours")),
             "task_title_template": rule.task_title_template,
             "task_description_template": rule.task_description_template,
             "task_priority": rule.task_priority,
-            "delay_hours": _number(rule.delay_hours),
-            "reminder_offset_hours": _number(rule.reminder_offset_hours),
+            "delay_hours": number_text(rule.delay_hours),
+            "reminder_offset_hours": number_text(rule.reminder_offset_hours),
             "is_active": rule.is_active,
         }
         if "at" in config:  # shown as a wall-clock time in the rule's zone
@@ -98,9 +99,9 @@ class RuleForm:
             "task_title_template": v["task_title_template"],
             "task_description_template": v["task_description_template"],
             "task_priority": v["task_priority"],
-            "delay_hours": _typed_number(v["delay_hours"] or "0"),
+            "delay_hours": typed_number(v["delay_hours"] or "0"),
             "reminder_offset_hours": (
-                _typed_number(v["reminder_offset_hours"]) if v["reminder_offset_hours"] else None
+                typed_number(v["reminder_offset_hours"]) if v["reminder_offset_hours"] else None
             ),
             "is_active": v["is_active"],
         }
@@ -113,9 +114,7 @@ class RuleForm:
         except ValidationError as err:
             for problem in err.errors():
                 where = str(problem["loc"][0]) if problem["loc"] else "trigger_config"
-                # Shown beside its field, so the field's name need not open the message.
-                message = problem["msg"].removeprefix("Value error, ").removeprefix(f"{where}: ")
-                self.errors.setdefault(where, message)
+                self.errors.setdefault(where, problem_message(problem, where))
             return None
         return None if self.errors else rule
 
@@ -170,21 +169,6 @@ class RuleForm:
                 "new_status": "active" if new == ANY else new,
             }
         return {}
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _typed_number(text: str) -> float | str:
-    """A form field as the JSON number the API takes; text that isn't one stays text, for the
-    model to name the field."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -1,22 +1,21 @@
 """The rule pages: create and edit (with a live preview), activate, delete, firing history."""
 
-import re
 from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.pages.forms import chosen_id, owner_contacts
 from api.pages.render import render
 from api.pages.rule_form import CHOICES, TRIGGERS, RuleForm
 from api.pages.session import BASE, PageDep, PageSession, PostDep
-from api.params import MAX_ID, IdPath, Offset
+from api.params import IdPath, Offset
 from nudge.contacts.lookup import contact_names
 from nudge.core.errors import NudgeError, Unprocessable
-from nudge.core.models import Contact, Rule
+from nudge.core.models import Rule
 from nudge.rules.schemas import RuleIn
 from nudge.rules.service import (
     changing,
@@ -32,17 +31,6 @@ from nudge.rules.service import (
 
 router = APIRouter(prefix=f"{BASE}/rules", tags=["web page"])
 FIRINGS_PER_PAGE = 25
-
-
-def _contacts(sessions: SessionsDep, owner_id: int) -> list[tuple[int, str]]:
-    with sessions() as session:
-        rows = session.execute(
-            select(Contact.id, Contact.name)
-            .where(Contact.owner_id == owner_id)
-            .order_by(Contact.name, Contact.id)
-            .limit(200)
-        )
-        return [(row.id, row.name) for row in rows]
 
 
 async def _load(sessions: SessionsDep, owner_id: int, rule_id: int) -> Rule:
@@ -61,7 +49,7 @@ async def _form_page(
     rule_id: int | None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    contacts = await to_thread.run_sync(_contacts, sessions, page.owner.id)
+    contacts = await to_thread.run_sync(owner_contacts, sessions, page.owner.id)
     context: dict[str, Any] = {
         "page": page,
         "form": form,
@@ -131,17 +119,15 @@ async def preview(request: Request, page: PostDep, sessions: SessionsDep) -> HTM
     form = RuleForm.from_post(await request.form())
     body = form.checked()
     context: dict[str, Any] = {"form": form, "task": None, "event": {}, "problem": None}
-    contact = form.values.get("contact_id", "")
-    if body is not None and not (
-        re.fullmatch(r"[1-9][0-9]{0,9}", contact) and int(contact) <= MAX_ID
-    ):
+    contact = chosen_id(form.values.get("contact_id", ""))
+    if body is not None and contact is None:
         context["problem"] = "choose a contact to preview against"
-    elif body is not None:
+    elif body is not None and contact is not None:
         event = form.sample_event(body)
 
         def run() -> Any:
             with sessions() as session:
-                return preview_task(session, page.owner.id, draft(body), int(contact), event)
+                return preview_task(session, page.owner.id, draft(body), contact, event)
 
         try:
             context["task"] = await to_thread.run_sync(run)

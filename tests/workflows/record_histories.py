@@ -35,8 +35,8 @@ from nudge.sequences.definitions import create_definition
 from nudge.sequences.enroll import open_job
 from nudge.sequences.payloads import EnrollJobInput
 from nudge.sequences.schemas import DefinitionIn, EnrollIn
-from nudge.sequences.starts import start_enroll_job
 from nudge.sequences.start import schedule_sequence
+from nudge.sequences.starts import start_enroll_job
 from worker import build_worker
 from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
@@ -268,7 +268,7 @@ async def record_defined(env: WorkflowEnvironment, sessions, queue: str) -> None
     await save("defined-sequence-edited", handle)
 
     job = open_job(
-        sessions, owner_id, definition_id, EnrollIn(contact_ids=contact_ids[1:] + [10**6])
+        sessions, owner_id, definition_id, EnrollIn(contact_ids=[*contact_ids[1:], 10**6])
     )
     await start_enroll_job(
         env.client,

@@ -13,6 +13,7 @@ from nudge.core.errors import ContactNotFound, NudgeError, TemporalUnavailable
 from nudge.core.models import EnrollJob
 from nudge.core.vocabulary import EnrollOutcome
 from nudge.sequences import enroll
+from nudge.sequences.batches import job_batch
 from nudge.sequences.payloads import EnrollPage, JobStatus, PageResult
 from nudge.sequences.start import schedule_sequence
 
@@ -42,6 +43,10 @@ class EnrollActivities:
         left = await to_thread.run_sync(enroll.pending, self.sessions, page.job_id)
         return PageResult(started=len(contacts), pending=left, limited=limited and left > 0)
 
+    def _earlier(self, owner_id: int, contact_id: int, job_id: int) -> int | None:
+        with self.sessions() as session:
+            return job_batch(session, owner_id, contact_id, job_id)
+
     def _job(self, job_id: int) -> EnrollJob | None:
         with self.sessions() as session:
             job = session.get(EnrollJob, job_id)
@@ -56,31 +61,34 @@ class EnrollActivities:
         reason: str | None
         batch: int | None
         async with gate:
+            # A retried page meets its own earlier start: found by its batch (the run may
+            # have ended since, and must not be started again) or by the running run's memo.
+            earlier = await to_thread.run_sync(self._earlier, job.owner_id, contact_id, job.id)
             try:
-                result = await schedule_sequence(
-                    self.client,
-                    self.sessions,
-                    task_queue=self.task_queue,
-                    owner_id=job.owner_id,
-                    contact_id=contact_id,
-                    definition_id=job.definition_id,
-                    start_delay_hours=job.request.get("start_delay_hours", 0),
-                    job_id=job.id,
-                    plan=False,
-                )
+                if earlier is not None:
+                    outcome, reason, batch = "enrolled", None, earlier
+                else:
+                    result = await schedule_sequence(
+                        self.client,
+                        self.sessions,
+                        task_queue=self.task_queue,
+                        owner_id=job.owner_id,
+                        contact_id=contact_id,
+                        definition_id=job.definition_id,
+                        start_delay_hours=job.request.get("start_delay_hours", 0),
+                        job_id=job.id,
+                        plan=False,
+                    )
+                    mine = result.started or result.job_id == job.id
+                    outcome = "enrolled" if mine else "already_enrolled"
+                    reason = None if mine else f"already running as {result.workflow_id}"
+                    batch = result.batch_id
             except TemporalUnavailable:
                 raise  # the activity is retried; rows settled so far stay settled
             except ContactNotFound:
                 outcome, reason, batch = "skipped", "contact no longer exists", None
             except NudgeError as err:
                 outcome, reason, batch = "failed", str(err), None
-            else:
-                mine = result.started or await to_thread.run_sync(
-                    enroll.batch_of_job, self.sessions, result.batch_id, job.id
-                )
-                outcome = "enrolled" if mine else "already_enrolled"
-                reason = None if mine else f"already running as {result.workflow_id}"
-                batch = result.batch_id
         await to_thread.run_sync(
             lambda: enroll.settle(
                 self.sessions,

@@ -45,7 +45,11 @@ class DefinedSequenceActivities:
             if session.get(TaskBatch, inp.batch_id) is None:
                 session.add(
                     defined_batch(
-                        contact, inp.snapshot, inp.start_delay_hours, batch_id=inp.batch_id
+                        contact,
+                        inp.snapshot,
+                        inp.start_delay_hours,
+                        batch_id=inp.batch_id,
+                        job_id=inp.enroll_job_id,
                     )
                 )
             return ContactCard(name=contact.name, email=contact.email)

@@ -46,7 +46,11 @@ class TaskActivities:
             if session.get(TaskBatch, inp.batch_id) is None:
                 session.add(
                     sequence_batch(
-                        contact, inp.sequence_type, inp.start_delay_hours, batch_id=inp.batch_id
+                        contact,
+                        inp.sequence_type,
+                        inp.start_delay_hours,
+                        batch_id=inp.batch_id,
+                        job_id=inp.enroll_job_id,
                     )
                 )
             return ContactCard(name=contact.name, email=contact.email)

@@ -34,9 +34,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
 
 # While a step waits for the previous task's completion, the completion signal is the fast
-# path; this slow look at the task covers a signal the API could not send (it died between
-# its commit and the signal).
+# path; a slow look at the task covers a signal the API could not send (it died between its
+# commit and the signal): after 6 h, then twice as long each time up to a week, so a task
+# left open for a year costs some 60 looks, not an unbounded history.
 COMPLETION_CHECK: Final = timedelta(hours=6)
+COMPLETION_CHECK_MAX: Final = timedelta(days=7)
 MAX_MIGRATIONS_KEPT: Final = 20
 
 
@@ -158,13 +160,14 @@ class DefinedSequenceWorkflow(PausableRun):
         task_id = previous.task_id
         base = previous.created_at or workflow.now()
         seen = self._changes
+        interval = COMPLETION_CHECK
         while task_id not in self._completed:
             if self._changes != seen:
                 return None
-            timeout = COMPLETION_CHECK
+            timeout = interval
             deadline = None
             if step.max_wait_hours is not None:
-                deadline = base + timedelta(hours=step.max_wait_hours) + self._shift(step, record)
+                deadline = base + timedelta(hours=step.max_wait_hours + record.deadline_shift_hours)
                 timeout = min(timeout, deadline - workflow.now())
             if timeout > timedelta(0):
                 try:
@@ -194,8 +197,10 @@ class DefinedSequenceWorkflow(PausableRun):
                 retry_policy=WRITE_RETRY,
                 summary=f"Is task {task_id} done?",
             )
+            interval = min(interval * 2, COMPLETION_CHECK_MAX)
             if check.status == "completed":
-                self._completed[task_id] = workflow.now()
+                done = check.completed_at or workflow.now()
+                self._completed[task_id] = min(done, workflow.now())
             elif check.status != "open":
                 why = "deleted" if check.status is None else check.status
                 self._end("stopped", f"step {i + 1} ({step.id}) waits for task {task_id}: {why}")
@@ -242,7 +247,11 @@ class DefinedSequenceWorkflow(PausableRun):
         hours = paused / timedelta(hours=1)
         self._paused_hours += hours
         for record in self._records.values():
-            if record.state == "waiting":
+            if record.state != "waiting":
+                continue
+            if record.anchor_at is None:  # waiting for a completion: only max_wait moves
+                record.deadline_shift_hours += hours
+            else:
                 record.shift_hours += hours
                 record.due_at = None
 

@@ -21,6 +21,7 @@ class SequenceInput(BaseModel):
     # Steps are counted from the workflow's start time as the server recorded it, so the
     # API (which reads it back with describe) and the workflow plan the same due times.
     start_delay_hours: float = 0
+    enroll_job_id: int | None = None  # the bulk enrollment that started it, if one did
 
 
 class PlannedStep(BaseModel):

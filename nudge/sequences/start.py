@@ -32,6 +32,7 @@ class ScheduledSequence:
     started: bool  # False: one was already running and this is it
     definition_id: int | None = None
     version: int | None = None
+    job_id: int | None = None  # the bulk enrollment job that started the running one
 
 
 @dataclass
@@ -63,8 +64,7 @@ def _open_batch(
                 sequence_type = definition.preset  # type: ignore[assignment]
                 definition = None
         if definition is None:
-            batch = sequence_batch(contact, sequence_type, start_delay_hours)
-            _mark_job(batch, job_id)
+            batch = sequence_batch(contact, sequence_type, start_delay_hours, job_id=job_id)
             session.add(batch)
             session.flush()
             preset = SequenceInput(
@@ -73,11 +73,11 @@ def _open_batch(
                 batch_id=batch.id,
                 sequence_type=sequence_type,
                 start_delay_hours=start_delay_hours,
+                enroll_job_id=job_id,
             )
             return _Opened(batch.id, batch.workflow_id, contact.name, preset=preset)
         snap = snapshot(session, definition)
-        batch = defined_batch(contact, snap, start_delay_hours)
-        _mark_job(batch, job_id)
+        batch = defined_batch(contact, snap, start_delay_hours, job_id=job_id)
         session.add(batch)
         session.flush()
         defined = DefinedSequenceInput(
@@ -86,14 +86,9 @@ def _open_batch(
             batch_id=batch.id,
             snapshot=snap,
             start_delay_hours=start_delay_hours,
+            enroll_job_id=job_id,
         )
         return _Opened(batch.id, batch.workflow_id, contact.name, defined=defined)
-
-
-def _mark_job(batch: TaskBatch, job_id: int | None) -> None:
-    """A bulk enrollment's batch names its job: a retried page knows its own start."""
-    if job_id is not None:
-        batch.params = {**batch.params, "enroll_job_id": job_id}
 
 
 def _drop_batch(sessions: sessionmaker[Session], batch_id: int) -> None:
@@ -168,9 +163,12 @@ async def schedule_sequence(
         # The winner's batch is named in its memo (newer rows may be other losers').
         desc = await client.get_workflow_handle(err.workflow_id, run_id=err.run_id).describe()
         running_id = await desc.memo_value("batch_id")
+        if not plan:  # bulk: the memo says whose run it is (its row may not be back yet)
+            job = await desc.memo_value("enroll_job_id", None)
+            return ScheduledSequence(
+                err.workflow_id, running_id, [], False, ids[0], ids[1], job_id=job
+            )
         running = await to_thread.run_sync(owned_batch, sessions, owner_id, running_id)
-        if not plan:
-            return ScheduledSequence(err.workflow_id, running.id, [], False, *ids)
         progress = await sequence_progress(client, sessions, running)
         return ScheduledSequence(err.workflow_id, running.id, progress.planned, False, *ids)
     except Exception:

@@ -25,6 +25,11 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 SequenceHandle = WorkflowHandle[SequenceWorkflow, SequenceProgress]
 
 
+def _memo(batch_id: int, job_id: int | None) -> dict[str, int]:
+    """Whose run it is: its batch, and the bulk enrollment job that started it."""
+    return {"batch_id": batch_id} | ({} if job_id is None else {"enroll_job_id": job_id})
+
+
 async def start_sequence(
     client: Client, task_queue: str, inp: SequenceInput, *, contact_name: str
 ) -> SequenceHandle:
@@ -38,7 +43,7 @@ async def start_sequence(
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         search_attributes=search_attributes(inp.owner_id, inp.contact_id, "sequence"),
-        memo={"batch_id": inp.batch_id},
+        memo=_memo(inp.batch_id, inp.enroll_job_id),
         static_summary=f"{inp.sequence_type.capitalize()} follow-up sequence for {contact_name}",
         static_details=(
             f"Owner {inp.owner_id}, contact {inp.contact_id}, batch {inp.batch_id}; "
@@ -59,7 +64,7 @@ async def start_defined_sequence(
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         search_attributes=search_attributes(inp.owner_id, inp.contact_id, "sequence"),
-        memo={"batch_id": inp.batch_id},
+        memo=_memo(inp.batch_id, inp.enroll_job_id),
         static_summary=f"{snap.name} (v{snap.version}) for {contact_name}"[:200],
         static_details=(
             f"Owner {inp.owner_id}, contact {inp.contact_id}, batch {inp.batch_id}; "

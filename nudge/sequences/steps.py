@@ -51,6 +51,7 @@ class DefinedSequenceInput(BaseModel):
     batch_id: int
     snapshot: DefinitionSnapshot
     start_delay_hours: float = 0
+    enroll_job_id: int | None = None  # the bulk enrollment that started it, if one did
 
 
 class StepRecord(BaseModel):
@@ -70,6 +71,11 @@ class StepRecord(BaseModel):
     version: int
     # Its max_wait passed without the completion: due at once (anchor_at is that moment).
     due_now: bool = False
+    # Skipped because a live edit removed it: a later version may bring it back.
+    removed: bool = False
+    # Time spent paused while it waited for the previous task's completion: moves its
+    # max_wait deadline, not its due time (that counts from the completion).
+    deadline_shift_hours: float = 0
 
 
 class Migration(BaseModel):
@@ -178,12 +184,18 @@ def adopt(
 ) -> Migration:
     """Move an enrollment onto `new` for the steps it has not created yet, in place.
 
-    Steps are matched by id. Steps it has passed (created, being created or skipped) stay as
-    they were. Its position is the last new-version step it has passed; new steps after it are
-    added, new steps before it are skipped (they belong to a part of the sequence it is past),
-    old steps it had not reached that the new version removed are skipped. A kept step keeps
-    its anchor time: a changed wait is counted from the same anchor."""
-    passed = {i for i, r in records.items() if r.state in ("created", "creating", "skipped")}
+    Steps are matched by id. Steps it has passed (created, being created, or skipped on its
+    way) stay as they were; a step an earlier edit removed is not passed, and comes back if
+    this version has it after the enrollment's position. Its position is the last
+    new-version step it has passed: new steps after it are added, new steps before it are
+    skipped (they belong to a part of the sequence it is past), and old steps it had not
+    reached that the new version removes are skipped. A kept step keeps its anchor time: a
+    changed wait is counted from the same anchor."""
+    passed = {
+        i
+        for i, r in records.items()
+        if r.state in ("created", "creating") or (r.state == "skipped" and not r.removed)
+    }
     position = max((i for i, s in enumerate(new.steps) if s.id in passed), default=-1)
     new_ids = {s.id for s in new.steps}
     old = {s.id: s for s in steps}
@@ -191,9 +203,9 @@ def adopt(
     added: list[str] = []
     changed: list[str] = []
     for step_id, gone in records.items():
-        if step_id not in passed and step_id not in new_ids:
+        if step_id not in passed and step_id not in new_ids and not gone.removed:
             gone.state, gone.reason = "skipped", f"removed in version {new.version}"
-            gone.due_at = None
+            gone.due_at, gone.removed = None, True
             skipped.append(step_id)
     for i, step in enumerate(new.steps):
         if step.id in passed:
@@ -207,9 +219,10 @@ def adopt(
                 )
             else:
                 record.state, record.reason, record.due_at = "skipped", reason, None
+                record.removed = False
             skipped.append(step.id)
             continue
-        if record is None:
+        if record is None or record.removed:
             records[step.id] = StepRecord(id=step.id, kind=step.kind, version=new.version)
             added.append(step.id)
         else:

@@ -246,3 +246,34 @@ async def test_an_event_outside_the_exit_conditions_changes_nothing(api, time_en
         lambda p: p["state"] == "completed",
     )
     assert done["state"] == "completed" and done["tasks_created"] == 1
+
+
+async def test_a_pause_while_waiting_for_a_completion_moves_only_max_wait(
+    api, time_env, make_tenant
+):
+    tenant = make_tenant()
+    definition = await define(
+        api,
+        tenant,
+        [
+            step("first", "call", {"hours": 1}, "enrollment"),
+            step("second", "email", {"days": 1}, "previous_completed", max_wait={"days": 10}),
+        ],
+    )
+    started = await enroll(api, tenant, definition["id"])
+    wid = started["workflow_id"]
+    await time_env.sleep(timedelta(hours=2))
+    first = (await poll(lambda: tasks(api, tenant), lambda t: len(t) == 1))[0]
+    paused = await api.post(f"/api/task-automation/sequences/{wid}/pause/", headers=auth(tenant))
+    assert paused.json()["state"] == "paused"
+    await time_env.sleep(timedelta(days=5))
+    resumed = await api.post(f"/api/task-automation/sequences/{wid}/resume/", headers=auth(tenant))
+    assert resumed.json()["state"] == "running"
+    now = await time_env.get_current_time()
+    await api.post(f"/api/tasks/{first['id']}/complete/", headers=auth(tenant))
+    live = await poll(
+        lambda: progress(api, tenant, wid), lambda p: p["steps"][1]["due_at"] is not None
+    )
+    due = datetime.fromisoformat(live["steps"][1]["due_at"])
+    # Due a day after the completion: the pause came before it, so it moves nothing else.
+    assert abs((due - (now + timedelta(days=1))).total_seconds()) < 120, (due, now)

@@ -107,3 +107,15 @@ def test_adopt_never_repeats_or_loses_a_made_step(old_ids, new_ids, passed):
     # An old step it had not made and the new version dropped is skipped, never pending.
     for i in set(old_ids) - set(new_ids) - set(made):
         assert recs[i].state == "skipped"
+
+
+def test_a_step_removed_then_brought_back_runs_and_keeps_the_waiting_step():
+    v1 = [spec("a", anchor="enrollment"), spec("b"), spec("c")]
+    recs = records(v1, passed=1)  # a made, b waiting
+    recs["b"].state = "waiting"
+    v2 = [spec("a", anchor="enrollment"), spec("b")]
+    adopt(v1, recs, snap(v2, 2), T0, 1)
+    assert (recs["b"].state, recs["c"].state) == ("waiting", "skipped")
+    migration = adopt(v2, recs, snap(v1, 3), T0, 2)  # the edit undone
+    assert (recs["b"].state, recs["c"].state) == ("waiting", "pending")
+    assert migration.added == ["c"] and migration.skipped == []

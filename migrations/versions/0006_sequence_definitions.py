@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["owner_id"], ["owners.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("preset"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("sequence_definitions", schema=None) as batch_op:
         batch_op.create_index(
@@ -55,6 +56,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["definition_id"], ["sequence_definitions.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["owner_id"], ["owners.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("enroll_jobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_enroll_jobs_owner_id"), ["owner_id"], unique=False)

@@ -338,6 +338,8 @@ class SequenceDefinition(Base):
     live in immutable versions; `version` names the one new enrollments run."""
 
     __tablename__ = "sequence_definitions"
+    # Ids name workflows (sequence-…-def-{id}): SQLite must never hand a deleted one out again.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(
@@ -373,6 +375,7 @@ class EnrollJob(Base):
     """One bulk enrollment request, worked through by its Temporal workflow."""
 
     __tablename__ = "enroll_jobs"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids name workflows (enroll-job-{id})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)

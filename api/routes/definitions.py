@@ -24,6 +24,7 @@ from nudge.sequences.definitions import (
 )
 from nudge.sequences.payloads import EnrollJobInput
 from nudge.sequences.schemas import (
+    BulkEnrollIn,
     DefinitionChangeOut,
     DefinitionIn,
     DefinitionOut,
@@ -32,7 +33,6 @@ from nudge.sequences.schemas import (
     DefinitionPreviewOut,
     DefinitionPut,
     DraftDefinitionPreviewIn,
-    EnrollIn,
     EnrollJobOut,
 )
 from nudge.sequences.starts import start_enroll_job
@@ -43,9 +43,27 @@ router = APIRouter(
     route_class=JsonBoundaryRoute,
 )
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Unknown definition or contact (or another owner's)."},
-    409: {"description": "A built-in definition, a name in use, or enrollments running."},
+# FastAPI's `responses` parameter is typed dict[int | str, dict[str, Any]].
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: {"description": "No such definition (or another owner's)."}}
+NAME_IN_USE: Responses = {409: {"description": "You already have a definition of that name."}}
+READ_ONLY: Responses = {
+    409: {"description": "A built-in (read-only), or a name you already use for another."}
+}
+RUNNING: Responses = {
+    409: {
+        "description": "A built-in (read-only), or enrollments run it: add "
+        "`?cancel_running=true` to cancel them with it."
+    }
+}
+CONTACT: Responses = {
+    404: {
+        "description": "No such definition, or no such `contact_id` (or another owner's): "
+        "the detail names which."
+    }
+}
+JOB: Responses = {
+    404: {"description": "No such definition, or no such job of it (or another owner's)."}
 }
 
 
@@ -57,7 +75,7 @@ def list_all(owner: OwnerDep, session: SessionDep) -> dict:
 
 
 @router.post(
-    "/", response_model=DefinitionOut, status_code=status.HTTP_201_CREATED, responses=ERRORS
+    "/", response_model=DefinitionOut, status_code=status.HTTP_201_CREATED, responses=NAME_IN_USE
 )
 def create(body: DefinitionIn, owner: OwnerDep, sessions: SessionsDep) -> DefinitionOut:
     """Steps are checked now: waits, anchors, templates (over contact_name, contact_email,
@@ -66,12 +84,16 @@ def create(body: DefinitionIn, owner: OwnerDep, sessions: SessionsDep) -> Defini
         return definition_out(session, owner.id, create_definition(session, owner.id, body))
 
 
-@router.get("/{definition_id}/", response_model=DefinitionOut, responses=ERRORS)
+@router.get("/{definition_id:int}/", response_model=DefinitionOut, responses=NOT_FOUND)
 def get_one(definition_id: IdPath, owner: OwnerDep, session: SessionDep) -> DefinitionOut:
     return definition_out(session, owner.id, visible_definition(session, owner.id, definition_id))
 
 
-@router.put("/{definition_id}/", response_model=DefinitionChangeOut, responses=ERRORS)
+@router.put(
+    "/{definition_id:int}/",
+    response_model=DefinitionChangeOut,
+    responses={**NOT_FOUND, **READ_ONLY},
+)
 async def replace(
     definition_id: IdPath,
     body: DefinitionPut,
@@ -87,7 +109,11 @@ async def replace(
     )
 
 
-@router.patch("/{definition_id}/", response_model=DefinitionChangeOut, responses=ERRORS)
+@router.patch(
+    "/{definition_id:int}/",
+    response_model=DefinitionChangeOut,
+    responses={**NOT_FOUND, **READ_ONLY},
+)
 async def amend(
     definition_id: IdPath,
     body: DefinitionPatch,
@@ -101,7 +127,11 @@ async def amend(
     )
 
 
-@router.delete("/{definition_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+@router.delete(
+    "/{definition_id:int}/",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**NOT_FOUND, **RUNNING},
+)
 async def remove(
     definition_id: IdPath,
     owner: OwnerDep,
@@ -116,7 +146,11 @@ async def remove(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/preview/", response_model=DefinitionPreviewOut, responses=ERRORS)
+@router.post(
+    "/preview/",
+    response_model=DefinitionPreviewOut,
+    responses={404: {"description": "No such `contact_id` (or another owner's)."}},
+)
 def preview_draft(
     body: DraftDefinitionPreviewIn, owner: OwnerDep, session: SessionDep
 ) -> DefinitionPreviewOut:
@@ -125,7 +159,9 @@ def preview_draft(
     return preview(session, owner.id, body.contact_id, snap, body.start_at)
 
 
-@router.post("/{definition_id}/preview/", response_model=DefinitionPreviewOut, responses=ERRORS)
+@router.post(
+    "/{definition_id:int}/preview/", response_model=DefinitionPreviewOut, responses=CONTACT
+)
 def preview_saved(
     definition_id: IdPath, body: DefinitionPreviewIn, owner: OwnerDep, session: SessionDep
 ) -> DefinitionPreviewOut:
@@ -146,14 +182,14 @@ def _job_out(report: dict, settings: Any) -> EnrollJobOut:
 
 
 @router.post(
-    "/{definition_id}/enroll/",
+    "/{definition_id:int}/enroll/",
     response_model=EnrollJobOut,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=ERRORS,
+    responses=NOT_FOUND,
 )
 async def enroll_many(
     definition_id: IdPath,
-    body: EnrollIn,
+    body: BulkEnrollIn,
     owner: OwnerDep,
     sessions: SessionsDep,
     client: ClientDep,
@@ -177,7 +213,9 @@ async def enroll_many(
     return _job_out(report, settings)
 
 
-@router.get("/{definition_id}/enroll-jobs/{job_id}/", response_model=EnrollJobOut, responses=ERRORS)
+@router.get(
+    "/{definition_id:int}/enroll-jobs/{job_id:int}/", response_model=EnrollJobOut, responses=JOB
+)
 def enroll_job(
     definition_id: IdPath,
     job_id: IdPath,

@@ -339,7 +339,7 @@ class SequenceDefinition(Base):
 
     __tablename__ = "sequence_definitions"
     # Ids name workflows (sequence-…-def-{id}): SQLite must never hand a deleted one out again.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(
@@ -375,7 +375,7 @@ class EnrollJob(Base):
     """One bulk enrollment request, worked through by its Temporal workflow."""
 
     __tablename__ = "enroll_jobs"
-    __table_args__ = {"sqlite_autoincrement": True}  # ids name workflows (enroll-job-{id})
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids name workflows (enroll-job-{id})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)

@@ -19,6 +19,7 @@ from nudge.sequences.definitions import (
     change_definition,
     definition_out,
     editable_definition,
+    one_writer,
     running_enrollments,
     snapshot,
 )
@@ -98,6 +99,7 @@ def _running_of(
 
 def _delete(sessions: sessionmaker[Session], owner_id: int, definition_id: int) -> None:
     with transaction(sessions) as session:
+        one_writer(session, owner_id)
         editable_definition(session, owner_id, definition_id)
         session.execute(delete(SequenceDefinition).where(SequenceDefinition.id == definition_id))
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from nudge.contacts.lookup import owned_contact
 from nudge.core.errors import Conflict, NotFound
-from nudge.core.models import SequenceDefinition, SequenceVersion, TaskBatch, utcnow
+from nudge.core.models import Owner, SequenceDefinition, SequenceVersion, TaskBatch, utcnow
 from nudge.core.templating import TemplateProblem
 from nudge.core.vocabulary import SequenceType
 from nudge.sequences.presets import SEQUENCE_PRESETS
@@ -21,7 +21,7 @@ from nudge.sequences.schemas import (
     DefinitionOut,
     DefinitionPatch,
     DefinitionPreviewOut,
-    StepIn,
+    DefinitionStepIn,
     StepPreviewOut,
 )
 from nudge.sequences.steps import DefinitionSnapshot, StepSpec, planned_due, reminder_at
@@ -49,7 +49,7 @@ def preset_steps(preset: SequenceType) -> list[dict[str, Any]]:
     ]
 
 
-def stored_steps(steps: list[StepIn]) -> list[dict[str, Any]]:
+def stored_steps(steps: list[DefinitionStepIn]) -> list[dict[str, Any]]:
     """Steps as a version row keeps them, each with an id (made up when it had none)."""
     taken = {s.id for s in steps if s.id}
     out = []
@@ -92,6 +92,15 @@ def step_spec(stored: dict[str, Any]) -> StepSpec:
         priority=stored.get("priority", "medium"),
         reminder_offset_hours=stored.get("reminder_offset_hours"),
     )
+
+
+def one_writer(session: Session, owner_id: int) -> None:
+    """An owner's definition writes one at a time, so the name check and the next version
+    number are read under a lock: call it first in the transaction. A no-op UPDATE of the
+    owner's row: PostgreSQL holds the row's lock until commit; SQLite's driver begins the
+    transaction only at its first write (the reads before it are outside it), so this takes
+    SQLite's write lock before anything is read."""
+    session.execute(update(Owner).where(Owner.id == owner_id).values(name=Owner.name))
 
 
 def visible_definition(session: Session, owner_id: int, definition_id: int) -> SequenceDefinition:
@@ -211,18 +220,20 @@ def list_definitions(session: Session, owner_id: int) -> list[SequenceDefinition
 
 
 def _name_free(session: Session, owner_id: int, name: str, but: int | None = None) -> None:
-    clash = session.scalar(
-        select(SequenceDefinition.id).where(
-            SequenceDefinition.owner_id == owner_id,
-            func.lower(SequenceDefinition.name) == name.lower(),
-            SequenceDefinition.id != (but or 0),
+    """Names differ by more than case, compared here: SQLite's lower() knows ASCII only."""
+    wanted = name.casefold()
+    rows = session.execute(
+        select(SequenceDefinition.id, SequenceDefinition.name).where(
+            SequenceDefinition.owner_id == owner_id, SequenceDefinition.id != (but or 0)
         )
     )
+    clash = next((row.id for row in rows if row.name.casefold() == wanted), None)
     if clash is not None:
         raise Conflict(f"you already have a sequence definition named {name!r} (id {clash})")
 
 
 def create_definition(session: Session, owner_id: int, body: DefinitionIn) -> SequenceDefinition:
+    one_writer(session, owner_id)
     _name_free(session, owner_id, body.name)
     definition = SequenceDefinition(
         owner_id=owner_id,
@@ -252,6 +263,7 @@ def change_definition(
 ) -> Change:
     """PUT (a whole DefinitionIn) or PATCH (the fields given). A change to the steps or the
     exit conditions writes a new version; name and description change in place."""
+    one_writer(session, owner_id)
     definition = editable_definition(session, owner_id, definition_id)
     if body.name is not None and body.name != definition.name:
         _name_free(session, owner_id, body.name, but=definition.id)

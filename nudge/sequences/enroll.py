@@ -14,8 +14,8 @@ from nudge.core.ids import enroll_job_workflow_id
 from nudge.core.models import Contact, EnrollJob, EnrollJobItem, Owner, TaskBatch, utcnow
 from nudge.core.vocabulary import EnrollOutcome
 from nudge.platform.db import transaction
-from nudge.sequences.definitions import visible_definition
-from nudge.sequences.schemas import EnrollIn
+from nudge.sequences.definitions import one_writer, visible_definition
+from nudge.sequences.schemas import BulkEnrollIn
 
 MAX_CONTACTS: Final = 10_000  # per job, as contact_ids or a filter
 PAGE: Final = 100  # contacts started per activity
@@ -23,10 +23,11 @@ SHOWN: Final = 100  # skipped / failed contacts listed in a job's answer
 
 
 def open_job(
-    sessions: sessionmaker[Session], owner_id: int, definition_id: int, body: EnrollIn
+    sessions: sessionmaker[Session], owner_id: int, definition_id: int, body: BulkEnrollIn
 ) -> EnrollJob:
     """The job's row; its contacts are resolved by the workflow's first activity."""
     with transaction(sessions) as session:
+        one_writer(session, owner_id)  # not deleted before the job's row is written
         visible_definition(session, owner_id, definition_id)
         job = EnrollJob(
             owner_id=owner_id,

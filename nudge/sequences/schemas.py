@@ -1,16 +1,19 @@
 """HTTP bodies of sequences and batches."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Final
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import JsonDict
+from pydantic_core import PydanticCustomError
 
 from nudge.core.templating import SEQUENCE_VARIABLES
 from nudge.core.types import (
@@ -22,6 +25,7 @@ from nudge.core.types import (
     Timestamp,
     UtcTime,
     no_nul,
+    rfc3339_in_years,
     template_field,
 )
 from nudge.core.vocabulary import (
@@ -39,12 +43,38 @@ from nudge.core.vocabulary import (
     StepState,
 )
 
-# A key left out keeps its default; the schema leaves null out where null is refused.
-Unset = SkipJsonSchema[None]
 Hours = Annotated[float, Field(ge=0, le=24 * 365, allow_inf_nan=False), Number]
 
 
+def _not_null(value: object) -> object:
+    if value is None:
+        raise PydanticCustomError("not_null", "can't be null; leave the field out instead")
+    return value
+
+
+# An optional key that may not be null: `Annotated[X | None, NOT_NULL] = Field(None,
+# json_schema_extra=null_refused)`. Left out it is None; a null sent is refused, named by its
+# field; the document states X alone. (`X | SkipJsonSchema[None]` took null silently, and as a
+# union named its branches in an error's field: `steps.function-after[...].0.wait`.)
+NOT_NULL = BeforeValidator(_not_null)
+
+
+def null_refused(schema: JsonDict) -> None:
+    """The field's schema without the null NOT_NULL refuses."""
+    choices = schema.pop("anyOf")
+    assert isinstance(choices, list)
+    (kept,) = [c for c in choices if c != {"type": "null"}]
+    assert isinstance(kept, dict)
+    schema.update(kept)
+
+
 class ScheduleSequenceIn(Strict):
+    """A preset by `sequence_type`, or a definition by `definition_id`: not both."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"not": {"required": ["sequence_type", "definition_id"]}}
+    )
+
     contact_id: Id = Field(description="Id of one of your contacts.")
     sequence_type: SequenceType = Field(
         "standard",
@@ -57,10 +87,11 @@ class ScheduleSequenceIn(Strict):
         allow_inf_nan=False,
         description="Hours to wait before the day count starts.",
     )
-    definition_id: Id | Unset = Field(
+    definition_id: Annotated[Id | None, NOT_NULL] = Field(
         None,
-        description="A sequence definition (yours, or a built-in) instead of sequence_type; "
-        "see GET /api/task-automation/sequences/definitions/.",
+        description="A sequence definition (yours, or a built-in) instead of sequence_type "
+        "(not with it); see GET /api/task-automation/sequences/definitions/.",
+        json_schema_extra=null_refused,
     )
 
     @model_validator(mode="after")
@@ -157,12 +188,15 @@ class Wait(Strict):
         json_schema_extra={"oneOf": [{"required": ["days"]}, {"required": ["hours"]}]}
     )
 
-    days: Annotated[float, Number] | Unset = Field(
-        None, ge=0, le=MAX_WAIT_DAYS, allow_inf_nan=False
-    )
-    hours: Annotated[float, Number] | Unset = Field(
-        None, ge=0, le=MAX_WAIT_DAYS * 24, allow_inf_nan=False
-    )
+    # Bounds before Number: after a BeforeValidator pydantic documents them as `ge`/`le`.
+    days: Annotated[
+        Annotated[float, Field(ge=0, le=MAX_WAIT_DAYS, allow_inf_nan=False), Number] | None,
+        NOT_NULL,
+    ] = Field(None, json_schema_extra=null_refused)
+    hours: Annotated[
+        Annotated[float, Field(ge=0, le=MAX_WAIT_DAYS * 24, allow_inf_nan=False), Number] | None,
+        NOT_NULL,
+    ] = Field(None, json_schema_extra=null_refused)
 
     @model_validator(mode="after")
     def _one_unit(self) -> "Wait":
@@ -174,23 +208,37 @@ class Wait(Strict):
         return self.hours if self.hours is not None else (self.days or 0) * 24
 
 
-class StepIn(Strict):
-    id: Annotated[str, StringConstraints(pattern=STEP_ID)] | Unset = Field(
+# A step with max_wait waits for a completion: JSON Schema states the rule (the generator of
+# the contract test reads it), DefinitionStepIn's check says it in words.
+MAX_WAIT_RULE: JsonDict = {
+    "if": {"required": ["max_wait"], "properties": {"max_wait": {"type": "object"}}},
+    "then": {"required": ["anchor"], "properties": {"anchor": {"const": "previous_completed"}}},
+}
+
+
+class DefinitionStepIn(Strict):
+    """One step. `max_wait` only with anchor previous_completed."""
+
+    model_config = ConfigDict(json_schema_extra=MAX_WAIT_RULE)
+
+    id: Annotated[Annotated[str, StringConstraints(pattern=STEP_ID)] | None, NOT_NULL] = Field(
         None,
         description="Stable across versions (a live edit matches steps by it); made up when "
-        "left out. Letters, digits, - and _.",
+        "left out. Letters, digits, - and _; each step of a definition has its own.",
+        json_schema_extra=null_refused,
     )
     kind: StepKind = Field("todo", description="What the task asks for; shown on the task.")
     wait: Wait = Field(description='How long after the anchor, e.g. {"days": 2} or {"hours": 4}.')
     anchor: StepAnchor = Field(
         "previous_due",
         description="enrollment: from the start; previous_due: from the previous step's due "
-        "time; previous_completed: from when the previous step's task is completed.",
+        "time; previous_completed: from when the previous step's task is completed (not on "
+        "the first step).",
     )
-    max_wait: Wait | Unset = Field(
+    max_wait: Wait | None = Field(
         None,
         description="previous_completed only: after this long without the completion "
-        "(counted from the previous task's creation), on_max_wait happens.",
+        "(counted from the previous task's creation), on_max_wait happens. Null: no limit.",
     )
     on_max_wait: OnMaxWait = Field(
         "create", description="create: create the step anyway; end: end the enrollment."
@@ -208,7 +256,7 @@ class StepIn(Strict):
     )
 
     @model_validator(mode="after")
-    def _max_wait_needs_completion(self) -> "StepIn":
+    def _max_wait_needs_completion(self) -> "DefinitionStepIn":
         if self.max_wait is not None and self.anchor != "previous_completed":
             raise ValueError(
                 "max_wait applies only to a step with anchor previous_completed; remove it "
@@ -217,19 +265,25 @@ class StepIn(Strict):
         return self
 
 
+StepIn = DefinitionStepIn  # its first name (the document's StepIn is a campaign's)
+
+
+EXIT_ACTIVITY_TYPES: Final[tuple[ActivityType, ...]] = ("email_replied", "meeting_booked")
+EXIT_STATUSES: Final[tuple[ContactStatus, ...]] = ("active", "lost")
+
+
 class ExitOn(Strict):
     """What ends an enrollment early, with the reason recorded."""
 
     activity_types: list[ActivityType] = Field(
-        default_factory=lambda: ["email_replied", "meeting_booked"], max_length=20
+        default_factory=lambda: list(EXIT_ACTIVITY_TYPES), max_length=20
     )
-    statuses: list[ContactStatus] = Field(default_factory=lambda: ["active", "lost"], max_length=10)
+    statuses: list[ContactStatus] = Field(
+        default_factory=lambda: list(EXIT_STATUSES), max_length=10
+    )
 
 
-Steps = Annotated[list[StepIn], Field(min_length=1, max_length=MAX_STEPS)]
-
-
-def check_steps(steps: list[StepIn]) -> list[StepIn]:
+def check_steps(steps: list[DefinitionStepIn]) -> list[DefinitionStepIn]:
     """Checks across steps: ids unique, and the first step has no previous one to wait for."""
     seen: set[str] = set()
     for step in steps:
@@ -245,13 +299,33 @@ def check_steps(steps: list[StepIn]) -> list[StepIn]:
     return steps
 
 
-CheckedSteps = Annotated[Steps, AfterValidator(check_steps)]
+def _first_step(schema: JsonDict) -> None:
+    """The first step's anchor, stated (prefixItems) next to what every step is (items);
+    unique ids are not JSON Schema's to say."""
+    items = schema["items"]
+    assert isinstance(items, dict)
+    waits_for_completion: JsonDict = {
+        "required": ["anchor"],
+        "properties": {"anchor": {"const": "previous_completed"}},
+    }
+    schema["prefixItems"] = [{**items, "not": waits_for_completion}]
+
+
+CheckedSteps = Annotated[
+    list[DefinitionStepIn],
+    Field(min_length=1, max_length=MAX_STEPS, json_schema_extra=_first_step),
+    AfterValidator(check_steps),
+]
+STEPS_DOC = (
+    f"1 to {MAX_STEPS} steps, in order; each step's id (when given) its own, and the first "
+    "step's anchor not previous_completed."
+)
 
 
 class DefinitionIn(Strict):
     name: NonEmpty
     description: Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_nul)] = ""
-    steps: CheckedSteps = Field(description=f"1 to {MAX_STEPS} steps, in order.")
+    steps: CheckedSteps = Field(description=STEPS_DOC)
     exit_on: ExitOn = Field(default_factory=ExitOn)
 
 
@@ -266,12 +340,17 @@ class DefinitionPut(DefinitionIn):
 
 
 class DefinitionPatch(Strict):
-    name: NonEmpty | Unset = None
-    description: (
-        Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_nul)] | Unset
-    ) = None
-    steps: CheckedSteps | Unset = None
-    exit_on: ExitOn | Unset = None
+    """Only the fields given change; none may be null (leave a field out to keep it)."""
+
+    name: Annotated[NonEmpty | None, NOT_NULL] = Field(None, json_schema_extra=null_refused)
+    description: Annotated[
+        Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_nul)] | None,
+        NOT_NULL,
+    ] = Field(None, json_schema_extra=null_refused)
+    steps: Annotated[CheckedSteps | None, NOT_NULL] = Field(
+        None, description=STEPS_DOC, json_schema_extra=null_refused
+    )
+    exit_on: Annotated[ExitOn | None, NOT_NULL] = Field(None, json_schema_extra=null_refused)
     apply_to_running: ApplyToRunning = Field("none", description=APPLY_DOC)
 
 
@@ -315,10 +394,30 @@ class DefinitionChangeOut(DefinitionOut):
     )
 
 
+def _in_span(value: datetime) -> datetime:
+    """Fifty steps of a year each, and a reminder a year before, fit in a datetime."""
+    if not PREVIEW_YEARS[0] <= value.year <= PREVIEW_YEARS[1]:
+        raise ValueError(
+            f"must be between the years {PREVIEW_YEARS[0]} and {PREVIEW_YEARS[1]} (UTC)"
+        )
+    return value
+
+
+PREVIEW_YEARS: Final = (2, 9900)
+# The pattern is a year inside the span either side, so an offset can't carry it outside.
+PreviewTime = Annotated[
+    UtcTime,
+    AfterValidator(_in_span),
+    Field(json_schema_extra={"pattern": rfc3339_in_years(3, 9899)}),
+]
+
+
 class DefinitionPreviewIn(Strict):
     contact_id: Id
-    start_at: UtcTime | None = Field(
-        None, description="When the enrollment would start (default: now)."
+    start_at: PreviewTime | None = Field(
+        None,
+        description="When the enrollment would start (default: now); ISO 8601 between the "
+        "years 3 and 9899, without an offset read as UTC.",
     )
 
 
@@ -346,31 +445,59 @@ class DefinitionPreviewOut(BaseModel):
     steps: list[StepPreviewOut]
 
 
-class ContactFilter(Strict):
-    status: ContactStatus | Unset = None
-    cadence: Cadence | Unset = None
+class EnrollFilter(Strict):
+    """Contacts matching every key given ({} is all)."""
+
+    status: Annotated[ContactStatus | None, NOT_NULL] = Field(None, json_schema_extra=null_refused)
+    cadence: Annotated[Cadence | None, NOT_NULL] = Field(None, json_schema_extra=null_refused)
 
 
-class EnrollIn(Strict):
+ContactFilter = EnrollFilter  # its first name (the document's is a rule's)
+
+
+def _each_once(contact_ids: list[int]) -> list[int]:
+    seen: set[int] = set()
+    for contact_id in contact_ids:
+        if contact_id in seen:
+            raise ValueError(f"contact {contact_id} is listed twice; list each contact once")
+        seen.add(contact_id)
+    return contact_ids
+
+
+ContactIds = Annotated[
+    list[Id],
+    Field(min_length=1, max_length=10_000, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_each_once),
+]
+
+
+class BulkEnrollIn(Strict):
     """Exactly one of contact_ids or filter."""
 
     model_config = ConfigDict(
         json_schema_extra={"oneOf": [{"required": ["contact_ids"]}, {"required": ["filter"]}]}
     )
 
-    contact_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | Unset = None
-    filter: ContactFilter | Unset = Field(
-        None, description="Every contact of yours with this status and/or cadence ({} is all)."
+    contact_ids: Annotated[ContactIds | None, NOT_NULL] = Field(
+        None,
+        description="Up to 10,000 of your contacts, each once.",
+        json_schema_extra=null_refused,
+    )
+    filter: Annotated[EnrollFilter | None, NOT_NULL] = Field(
+        None,
+        description="Every contact of yours with this status and/or cadence ({} is all).",
+        json_schema_extra=null_refused,
     )
     start_delay_hours: Hours = 0
 
     @model_validator(mode="after")
-    def _one_source(self) -> "EnrollIn":
+    def _one_source(self) -> "BulkEnrollIn":
         if (self.contact_ids is None) == (self.filter is None):
             raise ValueError("give exactly one of contact_ids or filter")
-        if self.contact_ids is not None and len(set(self.contact_ids)) != len(self.contact_ids):
-            raise ValueError("contact_ids has a contact twice; list each once")
         return self
+
+
+EnrollIn = BulkEnrollIn  # its first name (the document's EnrollIn is a campaign's)
 
 
 class EnrollItemOut(BaseModel):
@@ -399,6 +526,7 @@ class EnrollJobOut(BaseModel):
 
 
 class EnrollmentLimitIn(Strict):
-    daily_enrollment_limit: Annotated[int, Integer, Field(ge=1, le=1_000_000)] | None = Field(
+    # Bounds before Integer: after a BeforeValidator pydantic documents them as `ge`/`le`.
+    daily_enrollment_limit: Annotated[int, Field(ge=1, le=1_000_000), Integer] | None = Field(
         description="At most this many enrollments a day (UTC) from bulk jobs; null: no limit."
     )

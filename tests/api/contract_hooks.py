@@ -17,11 +17,24 @@ cross-field or semantic rule, so every other part of the case is still tested as
 - a rule's preview and a campaign's enrollment: contacts that exist (NUDGE_CONTRACT_CONTACT,
   the run's own). Both answer 404 for an unknown one, which the stateful phase would read as
   the rule or campaign it just created being gone (ST302); with a real contact, a 404 there
-  does mean that (tests/api/test_openapi_truth.py, tests/e2e/test_campaigns_time_skipping.py)
+  does mean that (tests/api/test_openapi_truth.py, tests/e2e/test_campaigns_time_skipping.py);
+  the same for a sequence definition's preview, saved or draft
+  (tests/api/test_definitions_api.py)
+- sequence definitions: each step's `id` its own (JSON Schema's uniqueItems compares whole
+  steps, not one key of them); the document states the rest (the first step's anchor, max_wait
+  only after a completion) (tests/api/test_definitions_api.py)
+
+Not a rule but the fuzzer's own process: CPython 3.11 keeps ast.parse's recursion count per
+interpreter, not per thread (gh-106905), and Hypothesis parses a module's source to describe
+a lambda; two workers doing it at once raised "SystemError: AST constructor recursion depth
+mismatch" in the coverage phase. Here ast.parse runs one call at a time.
 """
 
+import ast
+import functools
 import os
 import re
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +45,27 @@ from nudge.rules.cron import check_cron
 
 CRON = "0 9 * * MON"
 UNDER_CREATED = re.compile(
-    r"^/api/(task-automation/rules/\{rule_id\}/preview|campaigns/\{campaign_id\}/enroll)/$"
+    r"^/api/(task-automation/rules/\{rule_id\}/preview|campaigns/\{campaign_id\}/enroll"
+    r"|task-automation/sequences/definitions/(\{definition_id\}/)?preview)/$"
 )
+DEFINITIONS = "/api/task-automation/sequences/definitions/"
 WEBHOOK = "https://hooks.example.com/nudge"
+
+
+def _one_at_a_time(parse: Any) -> Any:
+    lock = threading.Lock()
+
+    @functools.wraps(parse)
+    def parse_alone(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    return parse_alone
+
+
+# Only in the fuzzer's process (the tests import this module too); imported twice, wrapped once.
+if os.environ.get("SCHEMATHESIS_HOOKS") == __name__ and not hasattr(ast.parse, "__wrapped__"):
+    ast.parse = _one_at_a_time(ast.parse)
 
 
 def _stats(query: dict[str, Any]) -> None:
@@ -80,6 +111,19 @@ def _contacts(body: dict[str, Any]) -> None:
         body["contact_ids"] = [int(contact)]
 
 
+def _step_ids(body: dict[str, Any]) -> None:
+    steps = body.get("steps")
+    if not isinstance(steps, list):
+        return
+    seen: set[str] = set()
+    for step in steps:
+        if isinstance(step, dict) and isinstance(step.get("id"), str):
+            stem, number = step["id"][:30], 1
+            while step["id"] in seen:  # still 1 to 40 letters, digits, - and _
+                step["id"], number = f"{stem}-{number}", number + 1
+            seen.add(step["id"])
+
+
 def _webhook(body: dict[str, Any]) -> None:
     url = body.get("url")
     if isinstance(url, str) and internal_target(url, resolve=False, allow_private=True):
@@ -109,6 +153,12 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
             _rule(draft, "POST")
     elif path.startswith("/api/task-automation/rules/"):
         _rule(case.body, method)
+    elif path == f"{DEFINITIONS}preview/":
+        draft = case.body.get("definition")
+        if isinstance(draft, dict):  # the draft is checked as POST checks it
+            _step_ids(draft)
+    elif path.startswith(DEFINITIONS):
+        _step_ids(case.body)
     elif path == "/api/account/webhook/":
         _webhook(case.body)
     return case

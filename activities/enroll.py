@@ -35,13 +35,16 @@ class EnrollActivities:
         job = await to_thread.run_sync(self._job, page.job_id)
         if job is None:  # deleted with its definition: nothing left to do
             return PageResult(started=0, pending=0, limited=False)
-        contacts, limited = await to_thread.run_sync(
-            enroll.next_items, self.sessions, page.job_id, page.day
-        )
+        contacts = await to_thread.run_sync(enroll.reserve, self.sessions, page.job_id, page.day)
         gate = asyncio.Semaphore(IN_FLIGHT)
         await asyncio.gather(*(self._one(job, c, page.day, gate) for c in contacts))
         left = await to_thread.run_sync(enroll.pending, self.sessions, page.job_id)
-        return PageResult(started=len(contacts), pending=left, limited=limited and left > 0)
+        # Only a limit really used up waits for tomorrow (contacts already enrolled, skipped
+        # or failed don't count against it).
+        limited = left > 0 and await to_thread.run_sync(
+            enroll.limit_reached, self.sessions, page.job_id, page.day
+        )
+        return PageResult(started=len(contacts), pending=left, limited=limited)
 
     def _earlier(self, owner_id: int, contact_id: int, job_id: int) -> int | None:
         with self.sessions() as session:

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("workflow_id", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("request", sa.JSON(), nullable=False),
+        sa.Column("request_key", sa.String(length=64), nullable=False),
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("detail", sa.String(length=500), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -60,6 +61,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("enroll_jobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_enroll_jobs_owner_id"), ["owner_id"], unique=False)
+        batch_op.create_index(
+            "ix_enroll_jobs_owner_request",
+            ["owner_id", "definition_id", "request_key"],
+            unique=False,
+        )
 
     op.create_table(
         "sequence_versions",
@@ -136,6 +142,7 @@ def downgrade() -> None:
     op.drop_table("enroll_job_items")
     op.drop_table("sequence_versions")
     with op.batch_alter_table("enroll_jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_enroll_jobs_owner_request")
         batch_op.drop_index(batch_op.f("ix_enroll_jobs_owner_id"))
 
     op.drop_table("enroll_jobs")

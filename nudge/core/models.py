@@ -375,7 +375,10 @@ class EnrollJob(Base):
     """One bulk enrollment request, worked through by its Temporal workflow."""
 
     __tablename__ = "enroll_jobs"
-    __table_args__ = ({"sqlite_autoincrement": True},)  # ids name workflows (enroll-job-{id})
+    __table_args__ = (
+        Index("ix_enroll_jobs_owner_request", "owner_id", "definition_id", "request_key"),
+        {"sqlite_autoincrement": True},  # ids name workflows (enroll-job-{id})
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
@@ -384,8 +387,10 @@ class EnrollJob(Base):
     )
     workflow_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[EnrollJobStatus] = mapped_column(String(12), default="running")
-    # What was asked: {"contact_ids": [...]} or {"filter": {...}}, and the start delay.
+    # What was asked: {"contact_ids": [...]} or {"filter": {...}}, and the start delay; the
+    # key is its hash, so the same request again finds whom it enrolled before.
     request: Mapped[dict] = mapped_column(JSON, default=dict)
+    request_key: Mapped[str] = mapped_column(String(64), default="")
     total: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

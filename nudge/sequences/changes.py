@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from anyio import to_thread
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from nudge.core.errors import Conflict
-from nudge.core.models import SequenceDefinition
+from nudge.core.models import EnrollJob, SequenceDefinition
 from nudge.core.vocabulary import ApplyToRunning
 from nudge.platform.db import transaction
 from nudge.sequences.definitions import (
@@ -28,7 +28,7 @@ from nudge.sequences.schemas import (
     DefinitionIn,
     DefinitionPatch,
 )
-from nudge.sequences.starts import adopt_version, signal_sequence
+from nudge.sequences.starts import adopt_version, cancel_enroll_job, signal_sequence
 from nudge.sequences.steps import DefinitionSnapshot
 
 IN_FLIGHT: Final = 20  # signals at once
@@ -97,6 +97,19 @@ def _running_of(
         return definition.name, [w for _, w in running]
 
 
+def _jobs_of(sessions: sessionmaker[Session], definition_id: int) -> list[str]:
+    """The definition's bulk enrollment jobs still at work (they go with it)."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(EnrollJob.workflow_id).where(
+                    EnrollJob.definition_id == definition_id,
+                    EnrollJob.status.in_(("running", "waiting")),
+                )
+            )
+        )
+
+
 def _delete(sessions: sessionmaker[Session], owner_id: int, definition_id: int) -> None:
     with transaction(sessions) as session:
         one_writer(session, owner_id)
@@ -112,7 +125,8 @@ async def remove(
     cancel_running: bool,
 ) -> int:
     """Delete it; 409 while enrollments run unless `cancel_running` (then they are cancelled
-    first, their tasks kept). How many were cancelled."""
+    first, their tasks kept). Its bulk jobs still at work are cancelled with it. How many
+    enrollments were cancelled."""
     name, running = await to_thread.run_sync(_running_of, sessions, owner_id, definition_id)
     if running and not cancel_running:
         raise Conflict(
@@ -120,6 +134,8 @@ async def remove(
             "adding ?cancel_running=true, or wait until they finish"
         )
     reason = f"sequence definition {definition_id} deleted"
+    jobs = await to_thread.run_sync(_jobs_of, sessions, definition_id)
+    await _each(jobs, lambda w: cancel_enroll_job(client, w, reason))
     cancelled = await _each(running, lambda w: signal_sequence(client, w, "cancel", reason))
     await to_thread.run_sync(_delete, sessions, owner_id, definition_id)
     return cancelled

@@ -3,15 +3,17 @@ a Temporal workflow a page at a time (never in the request). Each contact is one
 outcome, written once, so a retried page or a re-sent request enrolls nobody twice; an owner's
 `daily_enrollment_limit` holds the rest for the next days, in order."""
 
+import hashlib
+import json
 from datetime import date
 from typing import Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from nudge.core.errors import NotFound
+from nudge.core.errors import NotFound, Unprocessable
 from nudge.core.ids import enroll_job_workflow_id
-from nudge.core.models import Contact, EnrollJob, EnrollJobItem, Owner, TaskBatch, utcnow
+from nudge.core.models import Contact, EnrollJob, EnrollJobItem, Owner, utcnow
 from nudge.core.vocabulary import EnrollOutcome
 from nudge.platform.db import transaction
 from nudge.sequences.definitions import one_writer, visible_definition
@@ -25,21 +27,50 @@ SHOWN: Final = 100  # skipped / failed contacts listed in a job's answer
 def open_job(
     sessions: sessionmaker[Session], owner_id: int, definition_id: int, body: BulkEnrollIn
 ) -> EnrollJob:
-    """The job's row; its contacts are resolved by the workflow's first activity."""
+    """The job's row; its contacts are resolved by the workflow's first activity. A filter
+    matching more contacts than a job takes is a 422 here, not a silent cut."""
+    request = body.model_dump(exclude_none=True)
     with transaction(sessions) as session:
         one_writer(session, owner_id)  # not deleted before the job's row is written
         visible_definition(session, owner_id, definition_id)
+        if "filter" in request:
+            matched = session.scalar(
+                select(func.count()).where(*_matching(owner_id, request["filter"]))
+            )
+            if (matched or 0) > MAX_CONTACTS:
+                raise Unprocessable(
+                    f"filter: it matches {matched:,} contacts and a job takes at most "
+                    f"{MAX_CONTACTS:,}; narrow it (status and cadence) or send contact_ids "
+                    "in several requests"
+                )
         job = EnrollJob(
             owner_id=owner_id,
             definition_id=definition_id,
             workflow_id="",
-            request=body.model_dump(exclude_none=True),
+            request=request,
+            request_key=request_key(definition_id, request),
         )
         session.add(job)
         session.flush()
         job.workflow_id = enroll_job_workflow_id(job.id)
+        session.flush()  # before expunge, which would drop the change
         session.expunge(job)
         return job
+
+
+def request_key(definition_id: int, request: dict) -> str:
+    """The same request again (same definition, contacts or filter, delay) has the same key."""
+    canonical = json.dumps([definition_id, request], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _matching(owner_id: int, wanted: dict) -> list[ColumnElement[bool]]:
+    where = [Contact.owner_id == owner_id]
+    if "status" in wanted:
+        where.append(Contact.status == wanted["status"])
+    if "cadence" in wanted:
+        where.append(Contact.cadence == wanted["cadence"])
+    return where
 
 
 def drop_job(sessions: sessionmaker[Session], job_id: int) -> None:
@@ -51,7 +82,9 @@ def drop_job(sessions: sessionmaker[Session], job_id: int) -> None:
 
 def prepare(sessions: sessionmaker[Session], job_id: int) -> int:
     """Write one pending row per contact, in the order asked (a filter: by id); again is a
-    no-op. Contacts of another owner or unknown ids are rows too: skipped, saying why."""
+    no-op. Contacts of another owner or unknown ids are rows too: skipped, saying why; so
+    are contacts the same request (an earlier job with its key) already enrolled, even if
+    their sequence has ended since: sending a request again enrolls nobody twice."""
     with transaction(sessions) as session:
         job = session.get(EnrollJob, job_id)
         if job is None:
@@ -80,26 +113,44 @@ def prepare(sessions: sessionmaker[Session], job_id: int) -> int:
                 for i, contact_id in enumerate(wanted)
             ]
         else:
-            where = [Contact.owner_id == job.owner_id]
-            wanted_filter = request.get("filter", {})
-            if "status" in wanted_filter:
-                where.append(Contact.status == wanted_filter["status"])
-            if "cadence" in wanted_filter:
-                where.append(Contact.cadence == wanted_filter["cadence"])
-            ids = session.scalars(
-                select(Contact.id).where(*where).order_by(Contact.id).limit(10_000)
-            )
+            query = select(Contact.id).where(*_matching(job.owner_id, request.get("filter", {})))
+            ids = session.scalars(query.order_by(Contact.id).limit(MAX_CONTACTS))
             rows = [
-                EnrollJobItem(job_id=job_id, owner_id=job.owner_id, contact_id=c, ordinal=i)
+                EnrollJobItem(
+                    job_id=job_id, owner_id=job.owner_id, contact_id=c, ordinal=i, outcome="pending"
+                )
                 for i, c in enumerate(ids)
             ]
+        _enrolled_before(session, job, rows)
         session.add_all(rows)
         job.total = len(rows)
         return job.total
 
 
+def _enrolled_before(session: Session, job: EnrollJob, rows: list[EnrollJobItem]) -> None:
+    earlier = dict(
+        session.execute(
+            select(EnrollJobItem.contact_id, func.min(EnrollJobItem.job_id))
+            .join(EnrollJob, EnrollJob.id == EnrollJobItem.job_id)
+            .where(
+                EnrollJob.owner_id == job.owner_id,
+                EnrollJob.definition_id == job.definition_id,
+                EnrollJob.request_key == job.request_key,
+                EnrollJob.id != job.id,
+                EnrollJobItem.outcome == "enrolled",
+            )
+            .group_by(EnrollJobItem.contact_id)
+        ).all()
+    )
+    for row in rows:
+        if row.outcome == "pending" and row.contact_id in earlier:
+            row.outcome = "already_enrolled"
+            row.reason = f"enrolled by the same request in job {earlier[row.contact_id]}"
+
+
 def quota(session: Session, owner_id: int, day: date) -> int | None:
-    """How many more the owner may enroll today; None without a limit."""
+    """How many more the owner may enroll on `day`; None without a limit. Contacts reserved
+    for that day by a page in flight count as used."""
     limit = session.scalar(select(Owner.daily_enrollment_limit).where(Owner.id == owner_id))
     if limit is None:
         return None
@@ -107,30 +158,58 @@ def quota(session: Session, owner_id: int, day: date) -> int | None:
         select(func.count()).where(
             EnrollJobItem.owner_id == owner_id,
             EnrollJobItem.day == day.isoformat(),
-            EnrollJobItem.outcome == "enrolled",
+            EnrollJobItem.outcome.in_(("enrolled", "pending")),
         )
     )
     return max(0, limit - (used or 0))
 
 
-def next_items(sessions: sessionmaker[Session], job_id: int, day: date) -> tuple[list[int], bool]:
-    """The next page's contacts, and whether the daily limit cut it short."""
-    with sessions() as session:
+def reserve(sessions: sessionmaker[Session], job_id: int, day: date) -> list[int]:
+    """The next page's contacts, each reserved for `day` under the owner's lock, so two jobs
+    of one owner never pass its daily limit together. Contacts reserved by an attempt that
+    didn't finish (a retried page) come first, whatever day they were reserved for."""
+    with transaction(sessions) as session:
         job = session.get(EnrollJob, job_id)
         if job is None:
-            return [], False
-        room = quota(session, job.owner_id, day)
-        size = PAGE if room is None else min(PAGE, room)
-        contacts = list(
+            return []
+        one_writer(session, job.owner_id)
+        waiting = (EnrollJobItem.job_id == job_id, EnrollJobItem.outcome == "pending")
+        reserved = list(
             session.scalars(
                 select(EnrollJobItem.contact_id)
-                .where(EnrollJobItem.job_id == job_id, EnrollJobItem.outcome == "pending")
+                .where(*waiting, EnrollJobItem.day.isnot(None))
                 .order_by(EnrollJobItem.ordinal)
-                .limit(size)
             )
         )
-        limited = room is not None and room < PAGE and len(contacts) == room
-        return contacts, limited
+        room = quota(session, job.owner_id, day)
+        size = PAGE - len(reserved) if room is None else min(PAGE - len(reserved), room)
+        more = list(
+            session.scalars(
+                select(EnrollJobItem.id)
+                .where(*waiting, EnrollJobItem.day.is_(None))
+                .order_by(EnrollJobItem.ordinal)
+                .limit(max(0, size))
+            )
+        )
+        if more:
+            session.execute(
+                update(EnrollJobItem).where(EnrollJobItem.id.in_(more)).values(day=day.isoformat())
+            )
+            reserved += list(
+                session.scalars(
+                    select(EnrollJobItem.contact_id)
+                    .where(EnrollJobItem.id.in_(more))
+                    .order_by(EnrollJobItem.ordinal)
+                )
+            )
+        return reserved
+
+
+def limit_reached(sessions: sessionmaker[Session], job_id: int, day: date) -> bool:
+    """The owner's daily limit is used up for `day` while this job still has contacts."""
+    with sessions() as session:
+        job = session.get(EnrollJob, job_id)
+        return job is not None and quota(session, job.owner_id, day) == 0
 
 
 def settle(
@@ -155,16 +234,9 @@ def settle(
                 outcome=outcome,
                 reason=reason[:500] if reason else None,
                 batch_id=batch_id,
-                day=day.isoformat() if day else None,
+                day=day.isoformat() if day and outcome == "enrolled" else None,
             )
         )
-
-
-def batch_of_job(sessions: sessionmaker[Session], batch_id: int, job_id: int) -> bool:
-    """Did this job open that batch (a retried page meets its own earlier start)?"""
-    with sessions() as session:
-        params = session.scalar(select(TaskBatch.params).where(TaskBatch.id == batch_id))
-    return bool(params and params.get("enroll_job_id") == job_id)
 
 
 def pending(sessions: sessionmaker[Session], job_id: int) -> int:

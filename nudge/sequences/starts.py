@@ -86,6 +86,11 @@ async def start_enroll_job(client: Client, task_queue: str, inp: EnrollJobInput)
     )
 
 
+async def cancel_enroll_job(client: Client, workflow_id: str, reason: str) -> bool:
+    """Stop a bulk enrollment job (its definition is being deleted); False if it had ended."""
+    return await _cancel(client.get_workflow_handle(workflow_id), reason)
+
+
 async def adopt_version(client: Client, workflow_id: str, snap: DefinitionSnapshot) -> bool:
     """A live edit: the enrollment adopts `snap` for its steps not created yet; False when
     it isn't running."""

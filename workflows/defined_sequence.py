@@ -1,6 +1,9 @@
 """An enrollment in a custom sequence: the steps of the definition version it was given, each
 on its own durable timer counted from its anchor (the start, the previous step's due time, or
-the previous task's completion), adopting a new version when a live edit says so."""
+the previous task's completion), adopting a new version when a live edit says so.
+
+Some 340 lines: one workflow's state, its signals and its progress query read one another's
+fields, and replay checks them as one class."""
 
 import asyncio
 from datetime import datetime, timedelta

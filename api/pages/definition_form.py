@@ -11,8 +11,13 @@ from starlette.datastructures import FormData
 
 from api.pages.forms import number_text, problem_message, typed_number
 from nudge.core.vocabulary import PRIORITIES, ApplyToRunning, OnMaxWait, StepKind
+from nudge.sequences.definition_schemas import (
+    MAX_STEPS,
+    DefinitionIn,
+    DefinitionOut,
+    DefinitionPatch,
+)
 from nudge.sequences.definitions import stored_steps
-from nudge.sequences.schemas import MAX_STEPS, DefinitionIn, DefinitionOut, DefinitionPatch
 
 STEP_FIELDS = (
     "id", "kind", "wait_amount", "wait_unit", "anchor", "max_wait_amount", "max_wait_unit",

@@ -23,6 +23,7 @@ from api.params import IdPath, OptionalId
 from nudge.core.errors import Conflict, NudgeError
 from nudge.platform.db import transaction
 from nudge.sequences import changes
+from nudge.sequences.definition_schemas import DefinitionOut, DefinitionPreviewOut
 from nudge.sequences.definitions import (
     create_definition,
     definition_out,
@@ -32,7 +33,6 @@ from nudge.sequences.definitions import (
     snapshot,
     visible_definition,
 )
-from nudge.sequences.schemas import DefinitionOut, DefinitionPreviewOut
 
 router = APIRouter(prefix=f"{BASE}/sequences", tags=["web page"])
 OpForm = Annotated[str, Form(description="The editor button pressed: add, remove-N, up-N, down-N.")]

@@ -18,9 +18,9 @@ from api.params import IdPath
 from nudge.contacts.lookup import contact_names
 from nudge.core.errors import ContactNotFound
 from nudge.sequences import enroll
+from nudge.sequences.definition_schemas import DefinitionOut, EnrollIn
 from nudge.sequences.definitions import definition_out, visible_definition
 from nudge.sequences.payloads import EnrollJobInput
-from nudge.sequences.schemas import DefinitionOut, EnrollIn
 from nudge.sequences.start import schedule_sequence
 from nudge.sequences.starts import start_enroll_job
 

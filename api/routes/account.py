@@ -11,7 +11,7 @@ from nudge.core.errors import Unprocessable
 from nudge.core.models import Owner
 from nudge.reminders.schemas import AccountOut, WebhookIn, WebhookOut
 from nudge.reminders.webhooks import internal_target
-from nudge.sequences.schemas import EnrollmentLimitIn
+from nudge.sequences.definition_schemas import EnrollmentLimitIn
 
 router = APIRouter(prefix="/api/account", tags=["account"], route_class=JsonBoundaryRoute)
 

@@ -13,17 +13,7 @@ from api.params import IdPath
 from nudge.core.types import Page
 from nudge.platform.db import transaction
 from nudge.sequences import changes, enroll
-from nudge.sequences.definitions import (
-    create_definition,
-    definition_out,
-    draft_snapshot,
-    list_definitions,
-    preview,
-    snapshot,
-    visible_definition,
-)
-from nudge.sequences.payloads import EnrollJobInput
-from nudge.sequences.schemas import (
+from nudge.sequences.definition_schemas import (
     BulkEnrollIn,
     DefinitionChangeOut,
     DefinitionIn,
@@ -35,6 +25,16 @@ from nudge.sequences.schemas import (
     DraftDefinitionPreviewIn,
     EnrollJobOut,
 )
+from nudge.sequences.definitions import (
+    create_definition,
+    definition_out,
+    draft_snapshot,
+    list_definitions,
+    preview,
+    snapshot,
+    visible_definition,
+)
+from nudge.sequences.payloads import EnrollJobInput
 from nudge.sequences.starts import start_enroll_job
 
 router = APIRouter(

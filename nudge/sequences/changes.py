@@ -15,6 +15,7 @@ from nudge.core.errors import Conflict
 from nudge.core.models import EnrollJob, SequenceDefinition
 from nudge.core.vocabulary import ApplyToRunning
 from nudge.platform.db import transaction
+from nudge.sequences.definition_schemas import DefinitionChangeOut, DefinitionIn, DefinitionPatch
 from nudge.sequences.definitions import (
     change_definition,
     definition_out,
@@ -22,11 +23,6 @@ from nudge.sequences.definitions import (
     one_writer,
     running_enrollments,
     snapshot,
-)
-from nudge.sequences.schemas import (
-    DefinitionChangeOut,
-    DefinitionIn,
-    DefinitionPatch,
 )
 from nudge.sequences.starts import adopt_version, cancel_enroll_job, signal_sequence
 from nudge.sequences.steps import DefinitionSnapshot

@@ -1,5 +1,8 @@
 """Sequence definitions: the built-in presets and the owners' own, their immutable versions,
-the snapshot an enrollment runs, and the preview of a definition for a contact."""
+the snapshot an enrollment runs, and the preview of a definition for a contact.
+
+Some 350 lines: every read and write of a definition's rows, under the one owner lock, sits
+together, so no path reaches a version without the checks the others make."""
 
 import secrets
 from dataclasses import dataclass
@@ -14,9 +17,7 @@ from nudge.core.errors import Conflict, NotFound
 from nudge.core.models import Owner, SequenceDefinition, SequenceVersion, TaskBatch, utcnow
 from nudge.core.templating import TemplateProblem
 from nudge.core.vocabulary import SequenceType
-from nudge.sequences.presets import SEQUENCE_PRESETS
-from nudge.sequences.render import render_step
-from nudge.sequences.schemas import (
+from nudge.sequences.definition_schemas import (
     DefinitionIn,
     DefinitionOut,
     DefinitionPatch,
@@ -24,6 +25,8 @@ from nudge.sequences.schemas import (
     DefinitionStepIn,
     StepPreviewOut,
 )
+from nudge.sequences.presets import SEQUENCE_PRESETS
+from nudge.sequences.render import render_step
 from nudge.sequences.steps import DefinitionSnapshot, StepSpec, planned_due, reminder_at
 
 PRESET_TITLE = "Follow up with {{ contact_name }} ({{ step_number }}/{{ step_count }})"

@@ -16,8 +16,8 @@ from nudge.core.ids import enroll_job_workflow_id
 from nudge.core.models import Contact, EnrollJob, EnrollJobItem, Owner, utcnow
 from nudge.core.vocabulary import EnrollOutcome
 from nudge.platform.db import transaction
+from nudge.sequences.definition_schemas import BulkEnrollIn
 from nudge.sequences.definitions import one_writer, visible_definition
-from nudge.sequences.schemas import BulkEnrollIn
 
 MAX_CONTACTS: Final = 10_000  # per job, as contact_ids or a filter
 PAGE: Final = 100  # contacts started per activity

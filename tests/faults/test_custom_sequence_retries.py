@@ -14,8 +14,8 @@ from activities.sequences import DefinedSequenceActivities
 from activities.tasks import TaskActivities
 from nudge.core.models import SequenceDefinition, Task, TaskBatch
 from nudge.platform.db import transaction
+from nudge.sequences.definition_schemas import DefinitionIn
 from nudge.sequences.definitions import create_definition, snapshot
-from nudge.sequences.schemas import DefinitionIn
 from nudge.sequences.start import schedule_sequence
 from nudge.sequences.starts import adopt_version
 from nudge.sequences.steps import DefinedStepTask

@@ -31,10 +31,10 @@ from nudge.recurring.payloads import CadenceChange, RecurringInput
 from nudge.recurring.starts import start_or_reshape_recurring
 from nudge.rules.events import EventSpec, receive_event
 from nudge.sequences.changes import change
+from nudge.sequences.definition_schemas import DefinitionIn, EnrollIn
 from nudge.sequences.definitions import create_definition
 from nudge.sequences.enroll import open_job
 from nudge.sequences.payloads import EnrollJobInput
-from nudge.sequences.schemas import DefinitionIn, EnrollIn
 from nudge.sequences.start import schedule_sequence
 from nudge.sequences.starts import start_enroll_job
 from worker import build_worker

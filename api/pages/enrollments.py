@@ -20,9 +20,7 @@ from nudge.core.errors import ContactNotFound
 from nudge.sequences import enroll
 from nudge.sequences.definition_schemas import DefinitionOut, EnrollIn
 from nudge.sequences.definitions import definition_out, visible_definition
-from nudge.sequences.payloads import EnrollJobInput
 from nudge.sequences.start import schedule_sequence
-from nudge.sequences.starts import start_enroll_job
 
 router = APIRouter(prefix=f"{BASE}/sequences", tags=["web page"])
 FINISHED = ("completed", "failed")  # a job's states after which its page stops refreshing
@@ -125,16 +123,10 @@ async def enroll_contacts(
                 f"{BASE}/sequences/{started.workflow_id}/progress?done={done}", 303
             )
     elif body is not None:
-        job = await to_thread.run_sync(
-            enroll.open_job, sessions, page.owner.id, definition_id, body
+        job_id = await enroll.start_job(
+            client, sessions, settings.task_queue, page.owner.id, definition_id, body
         )
-        try:
-            inp = EnrollJobInput(job_id=job.id, owner_id=page.owner.id, definition_id=definition_id)
-            await start_enroll_job(client, settings.task_queue, inp)
-        except BaseException:
-            await to_thread.run_sync(enroll.drop_job, sessions, job.id)
-            raise
-        return RedirectResponse(f"{BASE}/sequences/{definition_id}/enroll-jobs/{job.id}", 303)
+        return RedirectResponse(f"{BASE}/sequences/{definition_id}/enroll-jobs/{job_id}", 303)
     return await _form_page(request, page, sessions, definition, form, 422)
 
 

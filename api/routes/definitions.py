@@ -34,8 +34,6 @@ from nudge.sequences.definitions import (
     snapshot,
     visible_definition,
 )
-from nudge.sequences.payloads import EnrollJobInput
-from nudge.sequences.starts import start_enroll_job
 
 router = APIRouter(
     prefix="/api/task-automation/sequences/definitions",
@@ -199,17 +197,10 @@ async def enroll_many(
     job; follow it at the `enroll-jobs` URL. Contacts already enrolled are counted, not
     enrolled twice, so sending the same request again enrolls nobody twice. With a
     `daily_enrollment_limit` on your account, the rest wait for the next days, in order."""
-    job = await to_thread.run_sync(enroll.open_job, sessions, owner.id, definition_id, body)
-    try:
-        await start_enroll_job(
-            client,
-            settings.task_queue,
-            EnrollJobInput(job_id=job.id, owner_id=owner.id, definition_id=definition_id),
-        )
-    except BaseException:
-        await to_thread.run_sync(enroll.drop_job, sessions, job.id)
-        raise
-    report = await to_thread.run_sync(_report, sessions, owner.id, definition_id, job.id)
+    job_id = await enroll.start_job(
+        client, sessions, settings.task_queue, owner.id, definition_id, body
+    )
+    report = await to_thread.run_sync(_report, sessions, owner.id, definition_id, job_id)
     return _job_out(report, settings)
 
 

@@ -8,8 +8,10 @@ import json
 from datetime import date
 from typing import Final
 
+from anyio import to_thread
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 
 from nudge.core.errors import NotFound, Unprocessable
 from nudge.core.ids import enroll_job_workflow_id
@@ -18,6 +20,8 @@ from nudge.core.vocabulary import EnrollOutcome
 from nudge.platform.db import transaction
 from nudge.sequences.definition_schemas import BulkEnrollIn
 from nudge.sequences.definitions import one_writer, visible_definition
+from nudge.sequences.payloads import EnrollJobInput
+from nudge.sequences.starts import start_enroll_job
 
 MAX_CONTACTS: Final = 10_000  # per job, as contact_ids or a filter
 PAGE: Final = 100  # contacts started per activity
@@ -56,6 +60,26 @@ def open_job(
         session.flush()  # before expunge, which would drop the change
         session.expunge(job)
         return job
+
+
+async def start_job(
+    client: Client,
+    sessions: sessionmaker[Session],
+    task_queue: str,
+    owner_id: int,
+    definition_id: int,
+    body: BulkEnrollIn,
+) -> int:
+    """Open the job's row and start its workflow (the row goes again if the start fails);
+    the job's id. The API and the page both enroll in bulk through here."""
+    job = await to_thread.run_sync(open_job, sessions, owner_id, definition_id, body)
+    try:
+        inp = EnrollJobInput(job_id=job.id, owner_id=owner_id, definition_id=definition_id)
+        await start_enroll_job(client, task_queue, inp)
+    except BaseException:
+        await to_thread.run_sync(drop_job, sessions, job.id)
+        raise
+    return job.id
 
 
 def request_key(definition_id: int, request: dict) -> str:

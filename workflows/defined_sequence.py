@@ -5,12 +5,11 @@ the previous task's completion), adopting a new version when a live edit says so
 Some 340 lines: one workflow's state, its signals and its progress query read one another's
 fields, and replay checks them as one class."""
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Final
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, is_cancelled_exception
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.sequences import DefinedSequenceActivities
@@ -63,17 +62,7 @@ class DefinedSequenceWorkflow(PausableRun):
 
     @workflow.run
     async def run(self, inp: DefinedSequenceInput) -> DefinedProgress:
-        try:
-            await self._walk_steps()
-            await self._finish_batch()
-        except (asyncio.CancelledError, ActivityError) as err:
-            if not isinstance(err, asyncio.CancelledError) and not is_cancelled_exception(err):
-                raise
-            # Cancelled in Temporal (the API cancels this way): record it, then re-raise so
-            # Temporal too shows the run as Canceled.
-            self._end("cancelled", workflow.cancellation_reason() or "workflow cancelled")
-            await self._finish_batch()
-            raise
+        await self._walk_and_finish()
         return self.progress()
 
     # --- walking the steps ---------------------------------------------------------------

@@ -6,10 +6,12 @@ A base class, not a workflow: each subclass has its own @workflow.run, and Tempo
 these signal handlers through it. Moving them here changed no command either workflow
 issues, which the recorded histories replay to prove."""
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Final
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
@@ -46,6 +48,28 @@ class PausableRun:
     def _resumed(self, paused: timedelta) -> None:
         """Move what waits later by the time spent paused."""
         raise NotImplementedError
+
+    async def _walk_steps(self) -> None:
+        """Make the steps' tasks, each at its time, until done or ended."""
+        raise NotImplementedError
+
+    def _cancelled(self, err: BaseException) -> bool:
+        """A cancellation of this run: at a timer or wait, or in the middle of a write."""
+        return isinstance(err, asyncio.CancelledError) or is_cancelled_exception(err)
+
+    async def _walk_and_finish(self) -> None:
+        """The run: walk the steps and write the batch's end. Cancelled in Temporal (the API
+        cancels this way, with the reason), it records that, then re-raises, so Temporal too
+        shows the run as Canceled."""
+        try:
+            await self._walk_steps()
+            await self._finish_batch()
+        except (asyncio.CancelledError, ActivityError) as err:
+            if not self._cancelled(err):
+                raise
+            self._end("cancelled", workflow.cancellation_reason() or "workflow cancelled")
+            await self._finish_batch()
+            raise
 
     async def _sleep_until(self, due: datetime, summary: str) -> bool:
         """True when ``due`` arrived; False when a signal changed things first."""

@@ -36,22 +36,12 @@ class SequenceWorkflow(PausableRun):
 
     @workflow.run
     async def run(self, inp: SequenceInput) -> SequenceProgress:
-        try:
-            await self._walk_steps()
-            await self._finish_batch()
-        except (asyncio.CancelledError, ActivityError) as err:
-            if not self._cancelled(err):
-                raise
-            # Cancelled in Temporal (the API cancels this way, with the reason): record it,
-            # then re-raise, so Temporal too shows the run as Canceled.
-            self._end("cancelled", workflow.cancellation_reason() or "workflow cancelled")
-            await self._finish_batch()
-            raise
+        await self._walk_and_finish()
         return self.progress()
 
-    @staticmethod
-    def _cancelled(err: BaseException) -> bool:
-        """A cancellation of this run: at a timer or wait, or in the middle of a write."""
+    def _cancelled(self, err: BaseException) -> bool:
+        """Runs that began before RECORD_CANCEL_DURING_WRITE end unrecorded when cancelled
+        in the middle of a write."""
         if isinstance(err, asyncio.CancelledError):
             return True
         return is_cancelled_exception(err) and workflow.patched(RECORD_CANCEL_DURING_WRITE)

@@ -1,7 +1,10 @@
 """Starting sequences and writing their tasks, against the raw Temporal floor.
 
 Both sides run on the same dev server, worker process and machine in the same run:
-- start:  POST /schedule-sequence/ over HTTP   vs  client.start_workflow of an empty workflow
+- start:  POST /schedule-sequence/ over HTTP (a preset, and a custom definition)  vs
+          client.start_workflow of an empty workflow
+- bulk:   one POST …/definitions/{id}/enroll/ of n contacts, to the job's completion (contacts/s)
+          vs the same starts' floor rate
 - write:  a workflow whose activity writes one task row  vs  one whose activity does nothing
 """
 
@@ -26,6 +29,8 @@ from nudge.core.models import Contact
 from nudge.platform.db import make_engine, make_session_factory, transaction
 from nudge.platform.migrate import upgrade
 from nudge.platform.owners import create_owner
+from nudge.sequences.definition_schemas import DefinitionIn
+from nudge.sequences.definitions import create_definition
 from nudge.tasks.payloads import NewTask
 from worker import build_worker
 
@@ -68,11 +73,24 @@ async def main(client: Client, n: int, concurrency: int) -> None:
     with transaction(sessions) as session:
         owner, key = create_owner(session, f"bench-{uuid.uuid4().hex[:6]}")
         contacts = [
-            Contact(owner_id=owner.id, external_id=f"b{i}", name=f"Contact {i}") for i in range(n)
+            Contact(owner_id=owner.id, external_id=f"b{i}", name=f"Contact {i}")
+            for i in range(3 * n)
         ]
         session.add_all(contacts)
         session.flush()
         owner_id, contact_ids = owner.id, [c.id for c in contacts]
+        # A custom sequence as users build them: a call, an email, a wait for its completion.
+        title = "{{ step_number }}/{{ step_count }} {{ contact_name }}"
+        definition_id = create_definition(session, owner.id, DefinitionIn.model_validate({
+            "name": "bench",
+            "steps": [
+                {"kind": "call", "wait": {"days": 1}, "anchor": "enrollment",
+                 "title_template": title},
+                {"kind": "email", "wait": {"days": 2}, "title_template": title},
+                {"kind": "todo", "wait": {"days": 1}, "anchor": "previous_completed",
+                 "title_template": title},
+            ],
+        })).id  # fmt: skip
 
     queue = f"bench-{uuid.uuid4()}"
     tasks = TaskActivities(sessions)
@@ -113,8 +131,37 @@ async def main(client: Client, n: int, concurrency: int) -> None:
                 )
                 assert resp.status_code == 201, resp.text
 
+            async def custom_start(i: int) -> None:
+                resp = await http.post(
+                    "/api/task-automation/schedule-sequence/",
+                    json={"contact_id": contact_ids[n + i], "definition_id": definition_id},
+                )
+                assert resp.status_code == 201, resp.text
+
             floor = await measure(n, concurrency, "raw start_workflow (floor)", floor_start)
             nudge = await measure(n, concurrency, "POST schedule-sequence", nudge_start)
+            custom = await measure(n, concurrency, "POST schedule-sequence (custom)", custom_start)
+
+            say("\nbulk enrollment (one request, to the job's completion)")
+            started = time.perf_counter()
+            resp = await http.post(
+                f"/api/task-automation/sequences/definitions/{definition_id}/enroll/",
+                json={"contact_ids": contact_ids[2 * n :]},
+            )
+            assert resp.status_code == 202, resp.text
+            job_url = (
+                f"/api/task-automation/sequences/definitions/{definition_id}/enroll-jobs/"
+                f"{resp.json()['job_id']}/"
+            )
+            for _ in range(12_000):  # 10 minutes at most
+                job = (await http.get(job_url)).json()
+                if job["status"] == "completed":
+                    break
+                await asyncio.sleep(0.05)
+            wall = time.perf_counter() - started
+            assert job["enrolled"] == n, job
+            bulk = {"rate": n / wall}
+            say(f"  {'bulk enroll':<34} {n} contacts in {wall:.1f} s  {bulk['rate']:7.1f}/s")
 
             say("\ntask writes (one workflow + one activity each, to completion)")
 
@@ -137,9 +184,11 @@ async def main(client: Client, n: int, concurrency: int) -> None:
     print(f"{'measurement':<28}{'p50':>8}{'p95':>8}{'throughput':>12}")
     for name, ours, base in (
         ("schedule a sequence", nudge, floor),
+        ("schedule a custom sequence", custom, floor),
         ("write a task", nudge_w, floor_w),
     ):
         print(
             f"{name:<28}{ours['p50'] / base['p50']:>7.2f}x{ours['p95'] / base['p95']:>7.2f}x"
             f"{ours['rate'] / base['rate']:>11.2f}x"
         )
+    print(f"{'bulk enrollment':<28}{'':>8}{'':>8}{bulk['rate'] / floor['rate']:>11.2f}x")

@@ -53,7 +53,9 @@ async def _load(
 
 def _consequence(editing: DefinitionOut, form: DefinitionForm) -> Consequence:
     current = [s.model_dump() for s in editing.steps]
-    return consequence(editing.running_enrollments, editing.version, current, form.draft())
+    return consequence(
+        editing.running_enrollments, editing.version, current, form.draft(), editing.exit_on
+    )
 
 
 async def _editor(
@@ -65,6 +67,7 @@ async def _editor(
     status_code: int = 200,
 ) -> HTMLResponse:
     contacts = await to_thread.run_sync(owner_contacts, sessions, page.owner.id)
+    form.show_exits(editing)
     context: dict[str, Any] = {
         "page": page,
         "form": form,
@@ -183,17 +186,17 @@ async def update(
     sessions: SessionsDep,
     client: ClientDep,
 ) -> Response:
-    """A new version when the steps changed; with apply_to_running=future_steps, its running
-    enrollments adopt the new steps they have not created yet (the notice says how many)."""
+    """A new version when the steps or the exit conditions changed; with
+    apply_to_running=future_steps, its running enrollments adopt the new steps they have not
+    created yet, and the new exit conditions (the notice says how many)."""
     editing = await _load(sessions, page.owner.id, definition_id)
     form = DefinitionForm.from_post(await request.form())
     body = form.checked()
     if body is not None:
         apply = form.values["apply"]
+        patch = as_patch(body, apply, editing.exit_on)
         try:
-            out = await changes.change(
-                client, sessions, page.owner.id, definition_id, as_patch(body, apply), apply
-            )
+            out = await changes.change(client, sessions, page.owner.id, definition_id, patch, apply)
         except Conflict as err:  # the new name is taken
             form.errors["name"] = err.message
         else:

@@ -1,8 +1,8 @@
 """The Sequences section of the web page over HTTP: built-in and own definitions listed, the
-step editor (errors beside each step's field, nothing saved when wrong, add / remove / move),
-the draft timeline, the live-edit consequence before saving and the migrated count after,
-enrolling one contact or several, an enrollment's steps, and another owner's definitions
-never shown nor reachable."""
+step editor (errors beside each step's field, nothing saved when wrong, add / remove / move,
+what ends an enrollment early ticked and saved), the draft timeline, the live-edit
+consequence before saving and the migrated count after, enrolling one contact or several, an
+enrollment's steps, and another owner's definitions never shown nor reachable."""
 
 import re
 import uuid
@@ -53,6 +53,18 @@ def editor(token: str, name: str, *steps: dict[str, str], **more: str) -> dict[s
     for step in steps:
         form.update(step)
     return {**form, **more}
+
+
+def exits(activities: list[str], statuses: list[str]) -> dict[str, Any]:
+    """The exit checkboxes ticked, as the browser posts them (with the field saying the form
+    had them)."""
+    return {"exits_shown": "1", "exit_activity": activities, "exit_status": statuses}
+
+
+def ticked(html: str) -> tuple[list[str], list[str]]:
+    """The exit checkboxes the page shows ticked: (activities, statuses)."""
+    found = re.findall(r'name="exit_(activity|status)" value="([^"]+)" checked', html)
+    return [v for k, v in found if k == "activity"], [v for k, v in found if k == "status"]
 
 
 def three_steps() -> list[dict[str, str]]:
@@ -383,3 +395,118 @@ async def test_progress_page_of_a_preset_and_never_of_another_owners(api, make_t
     assert re.search(r"<h2>Planned steps</h2>\s*<ol>(\s*<li>due [^<]+</li>){4}", mine.text)
     assert f'href="{BASE}/sequences/{runs[me.owner_id]}/progress"' in dashboard
     assert theirs.status_code == 404 and "Zed" not in theirs.text
+
+
+async def test_exit_conditions_ticked_are_saved(api, tenant):
+    async with signed_in(api, tenant) as (browser, token):
+        new = await browser.get(f"{BASE}/sequences/new")
+        assert "<legend>Ends early when</legend>" in new.text
+        assert ticked(new.text) == (["email_replied", "meeting_booked"], ["active", "lost"])
+        assert "> books a meeting</label>" in new.text  # in words; the value is the API's
+        copy = await browser.get(f"{BASE}/sequences/new?copy=1")  # a built-in's: the defaults
+        assert ticked(copy.text) == (["email_replied", "meeting_booked"], ["active", "lost"])
+
+        # meeting_booked and active unticked, form_submitted ticked.
+        form = editor(
+            token, "Exits", step_form(0), **exits(["email_replied", "form_submitted"], ["lost"])
+        )
+        created = await browser.post(f"{BASE}/sequences", data=form)
+        assert created.status_code == 303, created.text[:500]
+        did = re.search(r"definition=(\d+)", created.headers["location"])
+        assert did is not None
+        # Nothing ticked is allowed: only the steps end it.
+        bare = editor(token, "No exits", step_form(0), **exits([], []))
+        none = await browser.post(f"{BASE}/sequences", data=bare)
+        assert none.status_code == 303, none.text[:500]
+        bare_id = re.search(r"definition=(\d+)", none.headers["location"])
+        assert bare_id is not None
+        edit = await browser.get(f"{BASE}/sequences/{did.group(1)}/edit")
+    assert ticked(edit.text) == (["email_replied", "form_submitted"], ["lost"])
+    saved = await api.get(f"{DEFINITIONS}{did.group(1)}/", headers=auth(tenant))
+    assert saved.json()["exit_on"] == {
+        "activity_types": ["email_replied", "form_submitted"],
+        "statuses": ["lost"],
+    }
+    empty = await api.get(f"{DEFINITIONS}{bare_id.group(1)}/", headers=auth(tenant))
+    assert empty.json()["exit_on"] == {"activity_types": [], "statuses": []}
+
+
+async def test_editing_only_the_exit_conditions_makes_a_new_version(api, tenant):
+    steps = [api_step("a", "call", 1), api_step("b", "email", 2)]
+    exit_on = {"activity_types": ["meeting_booked", "email_replied"], "statuses": ["lost"]}
+    body = {"name": "Two", "steps": steps, "exit_on": exit_on}
+    made = await api.post(DEFINITIONS, json=body, headers=auth(tenant))
+    assert made.status_code == 201, made.text
+    did = made.json()["id"]
+    same = [
+        step_form(0, step_id="a", wait="1", title=steps[0]["title_template"]),
+        step_form(1, step_id="b", kind="email", wait="2", title=steps[1]["title_template"]),
+    ]
+    async with signed_in(api, tenant) as (browser, token):
+        page = await browser.get(f"{BASE}/sequences/{did}/edit")
+        assert ticked(page.text) == (["email_replied", "meeting_booked"], ["lost"])
+        unchanged = editor(
+            token, "Two", *same, **exits(["email_replied", "meeting_booked"], ["lost"])
+        )
+        changed = editor(token, "Two", *same, **exits(["email_replied"], ["active", "lost"]))
+
+        # What saving would do, before saving: said in words, the steps untouched.
+        preview = await browser.post(
+            f"{BASE}/sequences/preview", data={**changed, "definition_id": str(did)}
+        )
+        said = re.sub(r"\s+", " ", preview.text)
+        assert "0 running enrollments will end early on the new conditions" in said
+        assert "adopt the new step" not in said
+        calm = await browser.post(
+            f"{BASE}/sequences/preview", data={**unchanged, "definition_id": str(did)}
+        )
+        assert "No step differs from version 1" in calm.text
+
+        # The same conditions (in the page's order, not the API's) are no change.
+        kept = await browser.post(f"{BASE}/sequences/{did}", data=unchanged)
+        assert kept.status_code == 303 and "version=1" in kept.headers["location"]
+        saved = await browser.post(f"{BASE}/sequences/{did}", data=changed)
+        assert saved.status_code == 303, saved.text[:500]
+        assert "version=2" in saved.headers["location"]
+        # A form without the checkboxes (a page from before them) leaves them as they are.
+        renamed = await browser.post(f"{BASE}/sequences/{did}", data=editor(token, "Two!", *same))
+        assert renamed.status_code == 303 and "version=2" in renamed.headers["location"]
+    live = (await api.get(f"{DEFINITIONS}{did}/", headers=auth(tenant))).json()
+    assert live["version"] == 2 and live["name"] == "Two!"
+    assert live["exit_on"] == {"activity_types": ["email_replied"], "statuses": ["active", "lost"]}
+    assert [(st["id"], st["kind"], st["wait"]) for st in live["steps"]] == [
+        ("a", "call", {"days": 1}), ("b", "email", {"days": 2})
+    ]  # fmt: skip
+    assert live["steps"] == made.json()["steps"]
+
+
+async def test_a_tampered_exit_condition_is_an_error_beside_it(api, tenant, sessions):
+    definition = await define(api, tenant, "Guarded exits", [api_step("a", "call", 1)])
+    did = definition["id"]
+    async with signed_in(api, tenant) as (browser, token):
+        bad = editor(
+            token, "Tampered", step_form(0), **exits(["email_replied", "hacked"], ["lost"])
+        )
+        resp = await browser.post(f"{BASE}/sequences", data=bad)
+        assert owned_definitions(sessions, tenant.owner_id) == 1
+        edit = editor(token, "Guarded exits", step_form(0, step_id="a"),
+                      **exits(["email_replied"], ["<b>gone</b>"]))  # fmt: skip
+        edited = await browser.post(f"{BASE}/sequences/{did}", data=edit)
+        preview = await browser.post(f"{BASE}/sequences/preview", data=bad)
+    assert resp.status_code == 422 and "Nothing was saved" in resp.text
+    beside = re.search(
+        r'<fieldset class="exits" id="exit_on" aria-describedby="exit_on-error">\s*'
+        r"<legend>Ends early when</legend>\s*<input [^>]*>\s*"
+        r'<p class="field-error" id="exit_on-error" role="alert">([^<]*)</p>',
+        resp.text,
+    )
+    assert beside is not None, resp.text
+    assert "&#39;hacked&#39; is not an activity" in beside.group(1)
+    assert ticked(resp.text) == (["email_replied"], ["lost"])  # as posted, bar the bad one
+    assert resp.text.count('class="field-error"') == 1  # the one problem, and only there
+    assert edited.status_code == 422
+    assert "&lt;b&gt;gone&lt;/b&gt;" in edited.text and "is not a contact status" in edited.text
+    assert "<b>gone</b>" not in edited.text
+    assert "ends early when" in preview.text  # the preview names where the problem is
+    live = (await api.get(f"{DEFINITIONS}{did}/", headers=auth(tenant))).json()
+    assert live["version"] == 1 and live["exit_on"]["statuses"] == ["active", "lost"]

@@ -1,8 +1,8 @@
 """The sequence editor in a real browser (Debian Chromium) over the real API, dev server and
 worker: build a 3-step sequence (add, move and remove steps; kinds, waits, anchors, longest
 wait, templates), watch its timeline for a contact, see an invalid step's errors beside its
-fields with nothing saved, save it, enroll the contact and follow its steps; all under the
-page's Content-Security-Policy with nothing refused."""
+fields with nothing saved, untick one of what ends it early, save it, enroll the contact and
+follow its steps; all under the page's Content-Security-Policy with nothing refused."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -142,12 +142,24 @@ async def test_build_preview_save_enroll_and_follow_a_sequence(  # type: ignore[
 
     await step(page, 2).get_by_label("Wait", exact=True).fill("2")
     await step(page, 3).get_by_label("Title").fill("Connect with {{ contact_name }}")
+    # What ends it early: the defaults ticked; booking a meeting no longer does.
+    ends = page.get_by_role("group", name="Ends early when")
+    await expect(ends.get_by_label("replies to an email")).to_be_checked()
+    await ends.get_by_label("books a meeting").uncheck()
     await page.get_by_role("button", name="Create sequence").click()
     await expect(page.get_by_role("status")).to_have_text("Sequence created.")
     row = page.locator(f"tr.definition[data-definition='{NAME}']")
     await expect(row.locator("td[data-label='Version']")).to_have_text("1")
     await expect(row.locator("td[data-label='Steps']")).to_have_text("3")
     assert definitions(sessions, tenant.owner_id) == 1
+    with sessions() as s:
+        saved = s.scalar(
+            select(SequenceDefinition).where(SequenceDefinition.owner_id == tenant.owner_id)
+        )
+        assert saved is not None
+        assert (saved.exit_activity_types, saved.exit_statuses) == (
+            ["email_replied"], ["active", "lost"]
+        )  # fmt: skip
 
     # Enroll the contact, then follow its three steps.
     await row.get_by_role("link", name=f"Enroll contacts in {NAME}").click()

@@ -1,7 +1,6 @@
 """Activities of bulk enrollment: resolve a job's contacts, start a page of enrollments."""
 
 import asyncio
-from datetime import date
 from typing import Final
 
 from anyio import to_thread
@@ -14,10 +13,11 @@ from nudge.core.models import EnrollJob
 from nudge.core.vocabulary import EnrollOutcome
 from nudge.sequences import enroll
 from nudge.sequences.batches import job_batch
+from nudge.sequences.enroll import Settled
 from nudge.sequences.payloads import EnrollPage, JobStatus, PageResult
 from nudge.sequences.start import schedule_sequence
 
-IN_FLIGHT: Final = 10  # starts at once within a page
+IN_FLIGHT: Final = 20  # starts at once within a page
 
 
 class EnrollActivities:
@@ -31,13 +31,15 @@ class EnrollActivities:
 
     @activity.defn
     async def enroll_page(self, page: EnrollPage) -> PageResult:
-        """Start the next page of enrollments, each settled in its own row as it goes."""
+        """Start the next page of enrollments, then settle the page's rows in one transaction
+        (a retry after a crash between the two finds its starts by their batches)."""
         job = await to_thread.run_sync(self._job, page.job_id)
         if job is None:  # deleted with its definition: nothing left to do
             return PageResult(started=0, pending=0, limited=False)
         contacts = await to_thread.run_sync(enroll.reserve, self.sessions, page.job_id, page.day)
         gate = asyncio.Semaphore(IN_FLIGHT)
-        await asyncio.gather(*(self._one(job, c, page.day, gate) for c in contacts))
+        settled = await asyncio.gather(*(self._one(job, c, gate) for c in contacts))
+        await to_thread.run_sync(enroll.settle, self.sessions, job.id, settled, page.day)
         left = await to_thread.run_sync(enroll.pending, self.sessions, page.job_id)
         # Only a limit really used up waits for tomorrow (contacts already enrolled, skipped
         # or failed don't count against it).
@@ -57,9 +59,7 @@ class EnrollActivities:
                 session.expunge(job)
             return job
 
-    async def _one(
-        self, job: EnrollJob, contact_id: int, day: date, gate: asyncio.Semaphore
-    ) -> None:
+    async def _one(self, job: EnrollJob, contact_id: int, gate: asyncio.Semaphore) -> Settled:
         outcome: EnrollOutcome
         reason: str | None
         batch: int | None
@@ -92,17 +92,7 @@ class EnrollActivities:
                 outcome, reason, batch = "skipped", "contact no longer exists", None
             except NudgeError as err:
                 outcome, reason, batch = "failed", str(err), None
-        await to_thread.run_sync(
-            lambda: enroll.settle(
-                self.sessions,
-                job.id,
-                contact_id,
-                outcome,
-                reason=reason,
-                batch_id=batch,
-                day=day if outcome == "enrolled" else None,
-            )
-        )
+        return Settled(contact_id, outcome, reason, batch)
 
     @activity.defn
     async def set_enroll_status(self, update: JobStatus) -> None:

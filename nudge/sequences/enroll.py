@@ -6,7 +6,7 @@ outcome, written once, so a retried page or a re-sent request enrolls nobody twi
 import hashlib
 import json
 from datetime import date
-from typing import Final
+from typing import Final, NamedTuple
 
 from anyio import to_thread
 from sqlalchemy import ColumnElement, func, select, update
@@ -236,31 +236,45 @@ def limit_reached(sessions: sessionmaker[Session], job_id: int, day: date) -> bo
         return job is not None and quota(session, job.owner_id, day) == 0
 
 
-def settle(
-    sessions: sessionmaker[Session],
-    job_id: int,
-    contact_id: int,
-    outcome: EnrollOutcome,
-    *,
-    reason: str | None = None,
-    batch_id: int | None = None,
-    day: date | None = None,
-) -> None:
+class Settled(NamedTuple):
+    contact_id: int
+    outcome: EnrollOutcome
+    reason: str | None
+    batch_id: int | None
+
+
+def settle(sessions: sessionmaker[Session], job_id: int, settled: list[Settled], day: date) -> None:
+    """Write a page's outcomes, once each (a row already settled stays as it was). An
+    enrolled contact keeps the day it was reserved for (`day` if it had none); any other
+    outcome frees it for someone else."""
     with transaction(sessions) as session:
-        session.execute(
-            update(EnrollJobItem)
-            .where(
-                EnrollJobItem.job_id == job_id,
-                EnrollJobItem.contact_id == contact_id,
-                EnrollJobItem.outcome == "pending",
+        for one in settled:
+            values: dict[str, object] = {
+                "outcome": one.outcome,
+                "reason": one.reason[:500] if one.reason else None,
+                "batch_id": one.batch_id,
+            }
+            if one.outcome != "enrolled":
+                values["day"] = None
+            session.execute(
+                update(EnrollJobItem)
+                .where(
+                    EnrollJobItem.job_id == job_id,
+                    EnrollJobItem.contact_id == one.contact_id,
+                    EnrollJobItem.outcome == "pending",
+                )
+                .values(**values)
             )
-            .values(
-                outcome=outcome,
-                reason=reason[:500] if reason else None,
-                batch_id=batch_id,
-                day=day.isoformat() if day and outcome == "enrolled" else None,
-            )
-        )
+            if one.outcome == "enrolled":
+                session.execute(
+                    update(EnrollJobItem)
+                    .where(
+                        EnrollJobItem.job_id == job_id,
+                        EnrollJobItem.contact_id == one.contact_id,
+                        EnrollJobItem.day.is_(None),
+                    )
+                    .values(day=day.isoformat())
+                )
 
 
 def pending(sessions: sessionmaker[Session], job_id: int) -> int:

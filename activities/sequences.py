@@ -1,15 +1,13 @@
 """Activities of custom sequence enrollments. Each one is safe to run twice."""
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from activities.tasks import logged
-from nudge.core.errors import CONTACT_GONE, TEMPLATE_PROBLEM, permanent
+from activities.tasks import begin_run, logged, run_contact
+from nudge.core.errors import TEMPLATE_PROBLEM, permanent
 from nudge.core.ids import defined_step_key
-from nudge.core.models import Contact, Task, TaskBatch
+from nudge.core.models import Task
 from nudge.core.templating import TemplateProblem
-from nudge.platform.db import transaction
 from nudge.sequences.batches import defined_batch
 from nudge.sequences.render import render_step
 from nudge.sequences.steps import (
@@ -28,37 +26,28 @@ class DefinedSequenceActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
-    def _contact(self, session: Session, owner_id: int, contact_id: int) -> Contact:
-        contact = session.scalar(
-            select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner_id)
-        )
-        if contact is None:
-            raise permanent(CONTACT_GONE, f"contact {contact_id} no longer exists")
-        return contact
-
     @activity.defn
     def begin_defined_sequence(self, inp: DefinedSequenceInput) -> ContactCard:
-        """The contact exists; the run's batch row too (the API writes it first, but drops
-        it when a start's outcome was unclear)."""
-        with transaction(self.sessions) as session:
-            contact = self._contact(session, inp.owner_id, inp.contact_id)
-            if session.get(TaskBatch, inp.batch_id) is None:
-                session.add(
-                    defined_batch(
-                        contact,
-                        inp.snapshot,
-                        inp.start_delay_hours,
-                        batch_id=inp.batch_id,
-                        job_id=inp.enroll_job_id,
-                    )
-                )
-            return ContactCard(name=contact.name, email=contact.email)
+        """The contact to address; its batch row written back if missing (begin_run)."""
+        return begin_run(
+            self.sessions,
+            inp.owner_id,
+            inp.contact_id,
+            inp.batch_id,
+            lambda contact: defined_batch(
+                contact,
+                inp.snapshot,
+                inp.start_delay_hours,
+                batch_id=inp.batch_id,
+                job_id=inp.enroll_job_id,
+            ),
+        )
 
     @activity.defn
     def create_defined_step(self, spec: DefinedStepTask) -> CreatedTask:
         """One task per enrollment and step id, rendered from the step's templates."""
         with self.sessions() as session:
-            contact = self._contact(session, spec.owner_id, spec.contact_id)
+            contact = run_contact(session, spec.owner_id, spec.contact_id)
         try:
             rendered = render_step(
                 spec.step,

@@ -1,5 +1,7 @@
 """Activities that write tasks and batches. Each one is safe to run twice."""
 
+from collections.abc import Callable
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
@@ -25,6 +27,33 @@ def logged(result: CreatedTask, new: NewTask) -> CreatedTask:
     return result
 
 
+def run_contact(session: Session, owner_id: int, contact_id: int) -> Contact:
+    """The contact a run addresses; a permanent CONTACT_GONE once it is deleted."""
+    contact = session.scalar(
+        select(Contact).where(Contact.id == contact_id, Contact.owner_id == owner_id)
+    )
+    if contact is None:
+        raise permanent(CONTACT_GONE, f"contact {contact_id} no longer exists")
+    return contact
+
+
+def begin_run(
+    sessions: sessionmaker[Session],
+    owner_id: int,
+    contact_id: int,
+    batch_id: int,
+    batch: Callable[[Contact], TaskBatch],
+) -> ContactCard:
+    """A sequence run's first activity: the contact to address, and its batch row, written
+    back from `batch` if missing (the API writes it first, but drops it when a start's
+    outcome was unclear)."""
+    with transaction(sessions) as session:
+        contact = run_contact(session, owner_id, contact_id)
+        if session.get(TaskBatch, batch_id) is None:
+            session.add(batch(contact))
+        return ContactCard(name=contact.name, email=contact.email)
+
+
 class TaskActivities:
     """Sync activities (run in the worker's thread pool) over one session factory."""
 
@@ -33,27 +62,20 @@ class TaskActivities:
 
     @activity.defn
     def begin_sequence(self, inp: SequenceInput) -> ContactCard:
-        """The contact to address; also makes sure the run's batch row exists (the API
-        writes it first, but drops it when a start's outcome was unclear)."""
-        with transaction(self.sessions) as session:
-            contact = session.scalar(
-                select(Contact).where(
-                    Contact.id == inp.contact_id, Contact.owner_id == inp.owner_id
-                )
-            )
-            if contact is None:
-                raise permanent(CONTACT_GONE, f"contact {inp.contact_id} no longer exists")
-            if session.get(TaskBatch, inp.batch_id) is None:
-                session.add(
-                    sequence_batch(
-                        contact,
-                        inp.sequence_type,
-                        inp.start_delay_hours,
-                        batch_id=inp.batch_id,
-                        job_id=inp.enroll_job_id,
-                    )
-                )
-            return ContactCard(name=contact.name, email=contact.email)
+        """The contact to address; its batch row written back if missing (begin_run)."""
+        return begin_run(
+            self.sessions,
+            inp.owner_id,
+            inp.contact_id,
+            inp.batch_id,
+            lambda contact: sequence_batch(
+                contact,
+                inp.sequence_type,
+                inp.start_delay_hours,
+                batch_id=inp.batch_id,
+                job_id=inp.enroll_job_id,
+            ),
+        )
 
     @activity.defn
     def create_task(self, new: NewTask) -> CreatedTask:
@@ -72,9 +94,7 @@ class TaskActivities:
     def create_cadence_task(self, spec: CadenceTask) -> CreatedTask:
         """One task per occurrence: the key holds the occurrence's date."""
         with self.sessions() as session:
-            contact = session.get(Contact, spec.contact_id)
-        if contact is None or contact.owner_id != spec.owner_id:
-            raise permanent(CONTACT_GONE, "contact no longer exists")
+            contact = run_contact(session, spec.owner_id, spec.contact_id)
         values = {"contact_name": contact.name, "cadence": spec.cadence}
         if contact.email:
             values["contact_email"] = contact.email

@@ -74,19 +74,8 @@ class DefinedSequenceWorkflow(PausableRun):
         return None
 
     async def _walk_steps(self) -> None:
-        try:
-            await workflow.execute_activity_method(
-                DefinedSequenceActivities.begin_defined_sequence,
-                self._inp,
-                start_to_close_timeout=WRITE_TIMEOUT,
-                retry_policy=WRITE_RETRY,
-                summary="Load contact, check batch",
-            )
-        except ActivityError as err:
-            if failure_kind(err) == CONTACT_GONE:
-                self._end("stopped", "contact deleted")
-                return
-            raise
+        if await self._begin(DefinedSequenceActivities.begin_defined_sequence, self._inp) is None:
+            return
         while self._state not in TERMINAL:
             if self._state == "paused":
                 await workflow.wait_condition(lambda: self._state != "paused")

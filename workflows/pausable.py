@@ -7,17 +7,19 @@ these signal handlers through it. Moving them here changed no command either wor
 issues, which the recorded histories replay to prove."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
+    from nudge.core.errors import CONTACT_GONE, failure_kind
     from nudge.core.signals import BadSignal, UnreadSignals, no_input, optional_reason
     from nudge.core.vocabulary import BatchEnd, SequenceState
-    from nudge.tasks.payloads import BatchOutcome
+    from nudge.tasks.payloads import BatchOutcome, ContactCard
     from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
 
 # The states a sequence ends in, as its batch records them.
@@ -56,6 +58,25 @@ class PausableRun:
     def _cancelled(self, err: BaseException) -> bool:
         """A cancellation of this run: at a timer or wait, or in the middle of a write."""
         return isinstance(err, asyncio.CancelledError) or is_cancelled_exception(err)
+
+    async def _begin(
+        self, begin: Callable[[Any, Any], ContactCard], inp: object
+    ) -> ContactCard | None:
+        """The run's first activity: its contact (returned), its batch row; None when the
+        contact is gone, which ends the run as stopped."""
+        try:
+            return await workflow.execute_activity_method(
+                begin,
+                inp,
+                start_to_close_timeout=WRITE_TIMEOUT,
+                retry_policy=WRITE_RETRY,
+                summary="Load contact, check batch",
+            )
+        except ActivityError as err:
+            if failure_kind(err) == CONTACT_GONE:
+                self._end("stopped", "contact deleted")
+                return None
+            raise
 
     async def _walk_and_finish(self) -> None:
         """The run: walk the steps and write the batch's end. Cancelled in Temporal (the API

@@ -5,12 +5,11 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, is_cancelled_exception
+from temporalio.exceptions import is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
     from nudge.core.contact_events import ContactEvent, ends_sequence
-    from nudge.core.errors import CONTACT_GONE, failure_kind
     from nudge.core.ids import sequence_step_key
     from nudge.core.signals import BadSignal, one_object
     from nudge.sequences.payloads import PlannedStep, SequenceInput, SequenceProgress
@@ -48,19 +47,9 @@ class SequenceWorkflow(PausableRun):
 
     async def _walk_steps(self) -> None:
         inp = self._inp
-        try:
-            contact = await workflow.execute_activity_method(
-                TaskActivities.begin_sequence,
-                inp,
-                start_to_close_timeout=WRITE_TIMEOUT,
-                retry_policy=WRITE_RETRY,
-                summary="Load contact, check batch",
-            )
-        except ActivityError as err:
-            if failure_kind(err) == CONTACT_GONE:
-                self._end("stopped", "contact deleted")
-                return
-            raise
+        contact = await self._begin(TaskActivities.begin_sequence, inp)
+        if contact is None:
+            return
         total = len(self._base_due)
         offsets = SEQUENCE_PRESETS[inp.sequence_type]
         while self._state not in TERMINAL and len(self._created_due) < total:

@@ -63,32 +63,26 @@ def _open_batch(
             if definition.preset is not None:
                 sequence_type = definition.preset  # type: ignore[assignment]
                 definition = None
-        if definition is None:
+        snap = snapshot(session, definition) if definition is not None else None
+        if snap is None:
             batch = sequence_batch(contact, sequence_type, start_delay_hours, job_id=job_id)
-            session.add(batch)
-            session.flush()
-            preset = SequenceInput(
-                owner_id=owner_id,
-                contact_id=contact_id,
-                batch_id=batch.id,
-                sequence_type=sequence_type,
-                start_delay_hours=start_delay_hours,
-                enroll_job_id=job_id,
-            )
-            return _Opened(batch.id, batch.workflow_id, contact.name, preset=preset)
-        snap = snapshot(session, definition)
-        batch = defined_batch(contact, snap, start_delay_hours, job_id=job_id)
+        else:
+            batch = defined_batch(contact, snap, start_delay_hours, job_id=job_id)
         session.add(batch)
         session.flush()
-        defined = DefinedSequenceInput(
-            owner_id=owner_id,
-            contact_id=contact_id,
-            batch_id=batch.id,
-            snapshot=snap,
-            start_delay_hours=start_delay_hours,
-            enroll_job_id=job_id,
-        )
-        return _Opened(batch.id, batch.workflow_id, contact.name, defined=defined)
+        opened = _Opened(batch.id, batch.workflow_id, contact.name)
+        run = {
+            "owner_id": owner_id,
+            "contact_id": contact_id,
+            "batch_id": batch.id,
+            "start_delay_hours": start_delay_hours,
+            "enroll_job_id": job_id,
+        }
+        if snap is None:
+            opened.preset = SequenceInput(**run, sequence_type=sequence_type)
+        else:
+            opened.defined = DefinedSequenceInput(**run, snapshot=snap)
+        return opened
 
 
 def _drop_batch(sessions: sessionmaker[Session], batch_id: int) -> None:

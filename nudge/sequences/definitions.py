@@ -273,16 +273,13 @@ def change_definition(
         definition.name = body.name
     if body.description is not None:
         definition.description = body.description
-    steps = current_steps(session, definition)
-    if body.steps is not None:
-        steps = stored_steps(body.steps)
-    exits = (list(definition.exit_activity_types), list(definition.exit_statuses))
+    current = current_steps(session, definition)
+    steps = current if body.steps is None else stored_steps(body.steps)
+    stored_exits = (list(definition.exit_activity_types), list(definition.exit_statuses))
+    exits = stored_exits
     if body.exit_on is not None:
         exits = (list(body.exit_on.activity_types), list(body.exit_on.statuses))
-    changed = steps != current_steps(session, definition) or exits != (
-        definition.exit_activity_types,
-        definition.exit_statuses,
-    )
+    changed = steps != current or exits != stored_exits
     if changed:
         definition.version += 1
         definition.exit_activity_types, definition.exit_statuses = exits

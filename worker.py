@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from activities.calendar import CalendarActivities
 from activities.campaigns import CampaignActivities
 from activities.enroll import EnrollActivities
 from activities.periodic import PeriodicActivities
@@ -70,6 +71,7 @@ def build_worker(
         DefinedSequenceActivities(sessions),
         EnrollActivities(client, sessions, task_queue),
     )
+    calendar = CalendarActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue,
@@ -97,6 +99,7 @@ def build_worker(
             enrolling.prepare_enroll_job,
             enrolling.enroll_page,
             enrolling.set_enroll_status,
+            calendar.place_due,
         ],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,

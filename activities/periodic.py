@@ -2,7 +2,7 @@
 
 import asyncio
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 from anyio import to_thread
 from sqlalchemy import exists, select
@@ -10,11 +10,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
+from nudge.calendar.placing import placer_for
+from nudge.calendar.snapshots import calendar_snapshot
+from nudge.calendar.timing import CalendarSnapshot
 from nudge.campaigns.payloads import EnrollmentInput
 from nudge.campaigns.starts import start_enrollment
 from nudge.campaigns.steps import step_specs
 from nudge.core.ids import overdue_key
-from nudge.core.models import Contact, CrmEvent, Enrollment, Notification, Rule, Task, TaskBatch
+from nudge.core.models import (
+    Campaign,
+    Contact,
+    CrmEvent,
+    Enrollment,
+    Notification,
+    Rule,
+    Task,
+    TaskBatch,
+    utcnow,
+)
 from nudge.core.templating import MAX_DESCRIPTION, MAX_TITLE, TemplateProblem, render
 from nudge.core.vocabulary import OVERDUE_SOURCE
 from nudge.periodic.payloads import SweepPage, SweepResult
@@ -23,6 +36,7 @@ from nudge.recurring.payloads import RecurringInput
 from nudge.recurring.starts import start_or_reshape_recurring, stop_recurring_workflow
 from nudge.reminders.starts import start_reminder
 from nudge.rules.events import finish_unprocessed
+from nudge.rules.render import placed, timing
 from nudge.tasks.ended import batch_end, record_end
 from nudge.tasks.payloads import NewTask
 from nudge.tasks.writer import write_task_once
@@ -31,6 +45,17 @@ from nudge.tasks.writer import write_task_once
 FORGOTTEN_AFTER = timedelta(hours=1)
 # Temporal describe calls in flight at once while closing ended batches (a page is 500).
 DESCRIBES_AT_ONCE = 20
+
+
+def _placement(session: Session, owner_id: int, campaign_id: int) -> dict[str, Any]:
+    """A placed campaign's enrollment restarted: the owner's calendar as it is now."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.placement == "anytime":
+        return {}
+    return {
+        "placement": campaign.placement,
+        "calendar": calendar_snapshot(session, owner_id, utcnow()),
+    }
 
 
 class PeriodicActivities:
@@ -81,6 +106,11 @@ class PeriodicActivities:
                 .limit(1)
             )
             contact = session.get(Contact, task.contact_id) if task.contact_id else None
+            due = page.now
+            if rule is not None and placed(rule):  # the escalation lands in working hours
+                due = timing(rule, page.now, placer_for(session, task.owner_id, contact, page.now))[
+                    1
+                ]
         title, description = f"Overdue: {task.title}"[:MAX_TITLE], task.description
         if rule is not None:
             values = {"rule_name": rule.name, "due_date": f"{task.due_at:%Y-%m-%d %H:%M UTC}"}
@@ -103,10 +133,18 @@ class PeriodicActivities:
                 title=title,
                 description=description,
                 priority="urgent",
-                due_at=page.now,
+                due_at=due,
             ),
         )
         return written.created
+
+    def _calendars(self, contacts: list[Contact]) -> dict[int, CalendarSnapshot]:
+        """Owners' calendars, for the placed cadences the reconcile may have to start (one
+        running keeps its own: a reshape never swaps it)."""
+        owners = {c.owner_id for c in contacts if c.cadence_placement not in (None, "anytime")}
+        now = utcnow()
+        with self.sessions() as session:
+            return {owner: calendar_snapshot(session, owner, now) for owner in owners}
 
     @activity.defn
     async def remind_due(self, page: SweepPage) -> SweepResult:
@@ -164,6 +202,7 @@ class PeriodicActivities:
                 )
 
         contacts = await to_thread.run_sync(with_cadence)
+        calendars = await to_thread.run_sync(self._calendars, contacts)
         handles = await asyncio.gather(
             *(
                 start_or_reshape_recurring(
@@ -173,6 +212,8 @@ class PeriodicActivities:
                         owner_id=c.owner_id,
                         contact_id=c.id,
                         cadence=c.cadence,
+                        placement=c.cadence_placement or "anytime",
+                        calendar=calendars.get(c.owner_id),
                     ),
                     c.name,
                 )
@@ -240,6 +281,7 @@ class PeriodicActivities:
                         enrollment_id=e.id,
                         batch_id=e.batch_id,
                         steps=step_specs(session, e.campaign_id),
+                        **_placement(session, e.owner_id, e.campaign_id),
                     )
                     for e in rows
                 ]

@@ -1,18 +1,19 @@
 """Rule activities: a firing (re-check, render, write, count in one go), and a time rule's run."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from nudge.calendar.placing import placer_for
 from nudge.core.ids import time_rule_key
 from nudge.core.models import Contact, Rule, RuleFiring, Task, utcnow
 from nudge.core.templating import TemplateProblem
 from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.rules.payloads import FiringOutcome
-from nudge.rules.render import event_context, render_task
+from nudge.rules.render import event_context, placed, render_task, timing
 from nudge.tasks.payloads import NewTask
 from nudge.tasks.writer import insert_task, write_task_once
 
@@ -142,9 +143,14 @@ class TimeRuleActivities:
         return sum(self._one(rule, contact, run_at) for contact in contacts)
 
     def _one(self, rule: Rule, contact: Contact, run_at: datetime) -> bool:
+        due = run_at
+        if placed(rule):  # by the calendar, in the contact's zone where the rule says so
+            with self.sessions() as session:
+                place = placer_for(session, rule.owner_id, contact, datetime.now(UTC))
+                due = timing(rule, run_at, place)[1]
         try:
             rendered = render_task(
-                rule, event_context(contact), create_at=run_at, due_at=run_at, reminder_at=None
+                rule, event_context(contact), create_at=run_at, due_at=due, reminder_at=None
             )
         except TemplateProblem:
             return False
@@ -160,7 +166,7 @@ class TimeRuleActivities:
                 title=rendered.title,
                 description=rendered.description,
                 priority=rendered.priority,
-                due_at=run_at,
+                due_at=due,
             ),
         )
         return written.created

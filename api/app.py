@@ -21,6 +21,7 @@ from api import (
 from api.routes import (
     account,
     batches,
+    calendar,
     campaigns,
     contacts,
     definitions,
@@ -101,6 +102,7 @@ def create_app(
         stats,
         campaigns,
         account,
+        calendar,
     ):
         app.include_router(module.router)
     pages.install(app)

@@ -8,12 +8,15 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.campaigns import CampaignActivities
     from activities.tasks import TaskActivities
+    from nudge.calendar.payloads import CalendarChange, PlaceRequest
+    from nudge.calendar.timing import DEFAULT_CALENDAR, Wait
     from nudge.campaigns.payloads import EnrollmentInput, EnrollmentProgress
     from nudge.core.contact_events import ContactEvent, ends_sequence
     from nudge.core.signals import BadSignal, UnreadSignals, one_object, optional_reason
     from nudge.core.vocabulary import BatchEnd
     from nudge.tasks.payloads import BatchOutcome
     from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
+    from workflows.timing import place_due
 
 
 @workflow.defn
@@ -31,6 +34,20 @@ class CampaignEnrollmentWorkflow:
         due = workflow.info().workflow_start_time
         for step in sorted(inp.steps, key=lambda s: s.order):
             due = due + timedelta(days=step.delay_days)
+            if self._inp.placement != "anytime":  # the next step counts from this placed one
+                due = (
+                    await place_due(
+                        PlaceRequest(
+                            owner_id=inp.owner_id,
+                            contact_id=inp.contact_id,
+                            anchor=due,
+                            wait=Wait(hours=0),
+                            placement=self._inp.placement,
+                            calendar=self._inp.calendar or DEFAULT_CALENDAR,
+                        ),
+                        f"Step {step.order}: place its due time",
+                    )
+                ).due_at
             self._next = due
             wait = (due - workflow.now()).total_seconds()
             if wait > 0:
@@ -76,6 +93,16 @@ class CampaignEnrollmentWorkflow:
         reason = ends_sequence(event)
         if reason and self._stop is None:
             self._stop = ("stopped", reason)
+
+    @workflow.signal
+    def adopt_calendar(self, *payload: object) -> None:
+        """The owner's calendar changed and said so: steps not yet placed use the new one."""
+        try:
+            change = one_object(payload, CalendarChange)
+        except BadSignal as err:
+            self._unread.add("adopt_calendar", err)
+            return
+        self._inp = self._inp.model_copy(update={"calendar": change.calendar})
 
     @workflow.signal
     def cancel(self, *payload: object) -> None:

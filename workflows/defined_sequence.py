@@ -13,6 +13,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.sequences import DefinedSequenceActivities
+    from nudge.calendar.payloads import CalendarChange, PlaceRequest
+    from nudge.calendar.timing import DEFAULT_CALENDAR
     from nudge.core.contact_events import ContactEvent
     from nudge.core.errors import CONTACT_GONE, TEMPLATE_PROBLEM, failure_kind
     from nudge.core.signals import (
@@ -34,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.pausable import MAX_REASON, TERMINAL, PausableRun
     from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
+    from workflows.timing import place_due
 
 # While a step waits for the previous task's completion, the completion signal is the fast
 # path; a slow look at the task covers a signal the API could not send (it died between its
@@ -116,7 +119,21 @@ class DefinedSequenceWorkflow(PausableRun):
                 record.anchor_at = anchor
         if record.due_now:  # its max_wait passed: due at that moment
             return record.anchor_at
-        return record.anchor_at + timedelta(hours=step.wait_hours) + self._shift(step, record)
+        if not step.placed:
+            return record.anchor_at + timedelta(hours=step.wait_hours) + self._shift(step, record)
+        placed = await place_due(
+            PlaceRequest(
+                owner_id=self._inp.owner_id,
+                contact_id=self._inp.contact_id,
+                anchor=record.anchor_at + self._shift(step, record),
+                wait=step.wait(),
+                placement=step.placement,
+                calendar=self._inp.calendar or DEFAULT_CALENDAR,
+            ),
+            f"Step {i + 1}: place its due time ({step.placement})",
+        )
+        record.placement_reason = placed.reason
+        return placed.due_at
 
     def _previous_due(self, i: int) -> datetime:
         for step in reversed(self._def.steps[:i]):
@@ -273,6 +290,24 @@ class DefinedSequenceWorkflow(PausableRun):
         self._migrations = [*self._migrations, migration][-MAX_MIGRATIONS_KEPT:]
         self._changes += 1
 
+    @workflow.signal
+    def adopt_calendar(self, *payload: object) -> None:
+        """The owner's calendar changed and said so for running enrollments: steps not placed
+        yet are placed by the new one (a waiting one is placed again)."""
+        try:
+            change = one_object(payload, CalendarChange)
+        except BadSignal as err:
+            self._unread.add("adopt_calendar", err)
+            return
+        if self._state in TERMINAL or change.calendar == self._inp.calendar:
+            return
+        self._inp = self._inp.model_copy(update={"calendar": change.calendar})
+        for step in self._def.steps:
+            record = self._records[step.id]
+            if step.placed and record.state in ("pending", "waiting"):
+                record.due_at = None
+        self._changes += 1
+
     @workflow.query
     def progress(self) -> DefinedProgress:
         steps = self._def.steps
@@ -286,6 +321,7 @@ class DefinedSequenceWorkflow(PausableRun):
                 due_at=due[i],
                 task_id=self._records[s.id].task_id,
                 reason=self._records[s.id].reason,
+                placement_reason=self._records[s.id].placement_reason,
             )
             for i, s in enumerate(steps)
         ]

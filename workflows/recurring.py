@@ -8,6 +8,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
+    from nudge.calendar.payloads import CalendarChange, PlaceRequest
+    from nudge.calendar.timing import DEFAULT_CALENDAR, Wait
     from nudge.core.contact_events import ContactEvent, ends_cadence
     from nudge.core.errors import PERMANENT, failure_kind, failure_message
     from nudge.core.signals import BadSignal, UnreadSignals, one_object, optional_reason
@@ -19,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         RecurringProgress,
     )
     from workflows.policies import WRITE_RETRY, WRITE_TIMEOUT
+    from workflows.timing import place_due
 
 CYCLES_PER_RUN = 100
 
@@ -34,12 +37,15 @@ class RecurringWorkflow:
         self._changes = 0
         self._stop_reason: str | None = None
         self._unread = UnreadSignals()
+        self._placed_due: datetime | None = None
 
     @workflow.run
     async def run(self, inp: RecurringInput) -> RecurringProgress:
         while self._stop_reason is None:
-            due = self._next_due()
             seen = self._changes
+            due = self._next_due()
+            if self._inp.placement != "anytime":
+                due = await self._placed(due)
             wait = (due - workflow.now()).total_seconds()
             if wait > 0:
 
@@ -70,6 +76,23 @@ class RecurringWorkflow:
     def _next_due(self) -> datetime:
         assert self._inp.anchor is not None
         return occurrence(self._inp.anchor, self._inp.cadence, self._inp.done + 1)
+
+    async def _placed(self, due: datetime) -> datetime:
+        """The cadence's date, placed by the calendar (the next one still counts from the
+        anchor, so one check-in moved to Monday doesn't drag the rest)."""
+        placed = await place_due(
+            PlaceRequest(
+                owner_id=self._inp.owner_id,
+                contact_id=self._inp.contact_id,
+                anchor=due,
+                wait=Wait(hours=0),
+                placement=self._inp.placement,
+                calendar=self._inp.calendar or DEFAULT_CALENDAR,
+            ),
+            f"Place the {self._inp.cadence} check-in due {due:%Y-%m-%d}",
+        )
+        self._placed_due = placed.due_at
+        return placed.due_at
 
     async def _make_task(self, due: datetime) -> bool:
         try:
@@ -106,7 +129,16 @@ class RecurringWorkflow:
             self._unread.add("change_cadence", err)
             return
         template = change.template or self._inp.template
-        if change.cadence == self._inp.cadence and template == self._inp.template:
+        placement = change.placement or self._inp.placement
+        # A reshape never swaps the calendar a running cadence has (adopt_calendar does).
+        calendar = self._inp.calendar or change.calendar
+        if (change.cadence, template) == (self._inp.cadence, self._inp.template):
+            if (placement, calendar) != (self._inp.placement, self._inp.calendar):
+                # Where check-ins land changed, not their rhythm: the count goes on.
+                self._inp = self._inp.model_copy(
+                    update={"placement": placement, "calendar": calendar}
+                )
+                self._changes += 1
             return
         self._inp = self._inp.model_copy(
             update={
@@ -114,9 +146,23 @@ class RecurringWorkflow:
                 "template": template,
                 "anchor": workflow.now(),
                 "done": 0,
+                "placement": placement,
+                "calendar": calendar,
             }
         )
         self._changes += 1
+
+    @workflow.signal
+    def adopt_calendar(self, *payload: object) -> None:
+        """The owner's calendar changed and said so for running cadences."""
+        try:
+            change = one_object(payload, CalendarChange)
+        except BadSignal as err:
+            self._unread.add("adopt_calendar", err)
+            return
+        if change.calendar != self._inp.calendar:
+            self._inp = self._inp.model_copy(update={"calendar": change.calendar})
+            self._changes += 1
 
     @workflow.signal
     def stop(self, *payload: object) -> None:
@@ -138,6 +184,14 @@ class RecurringWorkflow:
         if reason:
             self._stop(reason)
 
+    def _next_shown(self) -> datetime:
+        """The next check-in: placed once the workflow has placed it, else its cadence date."""
+        raw = self._next_due()
+        if self._inp.placement != "anytime" and self._placed_due is not None:
+            if self._placed_due >= raw:
+                return self._placed_due
+        return raw
+
     def _stop(self, reason: str) -> None:
         if self._stop_reason is None:
             self._stop_reason = reason
@@ -149,7 +203,7 @@ class RecurringWorkflow:
             workflow_id=workflow.info().workflow_id,
             cadence=self._inp.cadence,
             state="running" if self._stop_reason is None else "stopped",
-            next_due_at=self._next_due() if self._stop_reason is None else None,
+            next_due_at=self._next_shown() if self._stop_reason is None else None,
             cycles_this_run=self._cycles,
             stop_reason=self._stop_reason,
             unread_signals=self._unread.kept,

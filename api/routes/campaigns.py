@@ -24,6 +24,7 @@ def _out(campaign: Campaign, steps: list[AutomationStep]) -> CampaignOut:
     return CampaignOut(
         id=campaign.id,
         name=campaign.name,
+        placement=campaign.placement,
         steps=[StepOut.model_validate(s) for s in steps],
         created_at=campaign.created_at,
     )
@@ -33,7 +34,7 @@ def _out(campaign: Campaign, steps: list[AutomationStep]) -> CampaignOut:
 def create_campaign(body: CampaignIn, owner: OwnerDep, session: SessionDep) -> CampaignOut:
     """A campaign and its steps. A `task` step makes a task `delay_days` after the previous
     step; other message types (email, sms, …) are recorded as skipped, in order."""
-    campaign = Campaign(owner_id=owner.id, name=body.name)
+    campaign = Campaign(owner_id=owner.id, name=body.name, placement=body.placement)
     session.add(campaign)
     session.flush()
     steps = [AutomationStep(campaign_id=campaign.id, **s.model_dump()) for s in body.steps]

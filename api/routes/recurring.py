@@ -62,6 +62,7 @@ async def schedule(
         body.contact_id,
         body.cadence,
         TaskTemplate(**body.task_template.model_dump()),
+        body.placement,
     )
     return _out(progress, body.contact_id, settings)
 

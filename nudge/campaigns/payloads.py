@@ -4,9 +4,11 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from nudge.calendar.timing import CalendarSnapshot
 from nudge.core.signals import UnreadSignal
 from nudge.core.vocabulary import (
     EnrollmentState,
+    Placement,
     StepRunState,
 )
 
@@ -27,6 +29,8 @@ class EnrollmentInput(BaseModel):
     enrollment_id: int
     batch_id: int
     steps: list[StepSpec]  # snapshot at enrollment: editing the campaign later moves nothing
+    placement: Placement = "anytime"
+    calendar: CalendarSnapshot | None = None  # a placed campaign's, frozen at enrollment
 
 
 class StepOutcome(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import (
     model_validator,
 )
 
+from nudge.calendar.schemas import PLACEMENT_HELP
 from nudge.core.types import (
     Id,
     Integer,
@@ -20,6 +21,7 @@ from nudge.core.types import (
     Timestamp,
     no_nul,
 )
+from nudge.core.vocabulary import Placement
 
 
 class StepIn(Strict):
@@ -38,6 +40,7 @@ class StepIn(Strict):
 
 class CampaignIn(Strict):
     name: NonEmpty
+    placement: Placement = Field("anytime", description=PLACEMENT_HELP)
     steps: list[StepIn] = Field(
         min_length=1,
         max_length=100,
@@ -67,6 +70,7 @@ class StepOut(BaseModel):
 class CampaignOut(BaseModel):
     id: int
     name: str
+    placement: Placement
     steps: list[StepOut]
     created_at: Timestamp
 

@@ -9,12 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from nudge.calendar.snapshots import calendar_snapshot
 from nudge.campaigns.payloads import EnrollmentInput
 from nudge.campaigns.starts import start_enrollment
 from nudge.campaigns.steps import step_specs
 from nudge.core.errors import NotFound
 from nudge.core.ids import campaign_workflow_id
-from nudge.core.models import Campaign, Contact, Enrollment, TaskBatch
+from nudge.core.models import Campaign, Contact, Enrollment, TaskBatch, utcnow
 from nudge.platform.db import transaction
 
 
@@ -42,6 +43,9 @@ def _enroll_rows(
     with sessions() as session:
         campaign = owned_campaign(session, owner_id, campaign_id)
         steps = step_specs(session, campaign_id)
+        calendar = None
+        if campaign.placement != "anytime":
+            calendar = calendar_snapshot(session, owner_id, utcnow())
         found = set(
             session.scalars(
                 select(Contact.id).where(Contact.owner_id == owner_id, Contact.id.in_(contact_ids))
@@ -82,6 +86,8 @@ def _enroll_rows(
             enrollment_id=enrollment_id,
             batch_id=batch_id,
             steps=steps,
+            placement=campaign.placement,
+            calendar=calendar,
         )
         out.append(Enrolled(contact_id, workflow_id, batch_id, created, inp))
     return out

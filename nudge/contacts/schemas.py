@@ -27,7 +27,11 @@ class ContactIn(Strict):
     email: Email | None = None
     status: ContactStatus = "lead"
     cadence: Cadence | None = None
-    timezone: TimeZoneName = "UTC"
+    timezone: TimeZoneName | None = Field(
+        None,
+        description="The contact's IANA zone: `contact_hours` and `best_time` placements read "
+        "working hours in it. Null: unknown, the owner's calendar zone stands in.",
+    )
 
 
 class ContactOut(BaseModel):
@@ -39,7 +43,7 @@ class ContactOut(BaseModel):
     email: str | None
     status: str
     cadence: str | None
-    timezone: str
+    timezone: str | None
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -49,18 +53,18 @@ Unset = SkipJsonSchema[None]
 
 
 class ContactPatch(Strict):
-    """Only the fields given change. `email` and `cadence` may be null (cleared); `name`,
-    `status` and `timezone` may not: leave them out to keep them."""
+    """Only the fields given change. `email`, `cadence` and `timezone` may be null (cleared);
+    `name` and `status` may not: leave them out to keep them."""
 
     name: NonEmpty | Unset = None
     email: Email | None = None
     status: ContactStatus | Unset = None
     cadence: Cadence | None = None
-    timezone: TimeZoneName | Unset = None
+    timezone: TimeZoneName | None = None
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> "ContactPatch":
-        cleared = [f for f in ("name", "status", "timezone") if f in self.model_fields_set
+        cleared = [f for f in ("name", "status") if f in self.model_fields_set
                    and getattr(self, f) is None]  # fmt: skip
         if cleared:
             raise ValueError(f"{', '.join(cleared)} can't be null; leave it out to keep it")

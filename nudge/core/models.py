@@ -31,6 +31,7 @@ from nudge.core.vocabulary import (
     EnrollOutcome,
     EventKind,
     FiringState,
+    Placement,
     Priority,
     ReminderStatus,
     StepRunState,
@@ -97,7 +98,10 @@ class Contact(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     status: Mapped[ContactStatus] = mapped_column(String(40), default="lead")
     cadence: Mapped[Cadence | None] = mapped_column(String(20))
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Where its check-ins land (calendar-aware timing); None: anytime.
+    cadence_placement: Mapped[Placement | None] = mapped_column(String(20))
+    # IANA; None: unknown, and the owner's calendar zone stands in for contact_hours.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -189,6 +193,9 @@ class Rule(Base):
     task_description_template: Mapped[str] = mapped_column(Text, default="")
     task_priority: Mapped[Priority] = mapped_column(String(10), default="medium")
     delay_hours: Mapped[float] = mapped_column(Float, default=0)
+    # Instead of delay_hours: this many of the owner's business days after the event.
+    delay_business_days: Mapped[int | None] = mapped_column(Integer)
+    placement: Mapped[Placement] = mapped_column(String(20), default="anytime")
     reminder_offset_hours: Mapped[float | None] = mapped_column(Float)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Changed only in the transaction that adds the firing / the task they count.
@@ -272,6 +279,7 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    placement: Mapped[Placement] = mapped_column(String(20), default="anytime")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -418,3 +426,24 @@ class EnrollJobItem(Base):
     batch_id: Mapped[int | None] = mapped_column(Integer)
     # The day (UTC, as the job's workflow saw it) it was enrolled: the daily limit counts these.
     day: Mapped[str | None] = mapped_column(String(10))
+
+
+class Calendar(Base):
+    """An owner's working calendar: every placed due time reads it, the ICS feed lists the
+    owner's open tasks under its secret token. No row: the default calendar (UTC, Mon-Fri
+    09:00-17:00); the row is made on first read or write."""
+
+    __tablename__ = "calendars"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # {"mon": [["09:00", "17:00"]], …}: a day left out or empty is closed.
+    working_hours: Mapped[dict] = mapped_column(JSON, default=dict)
+    holiday_country: Mapped[str | None] = mapped_column(String(3))
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(10))
+    closed_dates: Mapped[list] = mapped_column(JSON, default=list)
+    # The capability in the feed URL (GET /api/calendar/{token}.ics); rotating replaces it.
+    feed_token: Mapped[str] = mapped_column(String(64), unique=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

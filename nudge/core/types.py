@@ -121,6 +121,13 @@ def _digits(low: str, high: str) -> str:
     return "(?:" + "|".join(parts) + ")" if len(parts) > 1 else parts[0]
 
 
+def date_in_years(first: int, last: int) -> str:
+    """The JSON Schema `pattern` of a YYYY-MM-DD date in years first..last."""
+    return (
+        f"^{_digits(f'{first:04d}', f'{last:04d}')}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
+    )
+
+
 def rfc3339_in_years(first: int, last: int) -> str:
     """The JSON Schema `pattern` of an RFC 3339 time (with its offset) in years first..last:
     the documented part of a time window the server checks against now."""

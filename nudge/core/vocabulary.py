@@ -32,6 +32,12 @@ ApplyToRunning = Literal["none", "future_steps"]
 EnrollJobStatus = Literal["running", "waiting", "completed", "failed"]
 EnrollOutcome = Literal["pending", "enrolled", "already_enrolled", "skipped", "failed"]
 
+# Calendar-aware timing: where a due time may land once its wait is counted (anytime: where
+# the wait ends; working_hours: the next open slot of the owner's calendar; contact_hours: the
+# same hours read in the contact's zone; best_time: the contact's busiest engagement hour).
+Placement = Literal["anytime", "working_hours", "contact_hours", "best_time"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
 TriggerType = Literal["activity", "status_change", "cadence", "time", "overdue"]
 ActivityType = Literal[
     "email_opened",
@@ -58,6 +64,8 @@ CADENCES: Final = get_args(Cadence)
 SEQUENCE_TYPES: Final = get_args(SequenceType)
 TRIGGER_TYPES: Final = get_args(TriggerType)
 ACTIVITY_TYPES: Final = get_args(ActivityType)
+PLACEMENTS: Final = get_args(Placement)
+WEEKDAYS: Final = get_args(Weekday)  # in date.weekday() order
 
 # In a trigger's config: matches any activity type or status.
 ANY: Final = "*"

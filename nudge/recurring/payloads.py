@@ -4,9 +4,11 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from nudge.calendar.timing import CalendarSnapshot
 from nudge.core.signals import UnreadSignal
 from nudge.core.vocabulary import (
     Cadence,
+    Placement,
     Priority,
     RecurringState,
 )
@@ -25,11 +27,17 @@ class RecurringInput(BaseModel):
     template: TaskTemplate = TaskTemplate()
     anchor: datetime | None = None  # None: the workflow's start time
     done: int = 0  # occurrences already made since the anchor (carried across continue-as-new)
+    # Where each check-in lands; a placed one reads the calendar frozen here at the start
+    # (or given by a later change or adopt_calendar signal).
+    placement: Placement = "anytime"
+    calendar: CalendarSnapshot | None = None
 
 
 class CadenceChange(BaseModel):
     cadence: Cadence
     template: TaskTemplate | None = None
+    placement: Placement | None = None  # None: keep the running one's
+    calendar: CalendarSnapshot | None = None  # only for one that has none yet
 
 
 class CadenceTask(BaseModel):

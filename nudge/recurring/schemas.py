@@ -7,6 +7,7 @@ from pydantic import (
     Field,
 )
 
+from nudge.calendar.schemas import PLACEMENT_HELP
 from nudge.core.types import (
     Id,
     Strict,
@@ -15,6 +16,7 @@ from nudge.core.types import (
 )
 from nudge.core.vocabulary import (
     Cadence,
+    Placement,
     Priority,
 )
 
@@ -32,6 +34,7 @@ class ScheduleRecurringIn(Strict):
     contact_id: Id
     cadence: Cadence
     task_template: TaskTemplateIn = Field(default_factory=TaskTemplateIn)
+    placement: Placement = Field("anytime", description=PLACEMENT_HELP)
 
 
 class RecurringOut(BaseModel):

@@ -6,11 +6,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from nudge.calendar.snapshots import calendar_snapshot
+from nudge.calendar.timing import CalendarSnapshot
 from nudge.contacts.lookup import owned_contact
 from nudge.core.errors import NotFound
 from nudge.core.ids import recurring_workflow_id
-from nudge.core.models import Contact
-from nudge.core.vocabulary import Cadence
+from nudge.core.models import Contact, utcnow
+from nudge.core.vocabulary import Cadence, Placement
 from nudge.platform.db import transaction
 from nudge.platform.temporal import not_found
 from nudge.recurring.payloads import RecurringInput, RecurringProgress, TaskTemplate
@@ -22,12 +24,25 @@ from nudge.recurring.starts import (
 
 
 def _set_cadence(
-    sessions: sessionmaker[Session], owner_id: int, contact_id: int, cadence: Cadence | None
-) -> str:
+    sessions: sessionmaker[Session],
+    owner_id: int,
+    contact_id: int,
+    cadence: Cadence | None,
+    placement: Placement | None = None,
+) -> tuple[str, Placement, CalendarSnapshot | None]:
+    """The contact's name, its cadence's placement (None: keep the stored one) and the
+    calendar a placed cadence starts with."""
     with transaction(sessions) as session:
         contact = owned_contact(session, owner_id, contact_id=contact_id)
-        session.execute(update(Contact).where(Contact.id == contact_id).values(cadence=cadence))
-        return contact.name
+        placement = placement or contact.cadence_placement or "anytime"
+        session.execute(
+            update(Contact)
+            .where(Contact.id == contact_id)
+            .values(cadence=cadence, cadence_placement=placement if cadence else None)
+        )
+        placed = placement != "anytime"
+        calendar = calendar_snapshot(session, owner_id, utcnow()) if placed else None
+        return contact.name, placement, calendar
 
 
 async def schedule_recurring(
@@ -38,14 +53,20 @@ async def schedule_recurring(
     contact_id: int,
     cadence: Cadence,
     template: TaskTemplate | None,
+    placement: Placement | None = None,
 ) -> RecurringProgress:
-    """Record the contact's cadence, then start or reshape its one recurring workflow."""
-    name = await to_thread.run_sync(_set_cadence, sessions, owner_id, contact_id, cadence)
+    """Record the contact's cadence, then start or reshape its one recurring workflow
+    (`placement` None keeps the one the contact's cadence has)."""
+    name, placement, calendar = await to_thread.run_sync(
+        _set_cadence, sessions, owner_id, contact_id, cadence, placement
+    )
     inp = RecurringInput(
         owner_id=owner_id,
         contact_id=contact_id,
         cadence=cadence,
         template=template or TaskTemplate(),
+        placement=placement,
+        calendar=calendar,
     )
     handle = await start_or_reshape_recurring(
         client, task_queue, inp, name, keep_template=template is None

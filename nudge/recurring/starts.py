@@ -28,7 +28,12 @@ async def start_or_reshape_recurring(
         task_queue=task_queue,
         start_signal="change_cadence",
         start_signal_args=[
-            CadenceChange(cadence=inp.cadence, template=None if keep_template else inp.template)
+            CadenceChange(
+                cadence=inp.cadence,
+                template=None if keep_template else inp.template,
+                placement=inp.placement,
+                calendar=inp.calendar,
+            )
         ],
         search_attributes=search_attributes(inp.owner_id, inp.contact_id, "recurring"),
         static_summary=f"Recurring check-ins with {contact_name}",

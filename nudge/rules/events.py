@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from nudge.calendar.placing import placer_for
 from nudge.campaigns.starts import tell_enrollment
 from nudge.contacts.lookup import owned_contact
 from nudge.core.contact_events import ContactEvent, ends_cadence
@@ -145,6 +146,7 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None
             Rule.owner_id == owner_id, Rule.is_active.is_(True), Rule.trigger_type == spec.kind
         )
     )
+    place = placer_for(session, owner_id, contact, utcnow())
     for rule in rules:
         if not matches(
             rule.trigger_type,
@@ -154,7 +156,7 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None
             new_status=new,
         ):
             continue
-        create_at, due_at, reminder_at = timing(rule, event.occurred_at)
+        create_at, due_at, reminder_at, _ = timing(rule, event.occurred_at, place)
         session.add(
             RuleFiring(
                 owner_id=owner_id,

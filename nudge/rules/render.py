@@ -1,11 +1,14 @@
 """Turning a rule plus an event snapshot into the task it makes (shared by the firing
 activity and the preview endpoint, so a preview shows exactly what a firing writes)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from nudge.calendar.timing import Placed, Wait
 from nudge.core.models import Contact, Rule
 from nudge.core.templating import MAX_DESCRIPTION, MAX_TITLE, render
+from nudge.core.vocabulary import Placement
 
 
 @dataclass
@@ -36,14 +39,38 @@ def event_context(
     return {k: v for k, v in values.items() if v is not None}
 
 
-def timing(rule: Rule, occurred_at: datetime) -> tuple[datetime, datetime, datetime | None]:
-    """(create_at, due_at, reminder_at): the task is due `delay_hours` after the event and
-    is written when its reminder is due (or when it is due, without a reminder)."""
-    due = occurred_at + timedelta(hours=rule.delay_hours)
+Placer = Callable[[datetime, Wait, Placement], Placed]
+
+
+def rule_wait(rule: Rule) -> Wait:
+    if rule.delay_business_days is not None:
+        return Wait(business_days=rule.delay_business_days)
+    return Wait(hours=rule.delay_hours)
+
+
+def placed(rule: Rule) -> bool:
+    """Its due time needs the calendar (else it is plain arithmetic, as ever)."""
+    return rule.placement not in (None, "anytime") or rule.delay_business_days is not None
+
+
+def timing(
+    rule: Rule, occurred_at: datetime, place: Placer | None = None
+) -> tuple[datetime, datetime, datetime | None, Placed | None]:
+    """(create_at, due_at, reminder_at, placed): the task is due `delay_hours` (or business
+    days) after the event, placed by the owner's calendar (`place`, needed when the rule is
+    `placed`), and is written when its reminder is due (or when it is due, without one)."""
+    where: Placed | None = None
+    if placed(rule):
+        assert place is not None, "a placed rule needs the calendar"
+        where = place(occurred_at, rule_wait(rule), rule.placement or "anytime")
+        due = where.due_at
+    else:
+        due = occurred_at + timedelta(hours=rule.delay_hours)
     if rule.reminder_offset_hours is None:
-        return due, due, None
+        return due, due, None, where
+    # A reminder counts back from the placed due time, unplaced: it is there to come first.
     remind = due - timedelta(hours=rule.reminder_offset_hours)
-    return max(remind, occurred_at), due, remind
+    return max(remind, occurred_at), due, remind, where
 
 
 def render_task(

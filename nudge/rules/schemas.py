@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
@@ -17,6 +18,7 @@ from pydantic import (
 from pydantic.json_schema import JsonDict, SkipJsonSchema
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
+from nudge.calendar.schemas import PLACEMENT_HELP, BusinessDays
 from nudge.core.models import RuleFiring
 from nudge.core.types import (
     TEMPLATE_LENGTH,
@@ -33,6 +35,7 @@ from nudge.core.vocabulary import (
     ActivityType,
     ContactStatus,
     FiringState,
+    Placement,
     Priority,
     TriggerType,
 )
@@ -100,6 +103,12 @@ class RuleIn(Strict):
     task_description_template: Annotated[str, template_field("task_description_template")] = ""
     task_priority: Priority = "medium"
     delay_hours: Hours = 0
+    delay_business_days: BusinessDays | None = Field(
+        None,
+        description="Instead of delay_hours (which it replaces when set): due this many of your "
+        "business days after the event, at the event's local time of day, then placed.",
+    )
+    placement: Placement = Field("anytime", description=PLACEMENT_HELP)
     reminder_offset_hours: Hours | None = None
     is_active: StrictBool = True
 
@@ -146,7 +155,7 @@ class RuleIn(Strict):
 class RulePatch(Strict):
     """PATCH: any subset of the rule's fields, merged into the stored rule and checked as a
     whole as PUT checks it. A new `trigger_type` needs a `trigger_config` that fits it unless
-    the stored one does; only `reminder_offset_hours` may be null."""
+    the stored one does; only `reminder_offset_hours` and `delay_business_days` may be null."""
 
     name: NonEmpty | Unset = None
     trigger_type: TriggerType | Unset = None
@@ -156,6 +165,8 @@ class RulePatch(Strict):
     task_description_template: str | Unset = Field(None, json_schema_extra=TEMPLATE_LENGTH)
     task_priority: Priority | Unset = None
     delay_hours: Hours | Unset = None
+    delay_business_days: BusinessDays | None = None
+    placement: Placement | Unset = None
     reminder_offset_hours: Hours | None = None
     is_active: StrictBool | Unset = None
 
@@ -171,6 +182,9 @@ class RuleOut(BaseModel):
     task_description_template: str
     task_priority: str
     delay_hours: float
+    delay_business_days: int | None
+    # A Rule not yet flushed has no column default yet: it is anytime.
+    placement: Annotated[Placement, BeforeValidator(lambda value: value or "anytime")]
     reminder_offset_hours: float | None
     is_active: bool
     times_triggered: int
@@ -207,6 +221,12 @@ class PreviewOut(BaseModel):
     due_at: Timestamp
     reminder_at: Timestamp | None
     create_at: Timestamp = Field(description="When the task would be written.")
+    placement: Placement = "anytime"
+    placement_reason: str | None = Field(
+        None, description="Why the due time moved from where the delay ends; null if it didn't."
+    )
+    due_local: str | None = Field(None, description="The due time in your calendar's zone.")
+    due_contact_local: str | None = Field(None, description="In the contact's zone, if known.")
     next_runs: list[Timestamp] | None = Field(
         None,
         description="The next five runs of a `time` rule in its time zone, as UTC ISO times "

@@ -10,6 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from nudge.calendar.placing import local, placer_for
+from nudge.calendar.snapshots import calendar_snapshot
 from nudge.contacts.lookup import owned_contact
 from nudge.core.errors import NotFound, Unprocessable
 from nudge.core.models import CrmEvent, Rule, RuleFiring, Task, utcnow
@@ -160,7 +162,8 @@ def preview_task(
     contact = owned_contact(session, owner_id, contact_id=contact_id)
     now = now or utcnow()
     try:
-        create_at, due_at, reminder_at = timing(rule, now)
+        place = placer_for(session, owner_id, contact, now)
+        create_at, due_at, reminder_at, where = timing(rule, now, place)
         rendered = render_task(
             rule,
             event_context(contact, **event),
@@ -171,7 +174,15 @@ def preview_task(
     except TemplateProblem as err:
         raise Unprocessable(f"this rule can't render for that event: {err}") from None
     runs = next_runs(rule.trigger_config, now) if rule.trigger_type == "time" else None
-    return PreviewOut(**rendered.__dict__, next_runs=runs)
+    calendar = calendar_snapshot(session, owner_id, now)
+    return PreviewOut(
+        **rendered.__dict__,
+        next_runs=runs,
+        placement=where.placement if where else "anytime",
+        placement_reason=where.reason if where else None,
+        due_local=local(due_at, calendar.timezone),
+        due_contact_local=local(due_at, contact.timezone) if contact.timezone else None,
+    )
 
 
 def draft(body: RuleIn) -> Rule:

@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonDict
 
+from nudge.calendar.schemas import MAX_BUSINESS_DAYS, PLACEMENT_HELP
 from nudge.core.templating import SEQUENCE_VARIABLES
 from nudge.core.types import (
     Id,
@@ -37,6 +38,7 @@ from nudge.core.vocabulary import (
     ContactStatus,
     EnrollJobStatus,
     OnMaxWait,
+    Placement,
     Priority,
     StepAnchor,
     StepKind,
@@ -75,6 +77,34 @@ class Wait(Strict):
         return self.hours if self.hours is not None else (self.days or 0) * 24
 
 
+class StepWait(Wait):
+    """How long: exactly one of `days`, `hours` (fractions allowed) or `business_days` (whole
+    days of the owner's calendar: open weekdays that are no holiday or closed date)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["days"]},
+                {"required": ["hours"]},
+                {"required": ["business_days"]},
+            ]
+        }
+    )
+
+    business_days: Annotated[
+        Annotated[int, Field(ge=0, le=MAX_BUSINESS_DAYS), Integer] | None, NOT_NULL
+    ] = Field(None, json_schema_extra=null_refused)
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> "StepWait":
+        given = [u for u in ("days", "hours", "business_days") if getattr(self, u) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                'give exactly one of "days", "hours" or "business_days", e.g. {"days": 2}'
+            )
+        return self
+
+
 # A step with max_wait waits for a completion: JSON Schema states the rule (the generator of
 # the contract test reads it), DefinitionStepIn's check says it in words.
 MAX_WAIT_RULE: JsonDict = {
@@ -95,7 +125,11 @@ class DefinitionStepIn(Strict):
         json_schema_extra=null_refused,
     )
     kind: StepKind = Field("todo", description="What the task asks for; shown on the task.")
-    wait: Wait = Field(description='How long after the anchor, e.g. {"days": 2} or {"hours": 4}.')
+    wait: StepWait = Field(
+        description='How long after the anchor, e.g. {"days": 2}, {"hours": 4} or '
+        '{"business_days": 3}.'
+    )
+    placement: Placement = Field("anytime", description=PLACEMENT_HELP)
     anchor: StepAnchor = Field(
         "previous_due",
         description="enrollment: from the start; previous_due: from the previous step's due "
@@ -226,7 +260,8 @@ class StepStored(BaseModel):
 
     id: str
     kind: StepKind
-    wait: dict[str, float]
+    wait: dict[str, int | float]
+    placement: Placement = "anytime"
     anchor: StepAnchor
     max_wait: dict[str, float] | None
     on_max_wait: OnMaxWait
@@ -304,6 +339,12 @@ class StepPreviewOut(BaseModel):
     )
     reminder_at: Timestamp | None
     note: str | None = Field(description="Why there is no due time yet, or what it waits for.")
+    placement: Placement = "anytime"
+    placement_reason: str | None = Field(
+        None, description="Why the due time moved from where the wait ends (placement)."
+    )
+    due_local: str | None = Field(None, description="The due time in your calendar's zone.")
+    due_contact_local: str | None = Field(None, description="In the contact's zone, if known.")
 
 
 class DefinitionPreviewOut(BaseModel):

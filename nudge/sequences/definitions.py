@@ -12,9 +12,12 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from nudge.calendar.placing import local, place_or_raw
+from nudge.calendar.snapshots import calendar_snapshot
+from nudge.calendar.timing import CalendarSnapshot, Placed
 from nudge.contacts.lookup import owned_contact
 from nudge.core.errors import Conflict, NotFound
-from nudge.core.models import Owner, SequenceDefinition, SequenceVersion, TaskBatch, utcnow
+from nudge.core.models import Contact, Owner, SequenceDefinition, SequenceVersion, TaskBatch, utcnow
 from nudge.core.templating import TemplateProblem
 from nudge.core.vocabulary import SequenceType
 from nudge.sequences.definition_schemas import (
@@ -24,10 +27,17 @@ from nudge.sequences.definition_schemas import (
     DefinitionPreviewOut,
     DefinitionStepIn,
     StepPreviewOut,
+    StepStored,
 )
 from nudge.sequences.presets import SEQUENCE_PRESETS
 from nudge.sequences.render import render_step
-from nudge.sequences.steps import DefinitionSnapshot, StepSpec, planned_due, reminder_at
+from nudge.sequences.steps import (
+    DefinitionSnapshot,
+    StepSpec,
+    planned_due,
+    reminder_at,
+    unplaced,
+)
 
 PRESET_TITLE = "Follow up with {{ contact_name }} ({{ step_number }}/{{ step_count }})"
 
@@ -66,6 +76,7 @@ def stored_steps(steps: list[DefinitionStepIn]) -> list[dict[str, Any]]:
                 "id": step_id,
                 "kind": step.kind,
                 "wait": step.wait.model_dump(exclude_none=True),
+                "placement": step.placement,
                 "anchor": step.anchor,
                 "max_wait": step.max_wait.model_dump(exclude_none=True) if step.max_wait else None,
                 "on_max_wait": step.on_max_wait,
@@ -78,6 +89,12 @@ def stored_steps(steps: list[DefinitionStepIn]) -> list[dict[str, Any]]:
     return out
 
 
+def normal(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps as answered, every field present: a step stored before a field existed equals
+    the same step sent again with that field's default (no new version for nothing)."""
+    return [StepStored.model_validate(step).model_dump() for step in steps]
+
+
 def _hours(wait: dict[str, float]) -> float:
     return wait.get("hours", 0) + wait.get("days", 0) * 24
 
@@ -87,6 +104,8 @@ def step_spec(stored: dict[str, Any]) -> StepSpec:
         id=stored["id"],
         kind=stored["kind"],
         wait_hours=_hours(stored["wait"]),
+        wait_business_days=stored["wait"].get("business_days"),
+        placement=stored.get("placement", "anytime"),
         anchor=stored["anchor"],
         max_wait_hours=_hours(stored["max_wait"]) if stored.get("max_wait") else None,
         on_max_wait=stored.get("on_max_wait", "create"),
@@ -279,7 +298,7 @@ def change_definition(
     exits = stored_exits
     if body.exit_on is not None:
         exits = (list(body.exit_on.activity_types), list(body.exit_on.statuses))
-    changed = steps != current or exits != stored_exits
+    changed = normal(steps) != normal(current) or exits != stored_exits
     if changed:
         definition.version += 1
         definition.exit_activity_types, definition.exit_statuses = exits
@@ -289,6 +308,44 @@ def change_definition(
     definition.updated_at = utcnow()
     session.flush()
     return Change(definition, changed)
+
+
+class StepPlacer:
+    """Places each placed step's due time as the enrollment's activity will (the calendar as
+    it is now, the contact's zone and engagement), and remembers why each one moved."""
+
+    def __init__(
+        self,
+        session: Session,
+        owner_id: int,
+        contact: Contact,
+        start: datetime,
+        calendar: CalendarSnapshot | None = None,
+    ) -> None:
+        self.session, self.contact = session, contact
+        self.calendar = calendar or calendar_snapshot(session, owner_id, start)
+        self.placed: dict[str, Placed] = {}
+
+    def __call__(self, step: StepSpec, anchor: datetime) -> datetime:
+        if not step.placed:
+            return unplaced(step, anchor)
+        placed = place_or_raw(
+            self.session, self.contact, anchor, step.wait(), step.placement, self.calendar, utcnow()
+        )
+        self.placed[step.id] = placed
+        return placed.due_at
+
+    def shown(self, step: StepSpec, when: datetime | None) -> dict[str, Any]:
+        if when is None:
+            return {"placement": step.placement}
+        placed = self.placed.get(step.id)
+        zone = self.contact.timezone
+        return {
+            "placement": placed.placement if placed else step.placement,
+            "placement_reason": placed.reason if placed else None,
+            "due_local": local(when, self.calendar.timezone),
+            "due_contact_local": local(when, zone) if zone else None,
+        }
 
 
 def preview(
@@ -302,7 +359,8 @@ def preview(
     A template that can't render for this contact answers with its problem as the title."""
     contact = owned_contact(session, owner_id, contact_id=contact_id)
     start = start_at or utcnow()
-    due = planned_due(snap.steps, start)
+    placer = StepPlacer(session, owner_id, contact, start)
+    due = planned_due(snap.steps, start, place=placer)
     out = []
     for i, step in enumerate(snap.steps):
         note = None
@@ -338,6 +396,7 @@ def preview(
                 due_at=when,
                 reminder_at=reminder_at(step, when) if when else None,
                 note=note,
+                **placer.shown(step, when),
             )
         )
     return DefinitionPreviewOut(

@@ -3,7 +3,7 @@ start, never two of either."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from anyio import to_thread
 from sqlalchemy import delete
@@ -12,12 +12,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from nudge.calendar.snapshots import calendar_snapshot
 from nudge.contacts.lookup import owned_contact
-from nudge.core.models import TaskBatch
+from nudge.core.models import TaskBatch, utcnow
 from nudge.core.vocabulary import SequenceType
 from nudge.platform.db import transaction
 from nudge.sequences.batches import defined_batch, sequence_batch
-from nudge.sequences.definitions import snapshot, visible_definition
+from nudge.sequences.definitions import StepPlacer, snapshot, visible_definition
 from nudge.sequences.payloads import PlannedStep, SequenceInput
 from nudge.sequences.progress import owned_batch, planned_steps, sequence_progress
 from nudge.sequences.starts import start_defined_sequence, start_sequence
@@ -81,7 +82,10 @@ def _open_batch(
         if snap is None:
             opened.preset = SequenceInput(**run, sequence_type=sequence_type)
         else:
-            opened.defined = DefinedSequenceInput(**run, snapshot=snap)
+            calendar = None
+            if any(step.placed for step in snap.steps):  # frozen now, for the whole run
+                calendar = calendar_snapshot(session, owner_id, utcnow())
+            opened.defined = DefinedSequenceInput(**run, snapshot=snap, calendar=calendar)
         return opened
 
 
@@ -99,13 +103,28 @@ async def _runs_our_batch(client: Client, workflow_id: str, batch_id: int) -> bo
     return bool(await desc.memo_value("batch_id", None) == batch_id)
 
 
-async def _planned(handle: WorkflowHandle, opened: _Opened) -> list[PlannedStep]:
+def _placed_plan(
+    sessions: sessionmaker[Session], inp: DefinedSequenceInput, start: datetime
+) -> list[datetime | None]:
+    """The due times its placed steps will get (the workflow asks the same function)."""
+    with sessions() as session:
+        contact = owned_contact(session, inp.owner_id, contact_id=inp.contact_id)
+        placer = StepPlacer(session, inp.owner_id, contact, start, inp.calendar)
+        return planned_due(inp.snapshot.steps, start, place=placer)
+
+
+async def _planned(
+    handle: WorkflowHandle, opened: _Opened, sessions: sessionmaker[Session]
+) -> list[PlannedStep]:
     if opened.preset is not None:
         return await planned_steps(handle, opened.preset)
     assert opened.defined is not None
     inp = opened.defined
     start = (await handle.describe()).start_time + timedelta(hours=inp.start_delay_hours)
-    due = planned_due(inp.snapshot.steps, start)
+    if inp.calendar is None:
+        due = planned_due(inp.snapshot.steps, start)
+    else:
+        due = await to_thread.run_sync(_placed_plan, sessions, inp, start)
     return [PlannedStep(step=i + 1, due_at=d) for i, d in enumerate(due) if d is not None]
 
 
@@ -172,5 +191,5 @@ async def schedule_sequence(
             await to_thread.run_sync(_drop_batch, sessions, opened.batch_id)
             raise
         handle = client.get_workflow_handle(opened.workflow_id)
-    planned = await _planned(handle, opened) if plan else []
+    planned = await _planned(handle, opened, sessions) if plan else []
     return ScheduledSequence(handle.id, opened.batch_id, planned, True, *ids)

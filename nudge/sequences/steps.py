@@ -3,14 +3,17 @@ record of each of its steps, and a live edit's adoption of a new version (pure f
 pydantic payloads, free of I/O: the workflow sandbox imports them, and the API previews with
 the same code the workflow waits with)."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
+from nudge.calendar.timing import CalendarSnapshot, Wait
 from nudge.core.contact_events import ContactEvent
 from nudge.core.signals import UnreadSignal
 from nudge.core.vocabulary import (
     OnMaxWait,
+    Placement,
     Priority,
     SequenceState,
     StepAnchor,
@@ -25,6 +28,9 @@ class StepSpec(BaseModel):
     id: str
     kind: StepKind = "todo"
     wait_hours: float
+    # Instead of wait_hours: business days of the owner's calendar.
+    wait_business_days: int | None = None
+    placement: Placement = "anytime"
     anchor: StepAnchor = "previous_due"
     max_wait_hours: float | None = None
     on_max_wait: OnMaxWait = "create"
@@ -32,6 +38,16 @@ class StepSpec(BaseModel):
     description_template: str = ""
     priority: Priority = "medium"
     reminder_offset_hours: float | None = None
+
+    @property
+    def placed(self) -> bool:
+        """Its due time needs the calendar (else it is plain arithmetic, as ever)."""
+        return self.placement != "anytime" or self.wait_business_days is not None
+
+    def wait(self) -> Wait:
+        if self.wait_business_days is not None:
+            return Wait(business_days=self.wait_business_days)
+        return Wait(hours=self.wait_hours)
 
 
 class DefinitionSnapshot(BaseModel):
@@ -52,6 +68,9 @@ class DefinedSequenceInput(BaseModel):
     snapshot: DefinitionSnapshot
     start_delay_hours: float = 0
     enroll_job_id: int | None = None  # the bulk enrollment that started it, if one did
+    # The owner's calendar when it started (or as a later adopt_calendar signal gave it):
+    # placed steps read it. None: it had no placed step.
+    calendar: CalendarSnapshot | None = None
 
 
 class StepRecord(BaseModel):
@@ -76,6 +95,8 @@ class StepRecord(BaseModel):
     # Time spent paused while it waited for the previous task's completion: moves its
     # max_wait deadline, not its due time (that counts from the completion).
     deadline_shift_hours: float = 0
+    # Why its placed due time moved from where the wait ends (weekend, holiday, …).
+    placement_reason: str | None = None
 
 
 class Migration(BaseModel):
@@ -97,6 +118,7 @@ class StepOut(BaseModel):
     due_at: datetime | None
     task_id: int | None
     reason: str | None
+    placement_reason: str | None = None
 
 
 class DefinedProgress(BaseModel):
@@ -150,12 +172,24 @@ def reminder_at(step: StepSpec, due: datetime) -> datetime | None:
     return due - timedelta(hours=step.reminder_offset_hours)
 
 
+Placer = Callable[[StepSpec, datetime], datetime]
+
+
+def unplaced(step: StepSpec, anchor: datetime) -> datetime:
+    return anchor + timedelta(hours=step.wait_hours)
+
+
 def planned_due(
-    steps: list[StepSpec], start: datetime, records: dict[str, StepRecord] | None = None
+    steps: list[StepSpec],
+    start: datetime,
+    records: dict[str, StepRecord] | None = None,
+    place: Placer = unplaced,
 ) -> list[datetime | None]:
-    """Each step's due time: known ones from the records, the rest as planned from `start`.
-    A step that waits for a completion not yet seen (and every `previous_due` step after it)
-    has no due time yet."""
+    """Each step's due time: known ones from the records, the rest as planned from `start`
+    (`place` turns a step's anchor time into its due time: the calendar's placement in a
+    preview; plain arithmetic in a query, which can't look a calendar up). A step that waits
+    for a completion not yet seen (and every `previous_due` step after it) has no due time
+    yet."""
     records = records or {}
     out: list[datetime | None] = []
     previous: datetime | None = start
@@ -164,9 +198,9 @@ def planned_due(
         if record is not None and record.due_at is not None:
             due: datetime | None = record.due_at
         elif step.anchor == "enrollment":
-            due = start + timedelta(hours=step.wait_hours)
+            due = place(step, start)
         elif step.anchor == "previous_due" and previous is not None:
-            due = previous + timedelta(hours=step.wait_hours)
+            due = place(step, previous)
         else:
             due = None
         if record is None or record.state != "skipped":

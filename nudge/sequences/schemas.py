@@ -144,6 +144,9 @@ class StepProgressOut(BaseModel):
     due_at: Timestamp | None
     task_id: int | None
     reason: str | None
+    placement_reason: str | None = Field(
+        None, description="Why its placed due time moved from where its wait ends."
+    )
 
 
 class MigrationOut(BaseModel):

@@ -1,0 +1,238 @@
+"""Calendar-aware timing over HTTP on the time-skipping server: a business-day sequence in
+the contact's hours started on a Friday evening, a rule firing placed in working hours, and
+due times that a change of the holidays data under a running workflow does not move."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Replayer
+
+from nudge.calendar import closures, snapshots
+from tests.support import auth, poll
+from worker import WORKFLOWS
+
+BERLIN, TOKYO = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Tokyo")
+DEFINITIONS = "/api/task-automation/sequences/definitions/"
+WEEKDAYS_9_TO_5 = {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+
+
+async def set_calendar(api, tenant, **more) -> dict:  # type: ignore[no-untyped-def]
+    body = {"timezone": "Europe/Berlin", "working_hours": WEEKDAYS_9_TO_5, **more}
+    resp = await api.put("/api/account/calendar/", json=body, headers=auth(tenant))
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+async def set_zone(api, tenant, zone: str | None) -> None:  # type: ignore[no-untyped-def]
+    resp = await api.patch(
+        f"/api/contacts/{tenant.contact_id}/", json={"timezone": zone}, headers=auth(tenant)
+    )
+    assert resp.status_code == 200, resp.text
+
+
+async def move_to(time_env, when: datetime) -> None:  # type: ignore[no-untyped-def]
+    now = await time_env.get_current_time()
+    if when > now:
+        await time_env.sleep(when - now)
+
+
+async def tasks(api, tenant) -> list[dict]:  # type: ignore[no-untyped-def]
+    resp = await api.get(f"/api/tasks/?contact_id={tenant.contact_id}", headers=auth(tenant))
+    return sorted(resp.json()["items"], key=lambda t: t["due_at"])
+
+
+def next_weekday_at(now: datetime, weekday: int, hour: int, zone: ZoneInfo) -> datetime:
+    """The first `weekday` (0 = Monday) at hour:00 local after now + 1 hour."""
+    day = (now + timedelta(hours=1)).astimezone(zone).date()
+    while True:
+        at = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+        if day.weekday() == weekday and at > now + timedelta(hours=1):
+            return at.astimezone(UTC)
+        day += timedelta(days=1)
+
+
+def at(day: date, hour: int, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=zone).astimezone(UTC)
+
+
+async def test_business_days_in_the_contacts_hours_from_a_friday_evening(api, time_env, tenant):
+    """Owner in Berlin (Mon-Fri 09-17), contact in Tokyo, enrolled Friday 19:00 Berlin (Sat
+    03:00 in Tokyo): 1 business day → Monday in Tokyo, 03:00 is before hours → 09:00 Tokyo;
+    2 business days after that → Wednesday 09:00 Tokyo. Each task appears at its due time."""
+    await set_calendar(api, tenant)
+    await set_zone(api, tenant, "Asia/Tokyo")
+    steps = [
+        {"id": "call", "kind": "call", "wait": {"business_days": 1}, "anchor": "enrollment",
+         "placement": "contact_hours", "title_template": "Call {{ contact_name }}"},
+        {"id": "mail", "kind": "email", "wait": {"business_days": 2},
+         "placement": "contact_hours", "title_template": "Mail {{ contact_name }}"},
+    ]  # fmt: skip
+    made = await api.post(DEFINITIONS, json={"name": "Tokyo", "steps": steps}, headers=auth(tenant))
+    assert made.status_code == 201, made.text
+    friday = next_weekday_at(await time_env.get_current_time(), 4, 19, BERLIN)
+    await move_to(time_env, friday)
+    started = await api.post(
+        "/api/task-automation/schedule-sequence/",
+        json={"contact_id": tenant.contact_id, "definition_id": made.json()["id"]},
+        headers=auth(tenant),
+    )
+    assert started.status_code == 201, started.text
+    saturday_tokyo = friday.astimezone(TOKYO).date()
+    assert saturday_tokyo.weekday() == 5
+    monday = at(saturday_tokyo + timedelta(days=2), 9, TOKYO)
+    wednesday = at(saturday_tokyo + timedelta(days=4), 9, TOKYO)
+    # The answer already shows the placed plan (the workflow asks the same function).
+    planned = [datetime.fromisoformat(p["due_at"]) for p in started.json()["planned"]]
+    assert planned == [monday, wednesday]
+
+    for due, count in ((monday, 1), (wednesday, 2)):
+        await move_to(time_env, due - timedelta(minutes=5))
+        assert len(await tasks(api, tenant)) == count - 1, f"before {due}"
+        await move_to(time_env, due + timedelta(minutes=5))
+        made_now = await poll(lambda: tasks(api, tenant), lambda ts, c=count: len(ts) == c)
+        assert len(made_now) == count, f"at {due}"
+    due_times = [datetime.fromisoformat(t["due_at"]) for t in await tasks(api, tenant)]
+    assert due_times == [monday, wednesday]
+    assert [d.astimezone(TOKYO).strftime("%a %H:%M") for d in due_times] == [
+        "Mon 09:00",
+        "Wed 09:00",
+    ]
+    progress = await api.get(
+        f"/api/task-automation/sequences/{started.json()['workflow_id']}/", headers=auth(tenant)
+    )
+    reasons = [s["placement_reason"] for s in progress.json()["steps"]]
+    assert reasons[0] and "before working hours" in reasons[0], reasons
+
+
+async def test_a_rule_firing_in_working_hours_lands_monday_nine(api, time_env, tenant):
+    """An email opened on Saturday 11:00 Berlin, rule delay 2 h, placement working_hours:
+    due Monday 09:00 Berlin, the task written then and not before."""
+    await set_calendar(api, tenant)
+    rule = {
+        "name": "Weekend opens",
+        "trigger_type": "activity",
+        "trigger_config": {"activity_types": ["email_opened"]},
+        "task_title_template": "Follow up with {{ contact_name }}",
+        "delay_hours": 2,
+        "placement": "working_hours",
+    }
+    made = await api.post("/api/task-automation/rules/", json=rule, headers=auth(tenant))
+    assert made.status_code == 201, made.text
+    assert made.json()["placement"] == "working_hours"
+    saturday = next_weekday_at(await time_env.get_current_time(), 5, 11, BERLIN)
+    await move_to(time_env, saturday)
+    sent = await api.post(
+        "/api/events/activities/",
+        # The server's clock is the test server's: the event says when it happened.
+        json={"event_id": "open-1", "contact_id": tenant.contact_id,
+              "activity_type": "email_opened", "occurred_at": saturday.isoformat()},
+        headers=auth(tenant),
+    )  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    monday = at(saturday.astimezone(BERLIN).date() + timedelta(days=2), 9, BERLIN)
+    assert datetime.fromisoformat(sent.json()["firings"][0]["due_at"]) == monday
+
+    await move_to(time_env, monday - timedelta(minutes=5))
+    assert await tasks(api, tenant) == []
+    await move_to(time_env, monday + timedelta(minutes=5))
+    made_tasks = await poll(lambda: tasks(api, tenant), lambda ts: len(ts) == 1)
+    assert [datetime.fromisoformat(t["due_at"]) for t in made_tasks] == [monday]
+
+
+def business_days_after(day: date, n: int, closed: set[date]) -> date:
+    while n:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in closed:
+            n -= 1
+    return day
+
+
+def christmas_eve_after(now: datetime) -> date:
+    """A Dec 24 ahead on a Monday-Thursday whose next Jan 1 is a weekday too: then Dec 25,
+    Dec 26 (if a weekday) and Jan 1 are working days without German holidays, closed with."""
+    year = now.year
+    while True:
+        eve = date(year, 12, 24)
+        if (
+            eve.weekday() <= 3
+            and date(year + 1, 1, 1).weekday() < 5
+            and at(eve, 10, BERLIN) > now + timedelta(hours=1)
+        ):
+            return eve
+        year += 1
+
+
+@pytest.fixture
+def holidays_upgraded(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """What a `holidays` upgrade that dropped Christmas would do to a fresh lookup."""
+
+    def upgrade() -> None:
+        monkeypatch.setattr(closures, "public_holidays", lambda *args, **kwargs: {})
+        snapshots._frozen.cache_clear()
+
+    yield upgrade
+    snapshots._frozen.cache_clear()
+
+
+async def test_holiday_data_changing_under_a_running_workflow_moves_no_due_time(
+    api, time_env, time_worker, tenant, holidays_upgraded
+):
+    """Enrolled on Dec 24 10:00 Berlin with German holidays: step 1 is 1 business day later
+    (Dec 25/26 closed), step 2 four business days after step 1 (Jan 1 closed). The holidays
+    data then changes (no holidays at all) after step 1 was placed and before step 2 is: the
+    running enrollment still skips Jan 1 (its calendar was frozen at the start), a preview of
+    a new start does not skip Christmas, and the history replays under the changed data."""
+    await set_calendar(api, tenant, holidays={"country": "DE"})
+    steps = [
+        {"id": "s1", "wait": {"business_days": 1}, "anchor": "enrollment",
+         "placement": "working_hours", "title_template": "After Christmas"},
+        {"id": "s2", "wait": {"business_days": 4}, "anchor": "previous_due",
+         "placement": "working_hours", "title_template": "After New Year"},
+    ]  # fmt: skip
+    made = await api.post(DEFINITIONS, json={"name": "Xmas", "steps": steps}, headers=auth(tenant))
+    assert made.status_code == 201, made.text
+    eve = christmas_eve_after(await time_env.get_current_time())
+    holidays = {date(eve.year, 12, 25), date(eve.year, 12, 26), date(eve.year + 1, 1, 1)}
+    first_day = business_days_after(eve, 1, holidays)
+    second_day = business_days_after(first_day, 4, holidays)
+    assert second_day != business_days_after(first_day, 4, set())  # Jan 1 matters
+    await move_to(time_env, at(eve, 10, BERLIN))
+    started = await api.post(
+        "/api/task-automation/schedule-sequence/",
+        json={"contact_id": tenant.contact_id, "definition_id": made.json()["id"]},
+        headers=auth(tenant),
+    )
+    assert started.status_code == 201, started.text
+    # The wall time of the start is kept (to the millisecond the test server started it).
+    first = datetime.fromisoformat(started.json()["planned"][0]["due_at"])
+    assert abs(first - at(first_day, 10, BERLIN)) < timedelta(seconds=1)
+    second = first + (at(second_day, 10, BERLIN) - at(first_day, 10, BERLIN))
+
+    holidays_upgraded()
+    preview = await api.post(
+        f"{DEFINITIONS}{made.json()['id']}/preview/",
+        json={"contact_id": tenant.contact_id, "start_at": at(eve, 10, BERLIN).isoformat()},
+        headers=auth(tenant),
+    )
+    assert preview.status_code == 200, preview.text
+    # A new start would now take Dec 25 (the data says it is a working day)...
+    assert datetime.fromisoformat(preview.json()["steps"][0]["due_at"]) == at(
+        eve + timedelta(days=1), 10, BERLIN
+    )
+    # ...but the running enrollment places step 2 by the calendar it started with.
+    await move_to(time_env, second + timedelta(minutes=5))
+    made_tasks = await poll(lambda: tasks(api, tenant), lambda ts: len(ts) == 2)
+    assert [datetime.fromisoformat(t["due_at"]) for t in made_tasks] == [first, second]
+
+    client: Client = time_env.client
+    handle = client.get_workflow_handle(started.json()["workflow_id"])
+    done = await poll(
+        handle.describe, lambda d: d.status is not None and d.status.name == "COMPLETED"
+    )
+    assert done.status is not None and done.status.name == "COMPLETED"
+    history = await handle.fetch_history()
+    await Replayer(workflows=WORKFLOWS, data_converter=client.data_converter).replay_workflow(
+        history
+    )

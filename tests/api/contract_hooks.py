@@ -12,6 +12,8 @@ cross-field or semantic rule, so every other part of the case is still tested as
   PATCH's `trigger_type`/`trigger_config` must fit the stored rule, which the document can't
   know (tests/api/test_rules_api.py)
 - webhook: a URL the delivery can reach as written (tests/unit/reminders/test_ssrf.py)
+- calendar: a day's windows neither overlapping nor inverted, some day open, a holiday
+  country (and subdivision) the holidays package knows (tests/api/test_calendar_api.py)
 - not a rule but the generator's own slip: an inferred link that reads a null field (GET
   /api/tasks/ → a task's `batch_id`) sends "None" as an integer path parameter (seed 1)
 - a rule's preview and a campaign's enrollment: contacts that exist (NUDGE_CONTRACT_CONTACT,
@@ -40,6 +42,8 @@ from typing import Any
 
 import schemathesis
 
+from nudge.calendar.closures import check_region
+from nudge.calendar.timing import validate_windows
 from nudge.reminders.webhooks import internal_target
 from nudge.rules.cron import check_cron
 
@@ -130,6 +134,21 @@ def _webhook(body: dict[str, Any]) -> None:
         body["url"] = WEBHOOK
 
 
+def _calendar(body: dict[str, Any]) -> None:
+    hours = body.get("working_hours")
+    if isinstance(hours, dict):
+        try:
+            validate_windows(hours)
+        except (ValueError, TypeError):
+            body["working_hours"] = {"mon": [["09:00", "17:00"]]}
+    holidays = body.get("holidays")
+    if isinstance(holidays, dict) and isinstance(holidays.get("country"), str):
+        try:
+            check_region(holidays["country"], holidays.get("subdivision"))
+        except ValueError:
+            body["holidays"] = {"country": "DE", "subdivision": None}
+
+
 @schemathesis.hook
 def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
     if not case.meta or not case.meta.generation.mode.is_positive:
@@ -161,4 +180,6 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
         _step_ids(case.body)
     elif path == "/api/account/webhook/":
         _webhook(case.body)
+    elif path == "/api/account/calendar/":
+        _calendar(case.body)
     return case

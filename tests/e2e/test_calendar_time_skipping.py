@@ -236,3 +236,119 @@ async def test_holiday_data_changing_under_a_running_workflow_moves_no_due_time(
     await Replayer(workflows=WORKFLOWS, data_converter=client.data_converter).replay_workflow(
         history
     )
+
+
+async def test_a_weekly_cadence_in_working_hours_skips_the_weekend(api, time_env, tenant):
+    """Check-ins started on a Saturday 11:00 Berlin, placement working_hours: each one is due
+    the Monday after, 09:00 (a cadence date on a closed day rolls to the next open slot)."""
+    await set_calendar(api, tenant)
+    saturday = next_weekday_at(await time_env.get_current_time(), 5, 11, BERLIN)
+    await move_to(time_env, saturday)
+    started = await api.post(
+        "/api/task-automation/schedule-recurring/",
+        json={"contact_id": tenant.contact_id, "cadence": "weekly", "placement": "working_hours"},
+        headers=auth(tenant),
+    )
+    assert started.status_code == 201, started.text
+    first_saturday = saturday.astimezone(BERLIN).date() + timedelta(days=7)
+    mondays = [at(first_saturday + timedelta(days=2 + 7 * k), 9, BERLIN) for k in range(2)]
+    for k, monday in enumerate(mondays, start=1):
+        await move_to(time_env, monday - timedelta(minutes=5))
+        assert len(await tasks(api, tenant)) == k - 1
+        await move_to(time_env, monday + timedelta(minutes=5))
+        made = await poll(lambda: tasks(api, tenant), lambda ts, k=k: len(ts) == k)
+        assert [datetime.fromisoformat(t["due_at"]) for t in made] == mondays[:k]
+    stopped = await api.delete(
+        f"/api/task-automation/recurring/{tenant.contact_id}/", headers=auth(tenant)
+    )
+    assert stopped.status_code == 204
+
+
+async def test_a_placed_campaign_counts_each_step_from_the_placed_one(api, time_env, tenant):
+    """A working_hours campaign enrolled Friday 16:00 Berlin: step 1 (0 days) now, inside the
+    hours; step 2 one day later is Saturday 16:00 → Monday 09:00; step 3 one day after that
+    placed Monday, Tuesday 09:00."""
+    await set_calendar(api, tenant)
+    campaign = {
+        "name": "Placed",
+        "placement": "working_hours",
+        "steps": [
+            {"message_type": "task", "name": "One", "delay_days": 0, "order": 1},
+            {"message_type": "task", "name": "Two", "delay_days": 1, "order": 2},
+            {"message_type": "task", "name": "Three", "delay_days": 1, "order": 3},
+        ],
+    }
+    made = await api.post("/api/campaigns/", json=campaign, headers=auth(tenant))
+    assert made.status_code == 201, made.text
+    assert made.json()["placement"] == "working_hours"
+    friday = next_weekday_at(await time_env.get_current_time(), 4, 16, BERLIN)
+    await move_to(time_env, friday)
+    enrolled = await api.post(
+        f"/api/campaigns/{made.json()['id']}/enroll/",
+        json={"contact_ids": [tenant.contact_id]},
+        headers=auth(tenant),
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    day = friday.astimezone(BERLIN).date()
+    monday, tuesday = at(day + timedelta(days=3), 9, BERLIN), at(day + timedelta(days=4), 9, BERLIN)
+    await move_to(time_env, tuesday + timedelta(minutes=5))
+    made_tasks = await poll(lambda: tasks(api, tenant), lambda ts: len(ts) == 3)
+    due = [datetime.fromisoformat(t["due_at"]) for t in made_tasks]
+    assert abs(due[0] - friday) < timedelta(seconds=5)
+    assert due[1:] == [monday, tuesday]
+
+
+async def test_a_calendar_change_reaches_running_enrollments_only_when_asked(api, time_env, tenant):
+    """Two enrollments wait on a working_hours step due Monday 09:00 Berlin. A new calendar
+    (New York) saved with apply_to_running none moves neither; saved again with future_steps
+    it tells both (migrated 2), and each is then due Monday 09:00 New York time."""
+    await set_calendar(api, tenant)
+    other = await api.post(
+        "/api/contacts/", json={"external_id": "second", "name": "Grace"}, headers=auth(tenant)
+    )
+    contacts = [tenant.contact_id, other.json()["id"]]
+    steps = [{"id": "s1", "wait": {"hours": 1}, "anchor": "enrollment",
+              "placement": "working_hours", "title_template": "Hi {{ contact_name }}"}]  # fmt: skip
+    made = await api.post(DEFINITIONS, json={"name": "Adopt", "steps": steps}, headers=auth(tenant))
+    saturday = next_weekday_at(await time_env.get_current_time(), 5, 11, BERLIN)
+    await move_to(time_env, saturday)
+    runs = []
+    for contact in contacts:
+        started = await api.post(
+            "/api/task-automation/schedule-sequence/",
+            json={"contact_id": contact, "definition_id": made.json()["id"]},
+            headers=auth(tenant),
+        )
+        assert started.status_code == 201, started.text
+        runs.append(started.json()["workflow_id"])
+    monday = saturday.astimezone(BERLIN).date() + timedelta(days=2)
+
+    async def due_times() -> list[datetime | None]:
+        out = []
+        for run in runs:
+            resp = await api.get(f"/api/task-automation/sequences/{run}/", headers=auth(tenant))
+            due = resp.json()["steps"][0]["due_at"]
+            out.append(datetime.fromisoformat(due) if due else None)
+        return out
+
+    berlin_nine = at(monday, 9, BERLIN)
+    assert await poll(due_times, lambda d: d == [berlin_nine] * 2) == [berlin_nine] * 2
+    new_york = {"timezone": "America/New_York", "working_hours": WEEKDAYS_9_TO_5}
+    kept = await api.put("/api/account/calendar/", json=new_york, headers=auth(tenant))
+    assert kept.json()["migrated"] == 0
+    assert await due_times() == [berlin_nine] * 2
+    moved = await api.put(
+        "/api/account/calendar/",
+        json={**new_york, "apply_to_running": "future_steps"},
+        headers=auth(tenant),
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["migrated"] == 2
+    ny_nine = at(monday, 9, ZoneInfo("America/New_York"))
+    assert await poll(due_times, lambda d: d == [ny_nine] * 2) == [ny_nine] * 2
+    await move_to(time_env, ny_nine + timedelta(minutes=5))
+    made_tasks = await poll(
+        lambda: api.get("/api/tasks/", headers=auth(tenant)),
+        lambda r: r.json()["total"] == 2,
+    )
+    assert {t["due_at"] for t in made_tasks.json()["items"]} == {ny_nine.isoformat()}

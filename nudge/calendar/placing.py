@@ -69,6 +69,8 @@ def place_or_raw(
     try:
         return place_for(session, contact, anchor, wait, placement, calendar, now)
     except NoOpenSlot:
+        if wait.business_days is not None:  # no business day at all: count calendar days
+            wait = Wait(days=wait.business_days)
         raw = place(anchor, wait, "anytime", calendar)
         return raw.model_copy(update={"reason": NO_OPEN_SLOT})
 

@@ -32,6 +32,7 @@ _DAY_NAMES: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Sa
 _MONTHS: Final = tuple("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
 _DASH: Final = "\N{EN DASH}"
 _WEEKEND: Final = frozenset({"sat", "sun"})
+# best_time.MIN_EVENTS and LOOKBACK in words (that module imports this one, not back).
 _BEST_TOO_FEW: Final = "best time: too few engagements in the last 90 days; contact hours used"
 
 # Per weekday (date.weekday() order): sorted, non-overlapping windows in minutes from midnight.
@@ -163,6 +164,12 @@ class BestHour(BaseModel):
     count: int = Field(ge=0)  # events in that hour-of-week
     total: int = Field(ge=0)  # events considered
     zone: str  # the zone the hour is read in
+
+    @model_validator(mode="after")
+    def _count_within_total(self) -> Self:
+        if self.count > self.total:
+            raise ValueError("count must not exceed total")
+        return self
 
     @field_validator("zone")
     @classmethod
@@ -342,7 +349,9 @@ def _why(at: datetime, to: datetime, hours: _Hours, *, show_zone: bool) -> str:
 
 
 def _best_slot(raw: datetime, hours: _Hours, best: BestHour) -> datetime | None:
-    """The first instant >= raw inside the best hour of an open day and an open window."""
+    """The first instant >= raw inside the best hour of an open day and inside an open window:
+    the hour's start, a window's start within the hour, or raw itself when raw is in it. One
+    fixed set of instants, so a later raw never gets an earlier slot."""
     weekday = WEEKDAYS.index(best.weekday)
     day = hours.wall(raw).date() - timedelta(days=1)
     day += timedelta(days=(weekday - day.weekday()) % 7)
@@ -379,7 +388,13 @@ def place(
     contact_tz: str | None = None,
     best: BestHour | None = None,
 ) -> Placed:
-    """Count the wait from the anchor, then place the due time by the policy."""
+    """Count the wait from the anchor, then place the due time by the policy.
+
+    The zone is the owner's for anytime and working_hours, the contact's (else the owner's)
+    for contact_hours, and best.zone when best_time uses the best hour. The reason is None
+    when the due time is where the wait ends and the asked-for placement applied; else it
+    gives the first cause of the move and any fallback. Raises NoOpenSlot when no window
+    opens within HORIZON (or no business day can be counted)."""
     anchor = _as_utc(anchor)
     contact_side = placement in ("contact_hours", "best_time")
     zone = (contact_tz or calendar.timezone) if contact_side else calendar.timezone

@@ -25,8 +25,8 @@ OWNER = CalendarSnapshot(
 DASH = "\N{EN DASH}"
 
 
-def tokyo(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TOKYO).astimezone(UTC)  # type: ignore[misc]
+def tokyo(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=TOKYO).astimezone(UTC)
 
 
 # Seven engagements on Tuesdays 10:00-10:59 Tokyo time over the last weeks, five elsewhere.

@@ -31,16 +31,18 @@ NOW = Wait(hours=0)
 DASH = "\N{EN DASH}"  # as reasons and errors write ranges
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def local(zone: ZoneInfo, *args: int) -> datetime:
-    return datetime(*args, tzinfo=zone)  # type: ignore[misc]
+def local(
+    zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
-def cal(zone: str, hours: dict | None = None, **kw) -> CalendarSnapshot:
-    return CalendarSnapshot(timezone=zone, working_hours=hours or NINE_TO_FIVE, **kw)
+def cal(zone: str, hours: dict | None = None, **fields: object) -> CalendarSnapshot:
+    return CalendarSnapshot(timezone=zone, working_hours=hours or NINE_TO_FIVE, **fields)
 
 
 # (name, anchor, calendar, due_at, reason)

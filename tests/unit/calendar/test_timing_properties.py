@@ -42,13 +42,39 @@ def windows(draw: st.DrawFn) -> list[tuple[str, str]]:
     """One to three non-overlapping windows: sorted distinct minutes taken in pairs."""
     count = draw(st.integers(1, 3))
     marks = sorted(
-        draw(st.lists(st.integers(0, 24 * 60), min_size=2 * count, max_size=2 * count, unique=True))
+        draw(
+            st.lists(
+                # Often the small hours, where clocks change.
+                st.integers(0, 24 * 60) | st.sampled_from(range(0, 4 * 60, 30)),
+                min_size=2 * count,
+                max_size=2 * count,
+                unique=True,
+            )
+        )
     )
     return [(clock(marks[i]), clock(marks[i + 1])) for i in range(0, 2 * count, 2)]
 
 
+def _transitions() -> list[datetime]:
+    """Every DST change of ZONES in 2026-2030 (to the day), where placing goes wrong first."""
+    found = []
+    for name in ZONES:
+        zone = ZoneInfo(name)
+        day = datetime(2026, 1, 1, tzinfo=UTC)
+        while day.year < 2031:
+            nxt = day + timedelta(days=1)
+            if day.astimezone(zone).utcoffset() != nxt.astimezone(zone).utcoffset():
+                found.append(day)
+            day = nxt
+    return found
+
+
 anchors = st.datetimes(
     min_value=datetime(2026, 1, 1), max_value=datetime(2030, 12, 31, 23, 59), timezones=st.just(UTC)
+) | st.builds(
+    lambda at, minutes: at + timedelta(minutes=minutes),
+    st.sampled_from(_transitions()),
+    st.integers(-3 * 24 * 60, 3 * 24 * 60),
 )
 
 

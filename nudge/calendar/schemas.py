@@ -16,7 +16,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from nudge.calendar.closures import check_region
 from nudge.calendar.timing import validate_windows
-from nudge.core.types import Strict, Timestamp, TimeZoneName, date_in_years
+from nudge.core.types import Integer, Strict, Timestamp, TimeZoneName, date_in_years
 from nudge.core.vocabulary import ApplyToRunning, Placement, Weekday
 
 # "HH:MM" on a 24-hour clock; "24:00" ends a window at midnight.
@@ -40,6 +40,7 @@ ClosedDate = Annotated[
     AfterValidator(_in_years),
     Field(json_schema_extra={"pattern": DATE_IN_YEARS}),
 ]
+# Bounds before Integer: after a BeforeValidator pydantic documents them as `ge`/`le`.
 BusinessDays = Annotated[
     int,
     Field(
@@ -48,6 +49,7 @@ BusinessDays = Annotated[
         description=f"Business days of the owner's calendar (0-{MAX_BUSINESS_DAYS}): days with "
         "working hours that are neither holidays nor closed dates.",
     ),
+    Integer,
 ]
 PLACEMENT_HELP = (
     "Where the due time may land once the wait is counted: `anytime` (where the wait ends), "

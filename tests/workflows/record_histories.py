@@ -2,7 +2,7 @@
 
 Run after a deliberate, compatible change to a workflow's history shape:
     .venv/bin/python -m tests.workflows.record_histories [GROUP ...]
-(GROUP: sequences, rules, recurring, periodic, defined; none: all.)
+(GROUP: sequences, rules, recurring, periodic, defined, calendar; none: all.)
 Then commit tests/workflows/histories/. Never re-record to make a failing replay pass: a
 replay failure means running workflows would break; guard the change with workflow.patched.
 """
@@ -19,9 +19,14 @@ from sqlalchemy import select
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from nudge.calendar.changes import adopt_calendar_everywhere
+from nudge.calendar.schemas import CalendarIn
+from nudge.calendar.service import save_calendar
+from nudge.calendar.snapshots import calendar_snapshot, snapshot_of
 from nudge.campaigns.service import enroll
 from nudge.core.contact_events import ContactEvent
-from nudge.core.models import AutomationStep, Campaign, Contact, Rule, Task
+from nudge.core.models import AutomationStep, Campaign, Contact, Rule, Task, utcnow
+from nudge.core.vocabulary import WEEKDAYS
 from nudge.platform.binaries import find_binary
 from nudge.platform.db import make_engine, make_session_factory, transaction
 from nudge.platform.migrate import upgrade
@@ -281,6 +286,91 @@ async def record_defined(env: WorkflowEnvironment, sessions, queue: str) -> None
     await save("enroll-job-daily-limit", job_handle)
 
 
+async def record_calendar(env: WorkflowEnvironment, sessions, queue: str) -> None:  # type: ignore[no-untyped-def]
+    """Placed due times: a custom sequence of business-day steps in the contact's hours that
+    adopts a new calendar halfway, a cadence and a campaign in working hours."""
+    with transaction(sessions) as session:
+        owner, _ = create_owner(session, "calendar")
+        contact = Contact(
+            owner_id=owner.id, external_id="cal", name="Ada", timezone="Asia/Tokyo", cadence="daily"
+        )
+        session.add(contact)
+        session.flush()
+        save_calendar(
+            session,
+            owner.id,
+            CalendarIn.model_validate(
+                {"timezone": "Europe/Berlin", "holidays": {"country": "DE"},
+                 "working_hours": {d: [["09:00", "17:00"]] for d in WEEKDAYS[:5]}}
+            ),
+        )  # fmt: skip
+        body = DefinitionIn.model_validate(
+            {
+                "name": "placed",
+                "steps": [
+                    {"id": f"s{i}", "wait": {"business_days": 2}, "anchor": "previous_due",
+                     "placement": "contact_hours", "title_template": "{{ contact_name }}"}
+                    for i in range(3)
+                ],
+            }
+        )  # fmt: skip
+        definition_id = create_definition(session, owner.id, body).id
+        campaign = Campaign(owner_id=owner.id, name="placed", placement="working_hours")
+        session.add(campaign)
+        session.flush()
+        session.add_all(
+            AutomationStep(campaign_id=campaign.id, order=i + 1, message_type="task",
+                           name=f"step {i + 1}", delay_days=1)
+            for i in range(2)
+        )  # fmt: skip
+        owner_id, contact_id, campaign_id = owner.id, contact.id, campaign.id
+        later = CalendarIn.model_validate(
+            {"timezone": "America/New_York",
+             "working_hours": {d: [["08:00", "16:00"]] for d in ("mon", "tue", "wed", "thu")}}
+        )  # fmt: skip
+    started = await schedule_sequence(
+        env.client,
+        sessions,
+        task_queue=queue,
+        owner_id=owner_id,
+        contact_id=contact_id,
+        definition_id=definition_id,
+    )
+    handle = env.client.get_workflow_handle(started.workflow_id)
+    recurring = await start_or_reshape_recurring(
+        env.client,
+        queue,
+        RecurringInput(
+            owner_id=owner_id,
+            contact_id=contact_id,
+            cadence="daily",
+            placement="working_hours",
+            calendar=started_calendar(sessions, owner_id),
+        ),
+        "Ada",
+    )
+    enrolled = await enroll(env.client, sessions, queue, owner_id, campaign_id, [contact_id])
+    await env.sleep(timedelta(days=3))
+    with transaction(sessions) as session:
+        row = save_calendar(session, owner_id, later)
+        snap = snapshot_of(row, await env.get_current_time())
+    assert await adopt_calendar_everywhere(env.client, sessions, owner_id, snap) == 3
+    await env.sleep(timedelta(days=10))
+    await recurring.signal(RecurringWorkflow.stop, "recorded")
+    await handle.result()
+    await recurring.result()
+    campaign_handle = env.client.get_workflow_handle(enrolled[0].workflow_id)
+    await campaign_handle.result()
+    await save("defined-sequence-placed", handle)
+    await save("recurring-placed", recurring)
+    await save("campaign-placed", campaign_handle)
+
+
+def started_calendar(sessions, owner_id: int):  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return calendar_snapshot(session, owner_id, utcnow())
+
+
 async def save(name: str, handle: WorkflowHandle) -> None:
     history = await handle.fetch_history()
     (HERE / f"{name}.json").write_text(history.to_json())
@@ -289,7 +379,7 @@ async def save(name: str, handle: WorkflowHandle) -> None:
 
 async def main(only: set[str]) -> None:
     """Record every history, or (`only`) some groups: sequences, rules, recurring,
-    periodic, defined."""
+    periodic, defined, calendar."""
     url = f"sqlite:///{tempfile.mkdtemp()}/record.db"
     upgrade(url)
     sessions = make_session_factory(make_engine(url))
@@ -328,6 +418,7 @@ async def main(only: set[str]) -> None:
                 "recurring": record_recurring,
                 "periodic": record_periodic,
                 "defined": record_defined,
+                "calendar": record_calendar,
             }
             for group, record in groups.items():
                 if not only or group in only:

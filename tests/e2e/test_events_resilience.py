@@ -174,9 +174,14 @@ async def test_deleted_rules_leave_cancelled_firing_rows(api, time_env, tenant, 
 async def test_more_bad_input_is_422(api, tenant):
     headers = auth(tenant)
     url = f"/api/contacts/{tenant.contact_id}/"
-    for body in ({"name": None}, {"timezone": None}, {"status": None}):
+    for body in ({"name": None}, {"status": None}):
         resp = await api.patch(url, json=body, headers=headers)
         assert resp.status_code == 422 and "can't be null" in resp.json()["detail"], body
+    # A time zone is optional: null clears it (the owner's calendar zone stands in).
+    cleared = await api.patch(url, json={"timezone": None}, headers=headers)
+    assert cleared.status_code == 200 and cleared.json()["timezone"] is None
+    refused = await api.patch(url, json={"timezone": "Mars/Olympus"}, headers=headers)
+    assert refused.status_code == 422 and "unknown time zone" in refused.json()["detail"]
     for when in ("9999-12-31T23:00:00Z", "0001-01-01T00:10:00Z"):
         resp = await api.post(
             "/api/events/activities/",

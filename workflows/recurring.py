@@ -38,6 +38,7 @@ class RecurringWorkflow:
         self._stop_reason: str | None = None
         self._unread = UnreadSignals()
         self._placed_due: datetime | None = None
+        self._placed_reason: str | None = None
 
     @workflow.run
     async def run(self, inp: RecurringInput) -> RecurringProgress:
@@ -91,7 +92,7 @@ class RecurringWorkflow:
             ),
             f"Place the {self._inp.cadence} check-in due {due:%Y-%m-%d}",
         )
-        self._placed_due = placed.due_at
+        self._placed_due, self._placed_reason = placed.due_at, placed.reason
         return placed.due_at
 
     async def _make_task(self, due: datetime) -> bool:
@@ -184,13 +185,22 @@ class RecurringWorkflow:
         if reason:
             self._stop(reason)
 
+    def _placed_next(self) -> bool:
+        """The next check-in has been placed (its placed time is not an earlier one's)."""
+        placed = self._placed_due
+        return (
+            self._inp.placement != "anytime" and placed is not None and placed >= self._next_due()
+        )
+
     def _next_shown(self) -> datetime:
         """The next check-in: placed once the workflow has placed it, else its cadence date."""
-        raw = self._next_due()
-        if self._inp.placement != "anytime" and self._placed_due is not None:
-            if self._placed_due >= raw:
-                return self._placed_due
-        return raw
+        if self._placed_next():
+            assert self._placed_due is not None
+            return self._placed_due
+        return self._next_due()
+
+    def _shown_reason(self) -> str | None:
+        return self._placed_reason if self._placed_next() else None
 
     def _stop(self, reason: str) -> None:
         if self._stop_reason is None:
@@ -206,5 +216,7 @@ class RecurringWorkflow:
             next_due_at=self._next_shown() if self._stop_reason is None else None,
             cycles_this_run=self._cycles,
             stop_reason=self._stop_reason,
+            placement=self._inp.placement,
+            placement_reason=self._shown_reason(),
             unread_signals=self._unread.kept,
         )

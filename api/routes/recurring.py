@@ -23,6 +23,8 @@ def _out(progress: RecurringProgress, contact_id: int, settings: Settings) -> Re
         state=progress.state,
         next_due_at=progress.next_due_at,
         stop_reason=progress.stop_reason,
+        placement=progress.placement,
+        placement_reason=progress.placement_reason,
         temporal_ui_url=settings.workflow_url(progress.workflow_id),
     )
 

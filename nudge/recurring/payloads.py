@@ -56,5 +56,8 @@ class RecurringProgress(BaseModel):
     next_due_at: datetime | None
     cycles_this_run: int
     stop_reason: str | None
+    placement: Placement = "anytime"
+    # Why the next check-in's placed due time moved from its cadence date.
+    placement_reason: str | None = None
     # Signals sent by hand that the workflow could not read (the newest few of this run).
     unread_signals: list[UnreadSignal] = []

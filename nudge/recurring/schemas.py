@@ -44,4 +44,8 @@ class RecurringOut(BaseModel):
     state: str
     next_due_at: Timestamp | None
     stop_reason: str | None
+    placement: Placement = "anytime"
+    placement_reason: str | None = Field(
+        None, description="Why the next check-in moved from its cadence date (placement)."
+    )
     temporal_ui_url: str

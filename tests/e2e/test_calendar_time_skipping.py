@@ -252,6 +252,14 @@ async def test_a_weekly_cadence_in_working_hours_skips_the_weekend(api, time_env
     assert started.status_code == 201, started.text
     first_saturday = saturday.astimezone(BERLIN).date() + timedelta(days=7)
     mondays = [at(first_saturday + timedelta(days=2 + 7 * k), 9, BERLIN) for k in range(2)]
+
+    async def shown() -> dict:
+        url = f"/api/task-automation/recurring/{tenant.contact_id}/"
+        return (await api.get(url, headers=auth(tenant))).json()
+
+    placed = await poll(shown, lambda p: p["next_due_at"] == mondays[0].isoformat())
+    assert (placed["next_due_at"], placed["placement"]) == (mondays[0].isoformat(), "working_hours")
+    assert "weekend" in placed["placement_reason"], placed
     for k, monday in enumerate(mondays, start=1):
         await move_to(time_env, monday - timedelta(minutes=5))
         assert len(await tasks(api, tenant)) == k - 1

@@ -1,4 +1,5 @@
-"""The page itself: stats cards, the per-day chart, rules, running sequences, batches."""
+"""The page itself: stats cards, the per-day chart, rules, running sequences, batches, and
+the working calendar in a few words."""
 
 import asyncio
 from typing import Annotated, Any
@@ -12,6 +13,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.pages.calendar import calendar_card
+from api.pages.forms import PLACEMENTS
 from api.pages.render import bar_chart, render
 from api.pages.session import BASE, PageDep
 from api.params import MAX_ID
@@ -82,6 +85,7 @@ def _read(
             definition_out(session, owner_id, d) for d in list_definitions(session, owner_id)
         ],
         "names": names,
+        "calendar": calendar_card(session, owner_id),
     }
 
 
@@ -160,6 +164,7 @@ async def dashboard(
         "temporal_ui": settings.ui_base_url,
         "filters": {"kind": kind or "", "status": status or ""},
         "notice": _notice(done, version, migrated),
+        "placements": PLACEMENTS,
         "highlight": request.query_params.get("rule"),
         "highlight_definition": request.query_params.get("definition"),
     }

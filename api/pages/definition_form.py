@@ -4,6 +4,7 @@ the add / remove / move buttons, and what a live edit would do to running enroll
 words."""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
-from api.pages.forms import number_text, problem_message, typed_number
+from api.pages.forms import PLACEMENTS, number_text, problem_message, typed_number
 from nudge.core.vocabulary import (
     ACTIVITY_TYPES,
     CONTACT_STATUSES,
@@ -32,9 +33,13 @@ from nudge.sequences.definition_schemas import (
 from nudge.sequences.definitions import stored_steps
 
 STEP_FIELDS = (
-    "id", "kind", "wait_amount", "wait_unit", "anchor", "max_wait_amount", "max_wait_unit",
-    "on_max_wait", "title_template", "description_template", "priority", "reminder_offset_hours",
+    "id", "kind", "wait_amount", "wait_unit", "anchor", "placement", "max_wait_amount",
+    "max_wait_unit", "on_max_wait", "title_template", "description_template", "priority",
+    "reminder_offset_hours",
 )  # fmt: skip
+# A step's wait may count business days; its longest wait (a Wait) only days or hours.
+WAIT_UNITS = {"days": "days", "hours": "hours", "business_days": "business days"}
+MAX_WAIT_UNITS = ("days", "hours")
 ANCHORS = {
     "previous_due": "the previous step's due time",
     "enrollment": "the enrollment",
@@ -52,7 +57,9 @@ ACTIVITY_LABELS = {
 }
 CHOICES = {
     "kinds": get_args(StepKind),
-    "units": ("days", "hours"),
+    "wait_units": WAIT_UNITS,
+    "max_wait_units": MAX_WAIT_UNITS,
+    "placements": PLACEMENTS,
     "anchors": ANCHORS,
     "on_max_wait": {"create": "create it anyway", "end": "end the enrollment"},
     "priorities": PRIORITIES,
@@ -82,9 +89,9 @@ LABELS = {"exit_on": "ends early when"}
 def blank_step() -> dict[str, str]:
     return {
         "id": "", "kind": "call", "wait_amount": "1", "wait_unit": "days",
-        "anchor": "previous_due", "max_wait_amount": "", "max_wait_unit": "days",
-        "on_max_wait": "create", "title_template": TITLE, "description_template": "",
-        "priority": "medium", "reminder_offset_hours": "",
+        "anchor": "previous_due", "placement": "anytime", "max_wait_amount": "",
+        "max_wait_unit": "days", "on_max_wait": "create", "title_template": TITLE,
+        "description_template": "", "priority": "medium", "reminder_offset_hours": "",
     }  # fmt: skip
 
 
@@ -100,12 +107,12 @@ def exits_differ(body: DefinitionIn, current: ExitOnOut) -> bool:
     return given != (set(current.activity_types), set(current.statuses))
 
 
-def _amount(wait: dict[str, float] | None) -> tuple[str, str]:
-    """A stored wait ({"days": 2}) as the form's amount and unit."""
+def _amount(wait: Mapping[str, float] | None) -> tuple[str, str]:
+    """A stored wait ({"days": 2}, {"business_days": 3}) as the form's amount and unit."""
     if not wait:
         return "", "days"
-    unit = "hours" if "hours" in wait else "days"
-    return number_text(wait[unit]), unit
+    unit = next((u for u in WAIT_UNITS if u in wait), "days")
+    return number_text(wait.get(unit)), unit
 
 
 def _exit_problem(problem: ErrorDetails) -> str:
@@ -160,7 +167,8 @@ class DefinitionForm:
             steps.append(
                 {
                     "id": s.id, "kind": s.kind, "wait_amount": wait, "wait_unit": unit,
-                    "anchor": s.anchor, "max_wait_amount": max_wait, "max_wait_unit": max_unit,
+                    "anchor": s.anchor, "placement": s.placement,
+                    "max_wait_amount": max_wait, "max_wait_unit": max_unit,
                     "on_max_wait": s.on_max_wait, "title_template": s.title_template,
                     "description_template": s.description_template, "priority": s.priority,
                     "reminder_offset_hours": number_text(s.reminder_offset_hours),
@@ -254,6 +262,7 @@ def _step_body(s: dict[str, str]) -> dict[str, Any]:
         "kind": s["kind"],
         "wait": {s["wait_unit"] or "days": typed_number(s["wait_amount"])},
         "anchor": s["anchor"],
+        "placement": s["placement"] or "anytime",
         "on_max_wait": s["on_max_wait"] if s["on_max_wait"] in ON_MAX_WAIT else "create",
         "title_template": s["title_template"],
         "description_template": s["description_template"],

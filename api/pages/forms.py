@@ -1,5 +1,6 @@
 """What the page's forms share: numbers as typed and back, a pydantic problem worded for the
-field it is shown beside, a chosen contact's id, and the owner's contacts to choose from."""
+field it is shown beside, a chosen contact's id, the owner's contacts to choose from, and
+the placements a rule or a step offers, in words."""
 
 import re
 
@@ -9,8 +10,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.params import MAX_ID
 from nudge.core.models import Contact
+from nudge.core.vocabulary import Placement
 
 CONTACTS_SHOWN = 200
+# Where a due time may land, as a select offers it (the API's words are the values).
+PLACEMENTS: dict[Placement, str] = {
+    "anytime": "any time (where the wait ends)",
+    "working_hours": "in your working hours",
+    "contact_hours": "in the contact's working hours (their time zone)",
+    "best_time": "at the contact's best time (else their working hours)",
+}
 
 
 def number_text(value: float | None) -> str:

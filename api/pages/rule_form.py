@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from api.pages.forms import number_text, problem_message, typed_number
+from api.pages.forms import PLACEMENTS, number_text, problem_message, typed_number
 from nudge.core.models import Rule
 from nudge.core.vocabulary import PRIORITIES
 from nudge.rules.schemas import RuleIn
@@ -24,8 +24,8 @@ TRIGGERS = {
 TEXT_FIELDS = (
     "name", "trigger_type", "from_status", "to_status", "cron", "at", "timezone",
     "filter_status", "filter_cadence", "cadence", "grace_hours", "task_title_template",
-    "task_description_template", "task_priority", "delay_hours", "reminder_offset_hours",
-    "contact_id",
+    "task_description_template", "task_priority", "delay_hours", "delay_business_days",
+    "placement", "reminder_offset_hours", "contact_id",
 )  # fmt: skip
 CHOICES = {
     "activity_types": (ANY, *ACTIVITY_TYPES),
@@ -33,6 +33,7 @@ CHOICES = {
     "filter_statuses": ("", *STATUSES),
     "cadences": ("", *CADENCES),
     "priorities": PRIORITIES,
+    "placements": PLACEMENTS,
 }
 
 
@@ -51,6 +52,7 @@ class RuleForm:
                 "from_status": ANY, "to_status": ANY, "timezone": "UTC", "task_priority": "medium",
                 "task_title_template": "Follow up with {{contact_name}}",
                 "task_description_template": "", "delay_hours": "0",
+                "delay_business_days": "", "placement": "anytime",
                 "reminder_offset_hours": "", "is_active": True,
             }
         )  # fmt: skip
@@ -75,6 +77,8 @@ class RuleForm:
             "task_description_template": rule.task_description_template,
             "task_priority": rule.task_priority,
             "delay_hours": number_text(rule.delay_hours),
+            "delay_business_days": number_text(rule.delay_business_days),
+            "placement": rule.placement or "anytime",
             "reminder_offset_hours": number_text(rule.reminder_offset_hours),
             "is_active": rule.is_active,
         }
@@ -100,11 +104,14 @@ class RuleForm:
             "task_description_template": v["task_description_template"],
             "task_priority": v["task_priority"],
             "delay_hours": typed_number(v["delay_hours"] or "0"),
+            "placement": v["placement"] or "anytime",
             "reminder_offset_hours": (
                 typed_number(v["reminder_offset_hours"]) if v["reminder_offset_hours"] else None
             ),
             "is_active": v["is_active"],
         }
+        if v["delay_business_days"]:  # left empty: the delay in hours counts
+            body["delay_business_days"] = typed_number(v["delay_business_days"])
         try:
             body["trigger_config"] = self._config()
         except ValueError as err:  # the form's own fields (a date, a number) don't read

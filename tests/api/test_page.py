@@ -291,3 +291,51 @@ async def test_preview_of_a_cron_rule_lists_its_next_runs(api, tenant):
     runs = re.search(r'id="preview-next-runs">(.*?)</dd>', resp.text, re.S)
     assert runs is not None and runs.group(1).count("<br>") == 4  # five runs
     assert 'id="preview-next-runs"' not in other.text  # only time rules have runs
+
+
+# Open one minute a week: a placed due time always moves, so a preview always says why.
+ONE_MINUTE_A_WEEK = {"timezone": "Europe/Berlin", "working_hours": {"sun": [["03:00", "03:01"]]}}
+
+
+async def test_rule_form_saves_placement_and_business_days(api, tenant):
+    put = await api.put("/api/account/calendar/", json=ONE_MINUTE_A_WEEK, headers=auth(tenant))
+    assert put.status_code == 200, put.text
+    form = {"name": "Placed follow-up", "trigger_type": "activity",
+            "activity_types": "email_opened", "task_priority": "medium",
+            "task_title_template": "Call {{contact_name}}", "delay_hours": "0",
+            "delay_business_days": "3", "placement": "working_hours"}  # fmt: skip
+    async with signed_in(api, tenant) as (browser, token):
+        new = await browser.get(f"{BASE}/rules/new")
+        assert re.search(r'<option value="anytime" selected>', new.text)
+        assert 'name="delay_business_days" inputmode="numeric" value=""' in new.text
+        assert "replace the delay in hours" in new.text
+        bad = await browser.post(
+            f"{BASE}/rules",
+            data={**form, "csrf": token, "delay_business_days": "2.5", "placement": "someday"},
+        )
+        preview = await browser.post(
+            f"{BASE}/rules/preview",
+            data={**form, "csrf": token, "contact_id": str(tenant.contact_id)},
+        )
+        created = await browser.post(f"{BASE}/rules", data={**form, "csrf": token})
+        assert created.status_code == 303, created.text[:800]
+        rule_id = re.search(r"rule=(\d+)", created.headers["location"])
+        assert rule_id is not None
+        edit = await browser.get(f"{BASE}/rules/{rule_id.group(1)}/edit")
+        dashboard = await browser.get(BASE)
+    assert bad.status_code == 422
+    assert 'id="delay_business_days-error"' in bad.text and "integer" in bad.text
+    assert 'id="placement-error"' in bad.text
+    assert 'value="2.5"' in bad.text  # as typed
+    assert preview.status_code == 200, preview.text
+    local = re.search(r'id="preview-due-local">([^<]*)<', preview.text)
+    assert local is not None and local.group(1).startswith("Sun ")
+    assert local.group(1).endswith("03:00 Europe/Berlin")
+    assert 'id="preview-placement">' in preview.text  # why it moved
+    saved = await api.get(f"/api/task-automation/rules/{rule_id.group(1)}/", headers=auth(tenant))
+    assert saved.json()["placement"] == "working_hours"
+    assert saved.json()["delay_business_days"] == 3
+    assert re.search(r'<option value="working_hours" selected>', edit.text)
+    assert 'name="delay_business_days" inputmode="numeric" value="3"' in edit.text
+    row = re.search(rf'<tr id="rule-{rule_id.group(1)}".*?</tr>', dashboard.text, re.S)
+    assert row is not None and "3 business days" in row.group(0)

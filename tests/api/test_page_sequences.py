@@ -510,3 +510,53 @@ async def test_a_tampered_exit_condition_is_an_error_beside_it(api, tenant, sess
     assert "ends early when" in preview.text  # the preview names where the problem is
     live = (await api.get(f"{DEFINITIONS}{did}/", headers=auth(tenant))).json()
     assert live["version"] == 1 and live["exit_on"]["statuses"] == ["active", "lost"]
+
+
+def options_chosen(html: str, select_id: str) -> list[str]:
+    """The option values a select shows selected."""
+    select = re.search(rf'<select id="{select_id}"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None, select_id
+    return re.findall(r'<option value="([^"]+)" selected>', select.group(1))
+
+
+async def test_steps_wait_business_days_and_land_in_contact_hours(api, tenant, sessions):
+    calendar = {"timezone": "Europe/Berlin", "working_hours": {"sun": [["03:00", "03:01"]]}}
+    put = await api.put("/api/account/calendar/", json=calendar, headers=auth(tenant))
+    assert put.status_code == 200, put.text
+    steps = [
+        step_form(0, wait="2", unit="business_days", anchor="enrollment",
+                  placement="contact_hours"),
+        step_form(1, kind="email", wait="1", title="Email {{ contact_name }}"),
+    ]  # fmt: skip
+    async with signed_in(api, tenant) as (browser, token):
+        new = await browser.get(f"{BASE}/sequences/new")
+        assert options_chosen(new.text, "steps-0-placement") == ["anytime"]
+        assert '<option value="business_days" >business days</option>' in new.text
+        fraction = {**steps[0], "steps-0-wait_amount": "1.5"}
+        bad = await browser.post(f"{BASE}/sequences", data=editor(token, "Placed", fraction))
+        assert owned_definitions(sessions, tenant.owner_id) == 0
+        preview = await browser.post(
+            f"{BASE}/sequences/preview",
+            data=editor(token, "Placed", *steps, contact_id=str(tenant.contact_id)),
+        )
+        created = await browser.post(f"{BASE}/sequences", data=editor(token, "Placed", *steps))
+        assert created.status_code == 303, created.text[:800]
+        did = re.search(r"definition=(\d+)", created.headers["location"])
+        assert did is not None
+        edit = await browser.get(f"{BASE}/sequences/{did.group(1)}/edit")
+    assert bad.status_code == 422
+    wait = re.search(r'id="steps-0-wait-error"[^>]*>([^<]*)<', bad.text)
+    assert wait is not None and "integer" in wait.group(1)
+    rows = re.findall(r'<tr class="timeline-step" data-step="(\d)">(.*?)</tr>', preview.text, re.S)
+    assert len(rows) == 2
+    assert 'class="sub due-local">yours: Sun ' in rows[0][1]
+    assert 'class="sub muted placement-reason">' in rows[0][1]  # why it moved
+    saved = (await api.get(f"{DEFINITIONS}{did.group(1)}/", headers=auth(tenant))).json()
+    assert saved["version"] == 1
+    assert [(s["wait"], s["placement"]) for s in saved["steps"]] == [
+        ({"business_days": 2}, "contact_hours"), ({"days": 1}, "anytime")
+    ]  # fmt: skip
+    assert options_chosen(edit.text, "steps-0-wait_unit") == ["business_days"]
+    assert options_chosen(edit.text, "steps-0-placement") == ["contact_hours"]
+    assert 'name="steps-0-wait_amount" value="2"' in edit.text
+    assert options_chosen(edit.text, "steps-1-placement") == ["anytime"]

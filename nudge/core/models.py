@@ -102,6 +102,8 @@ class Contact(Base):
     cadence_placement: Mapped[Placement | None] = mapped_column(String(20))
     # IANA; None: unknown, and the owner's calendar zone stands in for contact_hours.
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # 0-100 from the CRM (a lead score): priorities `by_score` read it.
+    score: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -192,6 +194,9 @@ class Rule(Base):
     task_title_template: Mapped[str] = mapped_column(Text)
     task_description_template: Mapped[str] = mapped_column(Text, default="")
     task_priority: Mapped[Priority] = mapped_column(String(10), default="medium")
+    # [[80, "urgent"], [50, "high"], …]: the contact's score picks the priority (the first
+    # threshold it reaches); below all of them, or without a score, task_priority.
+    priority_by_score: Mapped[list | None] = mapped_column(JSON)
     delay_hours: Mapped[float] = mapped_column(Float, default=0)
     # Instead of delay_hours: this many of the owner's business days after the event.
     delay_business_days: Mapped[int | None] = mapped_column(Integer)
@@ -446,4 +451,113 @@ class Calendar(Base):
     closed_dates: Mapped[list] = mapped_column(JSON, default=list)
     # The capability in the feed URL (GET /api/calendar/{token}.ics); rotating replaces it.
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Integration(Base):
+    """A CRM connection: its webhooks come in at /api/inbound/{provider}/{id}/, verified by
+    the provider's own signature with `secret`, and map to contacts, statuses and activities."""
+
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(500))
+    status_property: Mapped[str] = mapped_column(String(100), default="lifecyclestage")
+    status_mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    activity_mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    score_property: Mapped[str | None] = mapped_column(String(100))
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    last_received_at: Mapped[datetime | None]
+    last_refusal: Mapped[str | None] = mapped_column(String(500))
+    last_refused_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InboundEvent(Base):
+    """One provider event, stored before it is applied: its key (the provider's event id, or
+    what stands in for one) makes a redelivery or a replay find it."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "dedupe_key", name="uq_inbound_integration_key"),
+        Index("ix_inbound_status", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    # pending → processed (or ignored: nothing of Nudge's maps to it, or failed: why in detail)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    detail: Mapped[str | None] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class WebhookSubscription(Base):
+    """Where an owner's task events go, signed the Standard Webhooks way with `secret`."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[list] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEvent(Base):
+    """A task change, written in the same transaction as the change (the transactional
+    outbox): nothing committed is lost, nothing rolled back is sent. Ids order a task's
+    events."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index("ix_outbox_owner_id", "owner_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    # {"type", "timestamp", "data": the task as GET /api/tasks/{id}/ shows it}
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One outbox event for one subscription: its attempts, and where it stands."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id", name="uq_delivery_subscription_event"),
+        Index("ix_delivery_subscription_task", "subscription_id", "task_id", "status", "event_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    # pending → delivered, or retrying → delivered / dead (replay: pending again)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -38,6 +38,20 @@ EnrollOutcome = Literal["pending", "enrolled", "already_enrolled", "skipped", "f
 Placement = Literal["anytime", "working_hours", "contact_hours", "best_time"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
+# CRM integration: whose webhooks come in, which task events go out, and where an outgoing
+# delivery stands (retrying for up to three days, then dead until replayed).
+Provider = Literal["hubspot", "twenty", "standard"]
+TaskEventType = Literal[
+    "task.created",
+    "task.updated",
+    "task.completed",
+    "task.cancelled",
+    "task.overdue",
+    "task.reminder_due",
+]
+DeliveryStatus = Literal["pending", "retrying", "delivered", "dead"]
+InboundStatus = Literal["pending", "processed", "ignored", "failed"]
+
 TriggerType = Literal["activity", "status_change", "cadence", "time", "overdue"]
 ActivityType = Literal[
     "email_opened",
@@ -65,6 +79,8 @@ SEQUENCE_TYPES: Final = get_args(SequenceType)
 TRIGGER_TYPES: Final = get_args(TriggerType)
 ACTIVITY_TYPES: Final = get_args(ActivityType)
 PLACEMENTS: Final = get_args(Placement)
+PROVIDERS: Final = get_args(Provider)
+TASK_EVENT_TYPES: Final = get_args(TaskEventType)
 WEEKDAYS: Final = get_args(Weekday)  # in date.weekday() order
 
 # In a trigger's config: matches any activity type or status.

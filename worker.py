@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,9 @@ from activities.reminders import ReminderActivities
 from activities.rules import RuleActivities, TimeRuleActivities
 from activities.sequences import DefinedSequenceActivities
 from activities.tasks import TaskActivities
+from activities.webhooks import DeliveryActivities
+from nudge.integrations.outbox import set_kicker
+from nudge.integrations.starts import DeliveryTiming, ThreadKicker
 from nudge.periodic.schedules import sync_schedules
 from nudge.platform.db import make_engine, make_session_factory
 from nudge.platform.metrics import sdk_metrics_runtime, serve_worker_metrics
@@ -26,6 +30,7 @@ from nudge.platform.settings import Settings
 from nudge.platform.temporal import connect, ensure_search_attributes
 from workflows.campaign import CampaignEnrollmentWorkflow
 from workflows.defined_sequence import DefinedSequenceWorkflow
+from workflows.delivery import DeliveryWorkflow
 from workflows.enroll_job import EnrollJobWorkflow
 from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
@@ -46,6 +51,7 @@ WORKFLOWS = [
     CampaignEnrollmentWorkflow,
     DefinedSequenceWorkflow,
     EnrollJobWorkflow,
+    DeliveryWorkflow,
 ]
 
 
@@ -59,6 +65,7 @@ def build_worker(
     max_cached_workflows: int = 1000,
     allow_private_webhooks: bool = False,
     overdue_grace_hours: float = 24,
+    delivery_timing: DeliveryTiming = DeliveryTiming(),
 ) -> Worker:
     tasks, rules, reminders = (
         TaskActivities(sessions),
@@ -66,12 +73,22 @@ def build_worker(
         ReminderActivities(sessions, allow_private=allow_private_webhooks),
     )
     time_rules, campaigns = TimeRuleActivities(sessions), CampaignActivities(sessions)
-    periodic = PeriodicActivities(client, sessions, task_queue, grace_hours=overdue_grace_hours)
+    periodic = PeriodicActivities(
+        client,
+        sessions,
+        task_queue,
+        grace_hours=overdue_grace_hours,
+        delivery_timing=delivery_timing,
+    )
     defined, enrolling = (
         DefinedSequenceActivities(sessions),
         EnrollActivities(client, sessions, task_queue),
     )
     calendar = CalendarActivities(sessions)
+    deliveries = DeliveryActivities(sessions, allow_private=allow_private_webhooks)
+    # Task events a commit in this process leaves to deliver are kicked off on this loop.
+    with suppress(RuntimeError):  # no running loop: the periodic sweep starts them
+        set_kicker(ThreadKicker(client, task_queue, asyncio.get_running_loop(), delivery_timing))
     return Worker(
         client,
         task_queue=task_queue,
@@ -100,6 +117,10 @@ def build_worker(
             enrolling.enroll_page,
             enrolling.set_enroll_status,
             calendar.place_due,
+            deliveries.next_delivery,
+            deliveries.deliver,
+            deliveries.dead_letter,
+            periodic.kick_pending_deliveries,
         ],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
@@ -143,6 +164,7 @@ async def run(settings: Settings) -> None:
             max_cached_workflows=settings.worker_max_cached_workflows,
             allow_private_webhooks=settings.webhook_allow_private,
             overdue_grace_hours=settings.overdue_grace_hours,
+            delivery_timing=DeliveryTiming(*settings.delivery_timing),
         )
         # The SDK installs no signal handlers: stop polling, let running activities finish.
         loop = asyncio.get_running_loop()

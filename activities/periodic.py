@@ -26,17 +26,20 @@ from nudge.core.models import (
     Rule,
     Task,
     TaskBatch,
+    WebhookDelivery,
     utcnow,
 )
 from nudge.core.templating import MAX_DESCRIPTION, MAX_TITLE, TemplateProblem, render
 from nudge.core.vocabulary import OVERDUE_SOURCE
+from nudge.integrations.outbox import task_event
+from nudge.integrations.starts import DeliveryTiming, kick_delivery
 from nudge.periodic.payloads import SweepPage, SweepResult
 from nudge.platform.temporal import CONTACT_ID
 from nudge.recurring.payloads import RecurringInput
 from nudge.recurring.starts import start_or_reshape_recurring, stop_recurring_workflow
 from nudge.reminders.starts import start_reminder
 from nudge.rules.events import finish_unprocessed
-from nudge.rules.render import placed, timing
+from nudge.rules.render import placed, placed_run
 from nudge.tasks.ended import batch_end, record_end
 from nudge.tasks.payloads import NewTask
 from nudge.tasks.writer import write_task_once
@@ -45,6 +48,15 @@ from nudge.tasks.writer import write_task_once
 FORGOTTEN_AFTER = timedelta(hours=1)
 # Temporal describe calls in flight at once while closing ended batches (a page is 500).
 DESCRIBES_AT_ONCE = 20
+
+
+def _overdue_event(session: Session, task_id: int) -> None:
+    """task.overdue, with the escalation that found it (once: the escalation's key)."""
+    # Locked: a completion committing meanwhile orders its event after this one, or this
+    # sees the task completed and sends none.
+    late = session.get(Task, task_id, with_for_update=True)
+    if late is not None and late.status == "open":
+        task_event(session, late, "task.overdue")
 
 
 def _placement(session: Session, owner_id: int, campaign_id: int) -> dict[str, Any]:
@@ -66,9 +78,18 @@ class PeriodicActivities:
         task_queue: str,
         *,
         grace_hours: float,
+        delivery_timing: DeliveryTiming = DeliveryTiming(),
     ) -> None:
         self.client, self.sessions, self.task_queue = client, sessions, task_queue
         self.grace = timedelta(hours=grace_hours)
+        self.delivery_timing = delivery_timing
+
+    @activity.defn
+    async def kick_pending_deliveries(self, page: SweepPage) -> SweepResult:
+        """Task events whose delivery no kick started (the writer's process died first)."""
+        return await kick_pending(
+            self.client, self.sessions, self.task_queue, self.delivery_timing, page
+        )
 
     @activity.defn
     def escalate_overdue(self, page: SweepPage) -> SweepResult:
@@ -108,9 +129,8 @@ class PeriodicActivities:
             contact = session.get(Contact, task.contact_id) if task.contact_id else None
             due = page.now
             if rule is not None and placed(rule):  # the escalation lands in working hours
-                due = timing(rule, page.now, placer_for(session, task.owner_id, contact, page.now))[
-                    1
-                ]
+                place = placer_for(session, task.owner_id, contact, page.now)
+                due = placed_run(rule, page.now, place)
         title, description = f"Overdue: {task.title}"[:MAX_TITLE], task.description
         if rule is not None:
             values = {"rule_name": rule.name, "due_date": f"{task.due_at:%Y-%m-%d %H:%M UTC}"}
@@ -135,6 +155,7 @@ class PeriodicActivities:
                 priority="urgent",
                 due_at=due,
             ),
+            also=lambda session: _overdue_event(session, task.id),
         )
         return written.created
 
@@ -364,3 +385,45 @@ class PeriodicActivities:
             if len(page) >= limit:
                 stopped, page = stopped + await stop_page(page), {}
         return stopped + (await stop_page(page) if page else 0)
+
+
+async def kick_pending(
+    client: Client,
+    sessions: sessionmaker[Session],
+    task_queue: str,
+    timing: DeliveryTiming,
+    page: SweepPage,
+) -> SweepResult:
+    """The periodic sweep: start the workflow of every (subscription, task) with an event
+    still to send and written over a minute ago (a kick lost to a crash or an outage). A
+    workflow already running just gets another kick."""
+
+    def pending() -> list[tuple[int, int, int, int]]:
+        with sessions() as session:
+            return [
+                (r[0], r[1], r[2], r[3])
+                for r in session.execute(
+                    select(
+                        WebhookDelivery.id,
+                        WebhookDelivery.subscription_id,
+                        WebhookDelivery.task_id,
+                        WebhookDelivery.owner_id,
+                    )
+                    .where(
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.created_at < page.now - timedelta(minutes=1),
+                        WebhookDelivery.id > page.after_id,
+                    )
+                    .order_by(WebhookDelivery.id)
+                    .limit(page.limit)
+                )
+            ]
+
+    rows = await to_thread.run_sync(pending)
+    pairs = {(sub, task): owner for _, sub, task, owner in rows}
+    for (sub, task), owner in pairs.items():
+        await kick_delivery(client, task_queue, sub, task, owner, timing)
+    last = rows[-1][0] if rows else page.after_id
+    return SweepResult(
+        examined=len(rows), acted=len(pairs), last_id=last, done=len(rows) < page.limit
+    )

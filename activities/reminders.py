@@ -13,6 +13,7 @@ from nudge.core.errors import NO_WEBHOOK, WEBHOOK_FAILED, WEBHOOK_REFUSED, WRITE
 from nudge.core.ids import reminder_workflow_id
 from nudge.core.models import Notification, Owner, Task
 from nudge.core.vocabulary import ReminderStatus
+from nudge.integrations.outbox import task_event
 from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.reminders.payloads import ReminderPlan
@@ -99,6 +100,8 @@ def _record(session: Session, task_id: int) -> tuple[ReminderPlan, ReminderStatu
     owner = session.get(Owner, task.owner_id)
     if session.scalar(select(Notification.id).where(Notification.task_id == task_id)) is None:
         session.add(Notification(owner_id=task.owner_id, task_id=task_id, title=task.title))
+        # Once per task, with the notification (a retried record finds the row).
+        task_event(session, task, "task.reminder_due")
     body = json.dumps(
         {
             "type": "task.reminder",

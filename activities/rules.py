@@ -13,7 +13,7 @@ from nudge.core.templating import TemplateProblem
 from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.rules.payloads import FiringOutcome
-from nudge.rules.render import event_context, placed, render_task, timing
+from nudge.rules.render import event_context, placed, placed_run, render_task
 from nudge.tasks.payloads import NewTask
 from nudge.tasks.writer import insert_task, write_task_once
 
@@ -49,7 +49,7 @@ class RuleActivities:
             task, reason = None, _why_not(rule, contact)
             if rule is not None and reason is None:
                 try:
-                    task = _write_task(session, rule, firing)
+                    task = _write_task(session, rule, firing, contact)
                 except TemplateProblem as err:
                     reason = f"template: {err}"
             # Only from `scheduled`: a delete that cancelled the firing meanwhile wins, and
@@ -84,10 +84,11 @@ def _why_not(rule: Rule | None, contact: Contact | None) -> str | None:
     return None
 
 
-def _write_task(session: Session, rule: Rule, firing: RuleFiring) -> Task:
+def _write_task(session: Session, rule: Rule, firing: RuleFiring, contact: Contact | None) -> Task:
     rendered = render_task(
         rule,
         firing.context,
+        score=contact.score if contact else None,  # as it is now, when the task is written
         create_at=firing.create_at,
         due_at=firing.due_at,
         reminder_at=firing.reminder_at,
@@ -147,10 +148,15 @@ class TimeRuleActivities:
         if placed(rule):  # by the calendar, in the contact's zone where the rule says so
             with self.sessions() as session:
                 place = placer_for(session, rule.owner_id, contact, datetime.now(UTC))
-                due = timing(rule, run_at, place)[1]
+                due = placed_run(rule, run_at, place)
         try:
             rendered = render_task(
-                rule, event_context(contact), create_at=run_at, due_at=due, reminder_at=None
+                rule,
+                event_context(contact),
+                score=contact.score,  # as read for this run
+                create_at=run_at,
+                due_at=due,
+                reminder_at=None,
             )
         except TemplateProblem:
             return False

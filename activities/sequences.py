@@ -7,6 +7,7 @@ from activities.tasks import begin_run, logged, run_contact
 from nudge.core.errors import TEMPLATE_PROBLEM, permanent
 from nudge.core.ids import defined_step_key
 from nudge.core.models import Task
+from nudge.core.priority import resolve
 from nudge.core.templating import TemplateProblem
 from nudge.sequences.batches import defined_batch
 from nudge.sequences.render import render_step
@@ -69,7 +70,7 @@ class DefinedSequenceActivities:
             kind=spec.step.kind,
             title=rendered.title,
             description=rendered.description,
-            priority=spec.step.priority,
+            priority=resolve(spec.step.priority, contact.score),  # the score as it is now
             due_at=spec.due_at,
             reminder_at=reminder_at(spec.step, spec.due_at),
         )

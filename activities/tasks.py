@@ -92,7 +92,8 @@ class TaskActivities:
 
     @activity.defn
     def create_cadence_task(self, spec: CadenceTask) -> CreatedTask:
-        """One task per occurrence: the key holds the occurrence's date."""
+        """One task per occurrence: the key holds the occurrence's date (its cadence date,
+        not where placement moved it: two occurrences placed on one Monday are two tasks)."""
         with self.sessions() as session:
             contact = run_contact(session, spec.owner_id, spec.contact_id)
         values = {"contact_name": contact.name, "cadence": spec.cadence}
@@ -104,7 +105,9 @@ class TaskActivities:
         except TemplateProblem as err:
             raise permanent(TEMPLATE_PROBLEM, f"template: {err}") from None
         new = NewTask(
-            idempotency_key=cadence_key(spec.owner_id, spec.contact_id, spec.due_at.date()),
+            idempotency_key=cadence_key(
+                spec.owner_id, spec.contact_id, spec.occurrence or spec.due_at.date()
+            ),
             owner_id=spec.owner_id,
             contact_id=spec.contact_id,
             workflow_id=spec.workflow_id,

@@ -27,13 +27,18 @@ from api.routes import (
     definitions,
     events,
     health,
+    integrations,
     recurring,
     rules,
     sequences,
     stats,
     tasks,
+    webhooks,
 )
+from nudge.integrations.outbox import set_kicker
+from nudge.integrations.starts import DeliveryTiming, ThreadKicker
 from nudge.platform.db import make_engine, make_session_factory
+from nudge.platform.logs import redact_feed_tokens
 from nudge.platform.settings import Settings, get_settings
 from nudge.platform.temporal import connect
 from nudge.platform.tracing import instrument
@@ -66,6 +71,15 @@ def create_app(
             app.state.sessions = make_session_factory(engine)
         # Lazy: the API answers (and /healthz reports) even while Temporal is still starting.
         app.state.temporal = client or await connect(settings, lazy=True)
+        # Task events this process's commits leave to deliver are kicked off on this loop.
+        set_kicker(
+            ThreadKicker(
+                app.state.temporal,
+                settings.task_queue,
+                asyncio.get_running_loop(),
+                DeliveryTiming(*settings.delivery_timing),
+            )
+        )
         # Events stored while Temporal was away are started by this process once it is back.
         app.state.unstarted = Unstarted(settings.events_retry_seconds)
         retrying = asyncio.create_task(
@@ -89,6 +103,7 @@ def create_app(
     errors.install(app)
     metrics.install(app)  # GET /metrics, request counts and latency by route template
     instrument(app)  # a span per request, when OTEL_* turns tracing on
+    redact_feed_tokens()  # the access log never shows a feed URL's secret
     for module in (
         health,
         contacts,
@@ -103,6 +118,8 @@ def create_app(
         campaigns,
         account,
         calendar,
+        webhooks,
+        integrations,
     ):
         app.include_router(module.router)
     pages.install(app)

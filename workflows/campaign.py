@@ -9,8 +9,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.campaigns import CampaignActivities
     from activities.tasks import TaskActivities
     from nudge.calendar.payloads import CalendarChange, PlaceRequest
-    from nudge.calendar.timing import DEFAULT_CALENDAR, Wait
-    from nudge.campaigns.payloads import EnrollmentInput, EnrollmentProgress
+    from nudge.calendar.timing import Wait
+    from nudge.campaigns.payloads import EnrollmentInput, EnrollmentProgress, StepSpec
     from nudge.core.contact_events import ContactEvent, ends_sequence
     from nudge.core.signals import BadSignal, UnreadSignals, one_object, optional_reason
     from nudge.core.vocabulary import BatchEnd
@@ -28,37 +28,27 @@ class CampaignEnrollmentWorkflow:
         self._next: datetime | None = None
         self._stop: tuple[BatchEnd, str] | None = None  # (state, reason)
         self._unread = UnreadSignals()
+        self._calendar_revision = 0.0  # the newest adopt_calendar's
 
     @workflow.run
     async def run(self, inp: EnrollmentInput) -> EnrollmentProgress:
         due = workflow.info().workflow_start_time
         for step in sorted(inp.steps, key=lambda s: s.order):
-            due = due + timedelta(days=step.delay_days)
-            if self._inp.placement != "anytime":  # the next step counts from this placed one
-                due = (
-                    await place_due(
-                        PlaceRequest(
-                            owner_id=inp.owner_id,
-                            contact_id=inp.contact_id,
-                            anchor=due,
-                            wait=Wait(hours=0),
-                            placement=self._inp.placement,
-                            calendar=self._inp.calendar or DEFAULT_CALENDAR,
-                        ),
-                        f"Step {step.order}: place its due time",
-                    )
-                ).due_at
-            self._next = due
-            wait = (due - workflow.now()).total_seconds()
-            if wait > 0:
-                try:
-                    await workflow.wait_condition(
-                        lambda: self._stop is not None,
-                        timeout=wait,
-                        timeout_summary=f"Step {step.order} ({step.message_type}) due",
-                    )
-                except TimeoutError:
-                    pass
+            if self._inp.placement != "anytime":
+                due = await self._placed_wait(due, step)
+            else:
+                due = due + timedelta(days=step.delay_days)
+                self._next = due
+                wait = (due - workflow.now()).total_seconds()
+                if wait > 0:
+                    try:
+                        await workflow.wait_condition(
+                            lambda: self._stop is not None,
+                            timeout=wait,
+                            timeout_summary=f"Step {step.order} ({step.message_type}) due",
+                        )
+                    except TimeoutError:
+                        pass
             if self._stop is not None:
                 break
             await workflow.execute_activity_method(
@@ -79,6 +69,39 @@ class CampaignEnrollmentWorkflow:
             retry_policy=WRITE_RETRY,
         )
         return self.progress()
+
+    async def _placed_wait(self, previous: datetime, step: StepSpec) -> datetime:
+        """`delay_days` after the previous step's (placed) due time, placed by the calendar
+        the enrollment holds, and waited for; a calendar adopted meanwhile places it again."""
+        while True:
+            seen = self._calendar_revision
+            placed = await place_due(
+                PlaceRequest(
+                    owner_id=self._inp.owner_id,
+                    contact_id=self._inp.contact_id,
+                    anchor=previous,
+                    wait=Wait(days=step.delay_days),
+                    placement=self._inp.placement,
+                    calendar=self._inp.calendar,
+                ),
+                f"Step {step.order}: place its due time",
+            )
+            self._next = due = placed.due_at
+            wait = (due - workflow.now()).total_seconds()
+            if wait > 0:
+                try:
+                    await workflow.wait_condition(
+                        lambda seen=seen: (
+                            self._stop is not None  # type: ignore[misc]
+                            or self._calendar_revision != seen
+                        ),
+                        timeout=wait,
+                        timeout_summary=f"Step {step.order} ({step.message_type}) due",
+                    )
+                except TimeoutError:
+                    pass
+            if self._stop is not None or self._calendar_revision == seen:
+                return due
 
     # Each signal takes its payload raw and reads it itself (nudge.core.signals): one sent by
     # hand with the wrong shape is kept in progress() as unread, and changes nothing.
@@ -102,7 +125,9 @@ class CampaignEnrollmentWorkflow:
         except BadSignal as err:
             self._unread.add("adopt_calendar", err)
             return
-        self._inp = self._inp.model_copy(update={"calendar": change.calendar})
+        if change.revision > self._calendar_revision:  # newer than the one it has
+            self._calendar_revision = change.revision
+            self._inp = self._inp.model_copy(update={"calendar": change.calendar})
 
     @workflow.signal
     def cancel(self, *payload: object) -> None:

@@ -14,7 +14,6 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.sequences import DefinedSequenceActivities
     from nudge.calendar.payloads import CalendarChange, PlaceRequest
-    from nudge.calendar.timing import DEFAULT_CALENDAR
     from nudge.core.contact_events import ContactEvent
     from nudge.core.errors import CONTACT_GONE, TEMPLATE_PROBLEM, failure_kind
     from nudge.core.signals import (
@@ -61,6 +60,7 @@ class DefinedSequenceWorkflow(PausableRun):
         self._completed: dict[int, datetime] = {}  # task id → when the signal said so
         self._migrations: list[Migration] = []
         self._paused_hours = 0.0  # every pause so far: moves steps anchored on the start
+        self._calendar_revision = 0.0  # the newest adopt_calendar's
         self._start_run(inp.batch_id)
 
     @workflow.run
@@ -128,7 +128,7 @@ class DefinedSequenceWorkflow(PausableRun):
                 anchor=record.anchor_at + self._shift(step, record),
                 wait=step.wait(),
                 placement=step.placement,
-                calendar=self._inp.calendar or DEFAULT_CALENDAR,
+                calendar=self._inp.calendar,
             ),
             f"Step {i + 1}: place its due time ({step.placement})",
         )
@@ -299,8 +299,9 @@ class DefinedSequenceWorkflow(PausableRun):
         except BadSignal as err:
             self._unread.add("adopt_calendar", err)
             return
-        if self._state in TERMINAL or change.calendar == self._inp.calendar:
-            return
+        if self._state in TERMINAL or change.revision <= self._calendar_revision:
+            return  # ended, or this change is not newer than the one it has
+        self._calendar_revision = change.revision
         self._inp = self._inp.model_copy(update={"calendar": change.calendar})
         for step in self._def.steps:
             record = self._records[step.id]

@@ -13,10 +13,15 @@ with workflow.unsafe.imports_passed_through():
 
 # A job is one or more page-through activities, run in turn.
 STEPS: Final[dict[str, tuple[str, ...]]] = {
-    "process_automation": ("finish_events", "restart_enrollments", "close_ended_batches")
+    "process_automation": (
+        "finish_events",
+        "restart_enrollments",
+        "close_ended_batches",
+        "kick_pending_deliveries",
+    )
 }
 # Steps added after the job first ran: a run that began without one replays without it.
-ADDED_STEPS: Final = frozenset({"close_ended_batches"})
+ADDED_STEPS: Final = frozenset({"close_ended_batches", "kick_pending_deliveries"})
 
 
 @workflow.defn

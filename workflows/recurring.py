@@ -9,11 +9,11 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
     from nudge.calendar.payloads import CalendarChange, PlaceRequest
-    from nudge.calendar.timing import DEFAULT_CALENDAR, Wait
+    from nudge.calendar.timing import Wait
     from nudge.core.contact_events import ContactEvent, ends_cadence
     from nudge.core.errors import PERMANENT, failure_kind, failure_message
     from nudge.core.signals import BadSignal, UnreadSignals, one_object, optional_reason
-    from nudge.recurring.cadence import occurrence
+    from nudge.recurring.cadence import CADENCE_DAYS, occurrence
     from nudge.recurring.payloads import (
         CadenceChange,
         CadenceTask,
@@ -38,15 +38,16 @@ class RecurringWorkflow:
         self._stop_reason: str | None = None
         self._unread = UnreadSignals()
         self._placed_due: datetime | None = None
+        self._calendar_revision = 0.0  # the newest adopt_calendar's (a run's own)
         self._placed_reason: str | None = None
 
     @workflow.run
     async def run(self, inp: RecurringInput) -> RecurringProgress:
         while self._stop_reason is None:
             seen = self._changes
-            due = self._next_due()
+            due = cadence_date = self._next_due()
             if self._inp.placement != "anytime":
-                due = await self._placed(due)
+                due = await self._placed(cadence_date)
             wait = (due - workflow.now()).total_seconds()
             if wait > 0:
 
@@ -62,7 +63,7 @@ class RecurringWorkflow:
                     continue  # cadence changed or stopped: recompute
                 except TimeoutError:
                     pass
-            if not await self._make_task(due):
+            if not await self._make_task(due, cadence_date):
                 break
             if self._changes == seen:  # a reshape during the write restarted the count
                 self._inp.done += 1
@@ -80,22 +81,29 @@ class RecurringWorkflow:
 
     async def _placed(self, due: datetime) -> datetime:
         """The cadence's date, placed by the calendar (the next one still counts from the
-        anchor, so one check-in moved to Monday doesn't drag the rest)."""
+        anchor, so one check-in moved to Monday doesn't drag the rest). Day cadences count
+        days on the placement zone's wall clock (09:00 stays 09:00 across DST); monthly ones
+        keep the anchor's UTC time of day, then are placed."""
+        assert self._inp.anchor is not None
+        anchor, wait = due, Wait(hours=0)
+        if self._inp.cadence in CADENCE_DAYS:
+            days = CADENCE_DAYS[self._inp.cadence] * (self._inp.done + 1)
+            anchor, wait = self._inp.anchor, Wait(days=days)
         placed = await place_due(
             PlaceRequest(
                 owner_id=self._inp.owner_id,
                 contact_id=self._inp.contact_id,
-                anchor=due,
-                wait=Wait(hours=0),
+                anchor=anchor,
+                wait=wait,
                 placement=self._inp.placement,
-                calendar=self._inp.calendar or DEFAULT_CALENDAR,
+                calendar=self._inp.calendar,
             ),
             f"Place the {self._inp.cadence} check-in due {due:%Y-%m-%d}",
         )
         self._placed_due, self._placed_reason = placed.due_at, placed.reason
         return placed.due_at
 
-    async def _make_task(self, due: datetime) -> bool:
+    async def _make_task(self, due: datetime, cadence_date: datetime) -> bool:
         try:
             await workflow.execute_activity_method(
                 TaskActivities.create_cadence_task,
@@ -106,6 +114,7 @@ class RecurringWorkflow:
                     cadence=self._inp.cadence,
                     template=self._inp.template,
                     due_at=due,
+                    occurrence=cadence_date.date() if due != cadence_date else None,
                 ),
                 start_to_close_timeout=WRITE_TIMEOUT,
                 retry_policy=WRITE_RETRY,
@@ -161,7 +170,8 @@ class RecurringWorkflow:
         except BadSignal as err:
             self._unread.add("adopt_calendar", err)
             return
-        if change.calendar != self._inp.calendar:
+        if change.revision > self._calendar_revision:  # newer than the one it has
+            self._calendar_revision = change.revision
             self._inp = self._inp.model_copy(update={"calendar": change.calendar})
             self._changes += 1
 
@@ -218,5 +228,6 @@ class RecurringWorkflow:
             stop_reason=self._stop_reason,
             placement=self._inp.placement,
             placement_reason=self._shown_reason(),
+            placed=self._inp.placement == "anytime" or self._placed_next(),
             unread_signals=self._unread.kept,
         )

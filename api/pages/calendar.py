@@ -113,10 +113,13 @@ async def calendar_page(
     return await _page(request, page, sessions, notice=_notice(done, migrated))
 
 
-def _write(sessions: SessionsDep, owner_id: int, body: CalendarIn) -> CalendarSnapshot:
+def _write(
+    sessions: SessionsDep, owner_id: int, body: CalendarIn
+) -> tuple[CalendarSnapshot, datetime]:
     with transaction(sessions) as session:
         row = save_calendar(session, owner_id, body)
-        return snapshot_of(row, datetime.now(UTC))
+        session.flush()
+        return snapshot_of(row, datetime.now(UTC)), row.updated_at
 
 
 @router.post("", response_class=HTMLResponse, summary="Save the calendar from the form")
@@ -129,10 +132,10 @@ async def save(
     body = form.checked()
     if body is None:
         return await _page(request, page, sessions, form, status_code=422)
-    snap = await to_thread.run_sync(_write, sessions, page.owner.id, body)
+    snap, saved_at = await to_thread.run_sync(_write, sessions, page.owner.id, body)
     target = f"{BASE}/calendar?done=calendar-saved"
     if body.apply_to_running == "future_steps":
-        migrated = await adopt_calendar_everywhere(client, sessions, page.owner.id, snap)
+        migrated = await adopt_calendar_everywhere(client, sessions, page.owner.id, snap, saved_at)
         target += f"&migrated={migrated}"
     return RedirectResponse(target, 303)
 

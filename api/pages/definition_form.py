@@ -13,6 +13,7 @@ from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
 from api.pages.forms import PLACEMENTS, number_text, problem_message, typed_number
+from nudge.core.priority import as_text, from_text
 from nudge.core.vocabulary import (
     ACTIVITY_TYPES,
     CONTACT_STATUSES,
@@ -170,7 +171,8 @@ class DefinitionForm:
                     "anchor": s.anchor, "placement": s.placement,
                     "max_wait_amount": max_wait, "max_wait_unit": max_unit,
                     "on_max_wait": s.on_max_wait, "title_template": s.title_template,
-                    "description_template": s.description_template, "priority": s.priority,
+                    "description_template": s.description_template,
+                    "priority": as_text(s.priority),  # by score: the object as JSON text
                     "reminder_offset_hours": number_text(s.reminder_offset_hours),
                 }
             )  # fmt: skip
@@ -266,7 +268,7 @@ def _step_body(s: dict[str, str]) -> dict[str, Any]:
         "on_max_wait": s["on_max_wait"] if s["on_max_wait"] in ON_MAX_WAIT else "create",
         "title_template": s["title_template"],
         "description_template": s["description_template"],
-        "priority": s["priority"],
+        "priority": from_text(s["priority"]),
     }
     if s["id"]:
         step["id"] = s["id"]

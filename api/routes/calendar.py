@@ -57,7 +57,7 @@ async def put_calendar(
     out, snap = await to_thread.run_sync(_save, sessions, owner.id, body, str(request.base_url))
     migrated = 0
     if body.apply_to_running == "future_steps":
-        migrated = await adopt_calendar_everywhere(client, sessions, owner.id, snap)
+        migrated = await adopt_calendar_everywhere(client, sessions, owner.id, snap, out.updated_at)
     return CalendarChangeOut(
         **out.model_dump(), apply_to_running=body.apply_to_running, migrated=migrated
     )

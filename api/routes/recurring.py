@@ -53,7 +53,8 @@ async def schedule(
 ) -> RecurringOut:
     """Start the contact's check-ins (201), or reshape running ones (200): a new cadence counts
     from now. Sending the same body again changes nothing. The first task is due one period
-    from now."""
+    from now, moved by `placement` into your calendar's (or the contact's) hours; the answer
+    shows where and why."""
     if await _running(client, owner.id, body.contact_id):
         response.status_code = status.HTTP_200_OK
     progress = await schedule_recurring(

@@ -1,4 +1,4 @@
-"""Tasks Nudge created: list them with filters, complete them."""
+"""Tasks Nudge created: list them with filters; complete, cancel or reschedule one."""
 
 from anyio import to_thread
 from fastapi import APIRouter
@@ -12,9 +12,11 @@ from nudge.core.vocabulary import TaskStatus
 from nudge.platform.listing import equal_to, page
 from nudge.reminders.starts import cancel_reminder
 from nudge.sequences.control import task_done
-from nudge.tasks.schemas import TaskIn, TaskOut
+from nudge.tasks.schemas import TaskIn, TaskOut, TaskPatch
+from nudge.tasks.service import cancel_task as mark_cancelled
 from nudge.tasks.service import complete_task as mark_completed
 from nudge.tasks.service import create_manual_task, owned_task
+from nudge.tasks.service import update_task as change_task
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], route_class=JsonBoundaryRoute)
 
@@ -67,3 +69,24 @@ async def complete_task(
         await cancel_reminder(client, task_id)
     await task_done(client, task)
     return task
+
+
+@router.post("/{task_id}/cancel/", response_model=TaskOut, responses={404: {}, 409: {}})
+async def cancel_task(
+    task_id: IdPath, owner: OwnerDep, sessions: SessionsDep, client: ClientDep
+) -> Task:
+    """Cancel an open task; its pending reminder is cancelled. Cancelling it again changes
+    nothing; a completed task can't be cancelled (409)."""
+    task, had_reminder = await to_thread.run_sync(mark_cancelled, sessions, owner.id, task_id)
+    if had_reminder:
+        await cancel_reminder(client, task_id)
+    return task
+
+
+@router.patch("/{task_id}/", response_model=TaskOut, responses={404: {}, 409: {}})
+async def update_task(
+    task_id: IdPath, body: TaskPatch, owner: OwnerDep, sessions: SessionsDep
+) -> Task:
+    """Reschedule or reprioritise an open task (`due_at`, `priority`): subscribers get a
+    task.updated event; a scheduled reminder keeps its offset before the due time."""
+    return await to_thread.run_sync(change_task, sessions, owner.id, task_id, body)

@@ -44,8 +44,11 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("cadence_placement", sa.String(length=20), nullable=True))
-        # Unknown is now a value of its own (the owner's zone stands in); stored zones stay.
+        # Unknown is now a value of its own (the owner's zone stands in for it).
         batch_op.alter_column("timezone", existing_type=sa.String(length=64), nullable=True)
+    # "UTC" was written for every contact created without a zone: they are unknown, not in
+    # UTC (a contact really in UTC can be told so again).
+    op.execute("UPDATE contacts SET timezone = NULL WHERE timezone = 'UTC'")
 
 
 def downgrade() -> None:

@@ -5,9 +5,8 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo
 
-from nudge.calendar.timing import BestHour
+from nudge.calendar.timing import BestHour, zone_info
 from nudge.core.vocabulary import WEEKDAYS
 
 # Things the contact did, at a moment they chose: each says they were at their desk then.
@@ -35,8 +34,9 @@ def _utc(at: datetime) -> datetime:
 
 def best_hour(events: Iterable[tuple[datetime, str]], zone: str, now: datetime) -> BestHour | None:
     """The busiest hour-of-week of the engagements in LOOKBACK before now, read in `zone`;
-    a tie goes to the earliest in the week (Monday 00:00 first), so the answer is stable."""
-    tz = ZoneInfo(zone)
+    a tie goes to the earliest in the week (Monday 00:00 first), so the answer is stable.
+    Raises ValueError for a zone the installed tzdata lacks."""
+    tz = zone_info(zone)
     now = _utc(now)
     since = now - LOOKBACK
     counts: Counter[tuple[int, int]] = Counter()

@@ -3,6 +3,7 @@ running sequence enrollment, cadence and campaign enrollment of the owner gets a
 `adopt_calendar` signal (never a restart) and places its next due times by it."""
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Final
 
 from anyio import to_thread
@@ -44,11 +45,18 @@ def _running(sessions: sessionmaker[Session], owner_id: int) -> list[str]:
 
 
 async def adopt_calendar_everywhere(
-    client: Client, sessions: sessionmaker[Session], owner_id: int, calendar: CalendarSnapshot
+    client: Client,
+    sessions: sessionmaker[Session],
+    owner_id: int,
+    calendar: CalendarSnapshot,
+    revision: datetime | None = None,
 ) -> int:
-    """How many running workflows were told (one that ended meanwhile is not counted)."""
+    """How many running workflows were told (one that ended meanwhile is not counted).
+    `revision` is when the calendar was saved: a workflow ignores a change older than the
+    one it has."""
     ids = await to_thread.run_sync(_running, sessions, owner_id)
-    change = CalendarChange(calendar=calendar)
+    at = revision or datetime.now(UTC)
+    change = CalendarChange(calendar=calendar, revision=at.timestamp())
     gate = asyncio.Semaphore(IN_FLIGHT)
 
     async def tell(workflow_id: str) -> bool:

@@ -92,4 +92,38 @@ def snapshot(
         closed=dict(sorted(closed.items())),
         holiday_years=holiday_years,
         label=label,
+        region=holidays,
     )
+
+
+def with_years(snapshot: CalendarSnapshot, years: range) -> CalendarSnapshot:
+    """The snapshot with the public holidays of `years` too: those of every year from its
+    first held year (or the first of `years`) to the last of `years` not yet held are added
+    to `closed`, and `holiday_years` widens to cover them. The snapshot itself when it has no
+    region (no holidays, or a payload older than the field), when `years` are held already,
+    or when the holidays package no longer knows the region (its dates stay as they were).
+    Reads the holidays package: call it where its answer is recorded (an activity)."""
+    if snapshot.region is None or not years:
+        return snapshot
+    first, last = years[0], years[-1]
+    if years.step < 0:
+        first, last = last, first
+    held = snapshot.holiday_years
+    if held is None:
+        spans = [range(first, last + 1)]
+    elif held[0] <= first and last <= held[1]:
+        return snapshot
+    else:
+        # The years before those held and after them: held stays one unbroken run.
+        spans = [range(first, held[0]), range(held[1] + 1, last + 1)]
+        first, last = min(first, held[0]), max(last, held[1])
+    country, subdivision = snapshot.region
+    try:
+        found: dict[date, str] = {}
+        for span in spans:
+            found |= public_holidays(country, subdivision, span)
+    except ValueError:
+        return snapshot
+    # As in snapshot(): a holiday's name wins over an owner's closed date on the same day.
+    closed = dict(sorted((snapshot.closed | found).items()))
+    return snapshot.model_copy(update={"closed": closed, "holiday_years": (first, last)})

@@ -16,10 +16,15 @@ class PlaceRequest(BaseModel):
     anchor: datetime
     wait: Wait
     placement: Placement
-    calendar: CalendarSnapshot
+    # The workflow's frozen calendar; None (it started without a placed step, and a live
+    # edit added one): the owner's calendar as the activity finds it, kept in the history.
+    calendar: CalendarSnapshot | None
 
 
 class CalendarChange(BaseModel):
-    """The `adopt_calendar` signal: place the due times not yet placed by this calendar."""
+    """The `adopt_calendar` signal: place the due times not yet placed by this calendar.
+    `revision` (when it was saved) orders two changes delivered out of order: an older one
+    than the workflow has is ignored."""
 
     calendar: CalendarSnapshot
+    revision: float = 0

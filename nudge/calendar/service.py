@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from nudge.calendar.schemas import CalendarIn, CalendarOut, HolidaysOut
 from nudge.calendar.timing import DEFAULT_CALENDAR
-from nudge.core.models import Calendar
+from nudge.core.models import Calendar, utcnow
 
 FEED_PATH: Final = "/api/calendar/{token}.ics"
 
@@ -55,6 +55,7 @@ def save_calendar(session: Session, owner_id: int, body: CalendarIn) -> Calendar
     row.holiday_country = body.holidays.country if body.holidays else None
     row.holiday_subdivision = body.holidays.subdivision if body.holidays else None
     row.closed_dates = sorted({d.isoformat() for d in body.closed_dates})
+    row.updated_at = utcnow()  # also the revision running workflows order changes by
     session.flush()
     return row
 

@@ -1,10 +1,13 @@
 """Where a due time lands: a wait counted from an anchor, then placed by a working calendar
 (its hours, closed dates and time zone, or the contact's zone) or at the contact's best hour.
 
-Pure: no database and no clock, only zoneinfo reads. Instants in and out are aware UTC; wall
-times are read in one IANA zone per placement. A window is the span of real time from its
-start to its end, each read as a wall time: one that does not exist (the spring-forward gap)
-is the next valid minute, an ambiguous one (the fall-back hour) its first occurrence."""
+Pure: no database and no clock, only zoneinfo reads, and those only while placing: the
+payload models (CalendarSnapshot, BestHour, Placed) check formats alone, so a payload read
+back on a workflow's replay never depends on the installed tzdata. Instants in and out are
+aware UTC; wall times are read in one IANA zone per placement. A window is the span of real
+time from its start to its end, each read as a wall time: one that does not exist (the
+spring-forward gap) is the next valid minute, an ambiguous one (the fall-back hour) its
+first occurrence."""
 
 import itertools
 import math
@@ -25,6 +28,8 @@ MAX_BUSINESS_DAYS: Final = 260
 HORIZON: Final = timedelta(days=3 * 366)
 # An hours or days wait past ten years is a mistake (and far past it overflows datetime).
 MAX_WAIT_DAYS: Final = 3660
+# Closed dates a reason names before "and N more".
+MAX_NAMED: Final = 3
 
 _CLOCK: Final = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 _DAY_ABBR: Final = tuple(day.capitalize() for day in WEEKDAYS)
@@ -43,7 +48,8 @@ class NoOpenSlot(ValueError):
     """The calendar has no open minute within the search horizon."""
 
 
-def _zone(name: str) -> ZoneInfo:
+def zone_info(name: str) -> ZoneInfo:
+    """The zone, or a ValueError naming the fix for a name the installed tzdata lacks."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -103,7 +109,8 @@ def validate_windows(working_hours: Mapping[str, Sequence[Sequence[str]]]) -> No
 
 class CalendarSnapshot(BaseModel):
     """What a workflow needs to place due times, frozen when it starts (so a holidays/tz
-    upgrade can't move them)."""
+    upgrade can't move them). Its checks are of format only: the zone is looked up when a due
+    time is placed (an unknown one is a ValueError there), never when a payload is read."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -113,12 +120,9 @@ class CalendarSnapshot(BaseModel):
     closed: dict[date, str] = {}  # closed local dates -> why ("Christmas Day (DE)")
     holiday_years: tuple[int, int] | None = None  # the years whose holidays `closed` holds
     label: str | None = None  # the holiday region, e.g. "DE-BY"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        _zone(value)
-        return value
+    # The holidays country and subdivision `closed` was built with, so later years can be
+    # added (closures.with_years); None without holidays, and in a payload older than it.
+    region: tuple[str, str | None] | None = None
 
     # Format, order and overlap only: a snapshot with no open hour is allowed (placing by it
     # raises NoOpenSlot), so an old payload always reads back.
@@ -155,7 +159,8 @@ class Wait(BaseModel):
 
 
 class BestHour(BaseModel):
-    """A contact's busiest engagement hour of the week."""
+    """A contact's busiest engagement hour of the week. The zone is looked up when placing,
+    not when a payload is read."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -170,12 +175,6 @@ class BestHour(BaseModel):
         if self.count > self.total:
             raise ValueError("count must not exceed total")
         return self
-
-    @field_validator("zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        _zone(value)
-        return value
 
 
 class Placed(BaseModel):
@@ -207,7 +206,7 @@ class _Hours:
 
     @classmethod
     def of(cls, calendar: CalendarSnapshot, zone: str) -> "_Hours":
-        return cls(_parse_windows(calendar.working_hours), calendar.closed, _zone(zone), zone)
+        return cls(_parse_windows(calendar.working_hours), calendar.closed, zone_info(zone), zone)
 
     def business_day(self, day: date) -> bool:
         return bool(self.windows[day.weekday()]) and day not in self.closed
@@ -287,6 +286,18 @@ def _add_business_days(anchor: datetime, n: int, hours: _Hours) -> datetime:
     return hours.to_utc(datetime.combine(day, wall.time()))
 
 
+def _add_wall_days(anchor: datetime, days: float, hours: _Hours) -> datetime:
+    """The anchor's wall time `days` calendar days (a fraction of one in wall hours) later:
+    a skipped wall time is the next valid minute, an ambiguous one its first occurrence, or
+    its second when the anchor is in the second (so the answer is never before the anchor).
+    Non-decreasing in `days`: wall times resolve in order."""
+    target = hours.wall(anchor) + timedelta(days=days)
+    raw = hours.to_utc(target)
+    if raw < anchor:
+        raw = max(anchor, target.replace(tzinfo=hours.zone, fold=1).astimezone(UTC))
+    return raw
+
+
 def _next_open(at: datetime, hours: _Hours) -> datetime:
     if not any(hours.windows):
         raise _no_slot(at)
@@ -314,8 +325,17 @@ def _day_month(day: date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]}"
 
 
+def _skipped(after: date, before: date, hours: _Hours) -> list[date]:
+    """The closed dates strictly between two days that would have been open (a holiday on a
+    day without working hours closed nothing)."""
+    days = (after + timedelta(days=k) for k in range(1, (before - after).days))
+    return [day for day in days if day in hours.closed and hours.windows[day.weekday()]]
+
+
 def _why(at: datetime, to: datetime, hours: _Hours, *, show_zone: bool) -> str:
-    """Why `at` moved to `to`, by its first cause, in the zone's wall time."""
+    """Why `at` moved to `to`, in the zone's wall time: the first cause, then every closed
+    date skipped after it (the first MAX_NAMED, then how many more). Weekends and weekdays
+    without hours are not listed; they say themselves by the weekday of `to`."""
     wall, target = hours.wall(at), hours.wall(to)
     day = wall.date()
     windows = hours.windows[day.weekday()]
@@ -337,15 +357,25 @@ def _why(at: datetime, to: datetime, hours: _Hours, *, show_zone: bool) -> str:
             cause = "after working hours"
         else:
             cause = "outside working hours"
+    skipped = _skipped(day, target.date(), hours)
+    if skipped and not dated:
+        # The skipped dates are named by date: so are both ends.
+        source = f"{source} {_day_month(day)}" if not windows else f"{_day_month(day)} {source}"
     if target.date() == day:
         to_text = f"{target:%H:%M}"
-    elif dated or (target.date() - day).days >= 7:
-        to_text = f"{_day_month(target.date())} {target:%H:%M}"
+    elif dated or skipped or (target.date() - day).days >= 7:
+        to_text = f"{_DAY_ABBR[target.weekday()]} {_day_month(target.date())} {target:%H:%M}"
     else:
         to_text = f"{_DAY_ABBR[target.weekday()]} {target:%H:%M}"
     if show_zone:
         to_text += f" {hours.name}"
-    return f"{source} → {to_text}, {cause}"
+    reason = f"{source} → {to_text}, {cause}"
+    if skipped:
+        shown = skipped[: MAX_NAMED - dated]
+        reason += "; " + ", ".join(f"{_day_month(d)} {hours.closed[d]}" for d in shown)
+        if len(skipped) > len(shown):
+            reason += f" and {len(skipped) - len(shown)} more"
+    return reason
 
 
 def _best_slot(raw: datetime, hours: _Hours, best: BestHour) -> datetime | None:
@@ -391,23 +421,38 @@ def place(
     """Count the wait from the anchor, then place the due time by the policy.
 
     The zone is the owner's for anytime and working_hours, the contact's (else the owner's)
-    for contact_hours, and best.zone when best_time uses the best hour. The reason is None
-    when the due time is where the wait ends and the asked-for placement applied; else it
-    gives the first cause of the move and any fallback. Raises NoOpenSlot when no window
-    opens within HORIZON (or no business day can be counted)."""
+    for contact_hours and best_time, and best.zone for a due time at the best hour. The wait
+    is counted in that zone (best_time's in the contact's): `hours` are elapsed time,
+    `business_days` keep the anchor's wall time on the nth open day after its date, and
+    `days` are calendar days on the wall clock (Fri 09:00 + 3 is Mon 09:00 local, across a
+    clock change too), a skipped wall time the next valid minute and an ambiguous one its
+    first occurrence (never before the anchor). `anytime` alone counts `days` as elapsed
+    time (24 h each), as it always has. The reason is None when the due time is where the
+    wait ends and the asked-for placement applied; else it gives the cause of the move, the
+    closed dates it skipped and any fallback. Raises ValueError for a zone the installed
+    tzdata lacks, and NoOpenSlot when no window opens within HORIZON (or no business day can
+    be counted)."""
     anchor = _as_utc(anchor)
     contact_side = placement in ("contact_hours", "best_time")
     zone = (contact_tz or calendar.timezone) if contact_side else calendar.timezone
-    hours = _Hours.of(calendar, zone)
-    if wait.business_days is not None:
-        raw = _add_business_days(anchor, wait.business_days, hours)
-    elif wait.hours is not None:
+    # anytime reads the zone only to count business days.
+    needs_zone = placement != "anytime" or wait.business_days is not None
+    hours = _Hours.of(calendar, zone) if needs_zone else None
+    if wait.hours is not None:
         raw = anchor + timedelta(hours=wait.hours)
+    elif wait.business_days is not None:
+        assert hours is not None
+        raw = _add_business_days(anchor, wait.business_days, hours)
     else:
         assert wait.days is not None
-        raw = anchor + timedelta(days=wait.days)
+        if hours is None:
+            # anytime: elapsed days (24 h each), as the due times of running workflows were.
+            raw = anchor + timedelta(days=wait.days)
+        else:
+            raw = _add_wall_days(anchor, wait.days, hours)
     if placement == "anytime":
         return Placed(due_at=raw, raw_at=raw, placement=placement, zone=zone, reason=None)
+    assert hours is not None
 
     notes: list[str] = []
     if placement == "best_time":
@@ -457,7 +502,8 @@ def add_business_days(anchor: datetime, n: int, calendar: CalendarSnapshot, zone
 
 
 def next_open(at: datetime, calendar: CalendarSnapshot, zone: str) -> tuple[datetime, str | None]:
-    """The earliest open instant >= at (aware UTC), and why it moved (None when it did not)."""
+    """The earliest open instant >= at (aware UTC), and why it moved (None when it did not).
+    Raises ValueError for an unknown zone, NoOpenSlot when nothing opens within HORIZON."""
     at = _as_utc(at)
     hours = _Hours.of(calendar, zone)
     due = _next_open(at, hours)

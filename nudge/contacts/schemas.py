@@ -8,6 +8,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from nudge.core.priority import Score
 from nudge.core.types import (
     Email,
     NonEmpty,
@@ -18,6 +19,11 @@ from nudge.core.types import (
 from nudge.core.vocabulary import (
     Cadence,
     ContactStatus,
+)
+
+SCORE_HELP = (
+    "0-100, e.g. your CRM's lead score: a priority `by_score` reads it when a task is written. "
+    "Null: no score (such a priority takes its `else`)."
 )
 
 
@@ -32,6 +38,7 @@ class ContactIn(Strict):
         description="The contact's IANA zone: `contact_hours` and `best_time` placements read "
         "working hours in it. Null: unknown, the owner's calendar zone stands in.",
     )
+    score: Score | None = Field(None, description=SCORE_HELP)
 
 
 class ContactOut(BaseModel):
@@ -44,6 +51,7 @@ class ContactOut(BaseModel):
     status: str
     cadence: str | None
     timezone: str | None
+    score: int | None
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -53,14 +61,15 @@ Unset = SkipJsonSchema[None]
 
 
 class ContactPatch(Strict):
-    """Only the fields given change. `email`, `cadence` and `timezone` may be null (cleared);
-    `name` and `status` may not: leave them out to keep them."""
+    """Only the fields given change. `email`, `cadence`, `timezone` and `score` may be null
+    (cleared); `name` and `status` may not: leave them out to keep them."""
 
     name: NonEmpty | Unset = None
     email: Email | None = None
     status: ContactStatus | Unset = None
     cadence: Cadence | None = None
     timezone: TimeZoneName | None = None
+    score: Score | None = Field(None, description=SCORE_HELP)
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> "ContactPatch":

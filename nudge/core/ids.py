@@ -42,6 +42,8 @@ SEQUENCE: Final = IdFormat("sequence-{owner_id}-{contact_id}-{sequence_type}", s
 DEFINED_SEQUENCE: Final = IdFormat("sequence-{owner_id}-{contact_id}-def-{definition_id}")
 ENROLL_JOB: Final = IdFormat("enroll-job-{job_id}")
 RECURRING: Final = IdFormat("recurring-{owner_id}-{contact_id}")
+# One subscription's task events for one task, delivered in order.
+DELIVERY: Final = IdFormat("webhooks-{subscription_id}-task-{task_id}")
 RULE_FIRING: Final = IdFormat("rule-{rule_id}-{event_row_id}")
 REMINDER: Final = IdFormat("reminder-task-{task_id}")
 CAMPAIGN: Final = IdFormat("campaign-{campaign_id}-{contact_id}")
@@ -90,6 +92,10 @@ def enroll_job_workflow_id(job_id: int) -> str:
 
 def defined_step_key(batch_id: int, step_id: str) -> str:
     return DEFINED_STEP_KEY.make(batch_id=batch_id, step_id=step_id)
+
+
+def delivery_workflow_id(subscription_id: int, task_id: int) -> str:
+    return DELIVERY.make(subscription_id=subscription_id, task_id=task_id)
 
 
 def recurring_workflow_id(owner_id: int, contact_id: int) -> str:

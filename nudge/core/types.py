@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
@@ -29,18 +29,25 @@ T = TypeVar("T")
 Timestamp = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 
 
+# The IANA names the tz database lists: not `localtime` (the host's own zone, which may
+# differ between machines), `posix/…` aliases, or a path of any length.
+_ZONES: Final = frozenset(available_timezones()) - {"localtime"}
+
+
 def known_timezone(name: str) -> str:
+    if name not in _ZONES:
+        raise ValueError(
+            f"unknown time zone {name[:64]!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+        )
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'"
-        ) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"time zone {name!r} can't be read on this machine") from None
     return name
 
 
 # The names the document lists; the server takes any name ZoneInfo reads.
-TIME_ZONES: list[JsonValue] = [*sorted(available_timezones())]
+TIME_ZONES: list[JsonValue] = [*sorted(_ZONES)]
 TimeZoneName = Annotated[
     str,
     AfterValidator(known_timezone),

@@ -8,6 +8,7 @@ it was said: ``workflow_id``, ``run_id``, ``workflow_type``, ``activity``, ``act
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -99,3 +100,24 @@ def configure_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(make_formatter(settings.log_format))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+class RedactFeedTokens(logging.Filter):
+    """The calendar feed's URL is its secret: uvicorn's access lines show its path as
+    /api/calendar/***.ics."""
+
+    FEED = re.compile(r"/api/calendar/[^/?\s]+\.ics")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.FEED.sub("/api/calendar/***.ics", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def redact_feed_tokens() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactFeedTokens) for f in access.filters):
+        access.addFilter(RedactFeedTokens())

@@ -32,7 +32,18 @@ class Settings(BaseSettings):
         1000, description="Workflows a worker keeps in memory; 0 turns sticky execution off."
     )
     webhook_allow_private: bool = Field(
-        False, description="Allow reminder webhooks to loopback, private and link-local hosts."
+        False,
+        description="Allow webhooks (reminders, task events) to loopback, private and "
+        "link-local hosts.",
+    )
+    webhook_retry_hours: float = Field(
+        72,
+        gt=0,
+        description="How long a task event's delivery is retried (backing off exponentially, "
+        "at most an hour apart) before it is dead-lettered until replayed.",
+    )
+    webhook_first_retry_seconds: float = Field(
+        10, gt=0, description="The first retry of a failed task event delivery waits this long."
     )
     events_retry_seconds: float = Field(
         5,
@@ -64,6 +75,11 @@ class Settings(BaseSettings):
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def delivery_timing(self) -> tuple[float, float]:
+        """(horizon, first retry) of task event deliveries, in seconds."""
+        return self.webhook_retry_hours * 3600, self.webhook_first_retry_seconds
 
     @property
     def ui_base_url(self) -> str:

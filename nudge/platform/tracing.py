@@ -29,7 +29,8 @@ log = logging.getLogger("nudge.tracing")
 
 DEFAULT_SERVICE_NAME = "nudge"
 # Probes and scrapes are not worth a trace each (OTEL_PYTHON_FASTAPI_EXCLUDED_URLS overrides).
-DEFAULT_EXCLUDED_URLS = "/healthz,/readyz,/metrics"
+# Probes and metrics are noise; the calendar feed's path is its secret token.
+DEFAULT_EXCLUDED_URLS = "/healthz,/readyz,/metrics,/api/calendar/"
 
 _provider: TracerProvider | None = None
 _configured = False

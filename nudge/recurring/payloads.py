@@ -1,6 +1,6 @@
 """Temporal payloads of recurring check-ins."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
@@ -47,6 +47,8 @@ class CadenceTask(BaseModel):
     cadence: Cadence
     template: TaskTemplate
     due_at: datetime
+    # A placed check-in's cadence date, which keys its task; None: due_at's date (unplaced).
+    occurrence: date | None = None
 
 
 class RecurringProgress(BaseModel):
@@ -59,5 +61,7 @@ class RecurringProgress(BaseModel):
     placement: Placement = "anytime"
     # Why the next check-in's placed due time moved from its cadence date.
     placement_reason: str | None = None
+    # next_due_at is final: unplaced, or placed by the calendar (not its cadence date yet).
+    placed: bool = True
     # Signals sent by hand that the workflow could not read (the newest few of this run).
     unread_signals: list[UnreadSignal] = []

@@ -1,5 +1,8 @@
 """Starting, reshaping and stopping a contact's recurring check-ins (API and reconcile)."""
 
+import asyncio
+from typing import Final
+
 from anyio import to_thread
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +24,8 @@ from nudge.recurring.starts import (
     start_or_reshape_recurring,
     stop_recurring_workflow,
 )
+
+PLACED_WAIT_TRIES: Final = 60  # 3 s
 
 
 def _set_cadence(
@@ -71,7 +76,14 @@ async def schedule_recurring(
     handle = await start_or_reshape_recurring(
         client, task_queue, inp, name, keep_template=template is None
     )
-    return await query_recurring(client, handle.id)
+    progress = await query_recurring(client, handle.id)
+    # A placed check-in's due time is the workflow's first activity: answer with it.
+    for _ in range(PLACED_WAIT_TRIES):
+        if progress.placed or progress.state != "running":
+            break
+        await asyncio.sleep(0.05)
+        progress = await query_recurring(client, handle.id)
+    return progress
 
 
 async def recurring_progress(client: Client, owner_id: int, contact_id: int) -> RecurringProgress:

@@ -7,15 +7,16 @@ from datetime import datetime, timedelta
 
 from nudge.calendar.timing import Placed, Wait
 from nudge.core.models import Contact, Rule
+from nudge.core.priority import ByScore, joined, resolve
 from nudge.core.templating import MAX_DESCRIPTION, MAX_TITLE, render
-from nudge.core.vocabulary import Placement
+from nudge.core.vocabulary import Placement, Priority
 
 
 @dataclass
 class RenderedTask:
     title: str
     description: str
-    priority: str
+    priority: Priority
     due_at: datetime
     reminder_at: datetime | None
     create_at: datetime
@@ -53,6 +54,14 @@ def placed(rule: Rule) -> bool:
     return rule.placement not in (None, "anytime") or rule.delay_business_days is not None
 
 
+def placed_run(rule: Rule, run_at: datetime, place: Placer) -> datetime:
+    """A time or overdue rule's task is due when the rule runs (its delay never applied to
+    them); a placed rule's then moves into the calendar's hours."""
+    if rule.placement in (None, "anytime"):
+        return run_at
+    return place(run_at, Wait(hours=0), rule.placement).due_at
+
+
 def timing(
     rule: Rule, occurred_at: datetime, place: Placer | None = None
 ) -> tuple[datetime, datetime, datetime | None, Placed | None]:
@@ -73,20 +82,27 @@ def timing(
     return max(remind, occurred_at), due, remind, where
 
 
+def rule_priority(rule: Rule) -> Priority | ByScore:
+    """The rule's priority, plain or by score (its row keeps the latter in two columns)."""
+    return joined(rule.task_priority, rule.priority_by_score)
+
+
 def render_task(
     rule: Rule,
     context: dict[str, str],
     *,
+    score: int | None,
     create_at: datetime,
     due_at: datetime,
     reminder_at: datetime | None,
 ) -> RenderedTask:
-    """Raises TemplateProblem when a template can't render for this event."""
+    """Raises TemplateProblem when a template can't render for this event. A priority by
+    score is resolved with `score`: the contact's as the task is written (None: none)."""
     values = {**context, "rule_name": rule.name, "due_date": due_at.strftime("%Y-%m-%d %H:%M UTC")}
     return RenderedTask(
         title=render(rule.task_title_template, values, MAX_TITLE),
         description=render(rule.task_description_template, values, MAX_DESCRIPTION),
-        priority=rule.task_priority,
+        priority=resolve(rule_priority(rule), score),
         due_at=due_at,
         reminder_at=reminder_at,
         create_at=create_at,

@@ -19,7 +19,8 @@ from pydantic.json_schema import JsonDict, SkipJsonSchema
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from nudge.calendar.schemas import PLACEMENT_HELP, BusinessDays
-from nudge.core.models import RuleFiring
+from nudge.core.models import Rule, RuleFiring
+from nudge.core.priority import ByScore, PriorityOrByScore, joined
 from nudge.core.types import (
     TEMPLATE_LENGTH,
     Id,
@@ -54,6 +55,13 @@ def _same_error(error: ErrorDetails) -> InitErrorDetails:
 # A key left out keeps the field; the schema leaves null out where null is refused.
 Unset = SkipJsonSchema[None]
 Hours = Annotated[float, Field(ge=0, le=24 * 365, allow_inf_nan=False), Number]
+
+
+PRIORITY_HELP = (
+    "The task's priority: one of low, medium, high, urgent, or picked by the contact's score "
+    'when the task is written, e.g. {"by_score": [[80, "urgent"], [50, "high"]], "else": '
+    '"low"} (the first threshold the score reaches; below all, or no score: else).'
+)
 
 
 def _config_by_trigger(schema: dict[str, Any]) -> None:
@@ -101,7 +109,7 @@ class RuleIn(Strict):
         description="Jinja2, e.g. `Follow up with {{contact_name}}`."
     )
     task_description_template: Annotated[str, template_field("task_description_template")] = ""
-    task_priority: Priority = "medium"
+    task_priority: PriorityOrByScore = Field("medium", description=PRIORITY_HELP)
     delay_hours: Hours = 0
     delay_business_days: BusinessDays | None = Field(
         None,
@@ -163,7 +171,7 @@ class RulePatch(Strict):
     # Checked once merged, as PUT checks them; the document states the limit it can.
     task_title_template: str | Unset = Field(None, json_schema_extra=TEMPLATE_LENGTH)
     task_description_template: str | Unset = Field(None, json_schema_extra=TEMPLATE_LENGTH)
-    task_priority: Priority | Unset = None
+    task_priority: PriorityOrByScore | Unset = Field(None, description=PRIORITY_HELP)
     delay_hours: Hours | Unset = None
     delay_business_days: BusinessDays | None = None
     placement: Placement | Unset = None
@@ -180,7 +188,9 @@ class RuleOut(BaseModel):
     trigger_config: dict[str, Any]
     task_title_template: str
     task_description_template: str
-    task_priority: str
+    task_priority: Priority | ByScore = Field(
+        description="The plain priority, or the object when the rule's priority is by score."
+    )
     delay_hours: float
     delay_business_days: int | None
     # A Rule not yet flushed has no column default yet: it is anytime.
@@ -191,6 +201,17 @@ class RuleOut(BaseModel):
     tasks_created: int
     created_at: Timestamp
     updated_at: Timestamp
+
+    @model_validator(mode="before")
+    @classmethod
+    def _by_score(cls, data: Any) -> Any:
+        """A rule's row keeps a by-score priority in two columns: the pairs, and its `else`
+        as task_priority."""
+        if isinstance(data, Rule) and data.priority_by_score:
+            values = {name: getattr(data, name) for name in cls.model_fields}
+            values["task_priority"] = joined(data.task_priority, data.priority_by_score)
+            return values
+        return data
 
 
 class EventIn(BaseModel):

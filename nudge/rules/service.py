@@ -15,6 +15,7 @@ from nudge.calendar.snapshots import calendar_snapshot
 from nudge.contacts.lookup import owned_contact
 from nudge.core.errors import NotFound, Unprocessable
 from nudge.core.models import CrmEvent, Rule, RuleFiring, Task, utcnow
+from nudge.core.priority import split
 from nudge.core.templating import TemplateProblem
 from nudge.platform import metrics
 from nudge.platform.db import transaction
@@ -46,8 +47,11 @@ def check_at(config: ConfigBase | dict[str, Any]) -> None:
 
 
 def _apply(rule: Rule, body: RuleIn) -> None:
-    for field, value in body.model_dump().items():
+    for field, value in body.model_dump(exclude={"task_priority"}).items():
         setattr(rule, field, value)
+    # By score: the pairs in their own column, the `else` as the plain priority; a plain
+    # priority clears the pairs.
+    rule.task_priority, rule.priority_by_score = split(body.task_priority)
 
 
 def creating(owner_id: int, body: RuleIn) -> Write:
@@ -158,7 +162,8 @@ def preview_task(
     now: datetime | None = None,
 ) -> PreviewOut:
     """The task `rule` (stored, or a draft never saved) would make for the contact if the
-    event happened now, and a time rule's next runs. Writes nothing, starts nothing."""
+    event happened now (its priority by the contact's score now, if by score), and a time
+    rule's next runs. Writes nothing, starts nothing."""
     contact = owned_contact(session, owner_id, contact_id=contact_id)
     now = now or utcnow()
     try:
@@ -167,6 +172,7 @@ def preview_task(
         rendered = render_task(
             rule,
             event_context(contact, **event),
+            score=contact.score,
             create_at=create_at,
             due_at=due_at,
             reminder_at=reminder_at,

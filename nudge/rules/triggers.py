@@ -7,7 +7,7 @@ and the messages that explain their errors belong together.)"""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Final, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails
 
-from nudge.core.types import TIME_ZONES, rfc3339_in_years
+from nudge.core.types import TIME_ZONES, known_timezone, rfc3339_in_years
 from nudge.core.vocabulary import (
     ACTIVITY_TYPES,
     ANY,
@@ -58,10 +58,11 @@ def known_zone(name: object) -> str:
     try:
         if not isinstance(name, str):
             raise TypeError(name)
-        ZoneInfo(name)
+        known_timezone(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
+        shown = name[:64] if isinstance(name, str) else name
         raise ValueError(
-            f"unknown timezone {name!r}; use an IANA name like Europe/Berlin"
+            f"unknown timezone {shown!r}; use an IANA name like Europe/Berlin"
         ) from None
     return name
 

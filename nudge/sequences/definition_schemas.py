@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic.json_schema import JsonDict
 
 from nudge.calendar.schemas import MAX_BUSINESS_DAYS, PLACEMENT_HELP
+from nudge.core.priority import ByScore, PriorityOrByScore
 from nudge.core.templating import SEQUENCE_VARIABLES
 from nudge.core.types import (
     Id,
@@ -151,7 +152,12 @@ class DefinitionStepIn(Strict):
     description_template: Annotated[
         str, template_field("description_template", SEQUENCE_VARIABLES)
     ] = ""
-    priority: Priority = "medium"
+    priority: PriorityOrByScore = Field(
+        "medium",
+        description="One of low, medium, high, urgent, or picked by the contact's score when "
+        'the task is written, e.g. {"by_score": [[80, "urgent"], [50, "high"]], "else": "low"} '
+        "(the first threshold the score reaches; below all, or no score: else).",
+    )
     reminder_offset_hours: Hours | None = Field(
         None, description="Remind this many hours before the step's due time."
     )
@@ -267,7 +273,7 @@ class StepStored(BaseModel):
     on_max_wait: OnMaxWait
     title_template: str
     description_template: str
-    priority: Priority
+    priority: Priority | ByScore
     reminder_offset_hours: float | None
 
 
@@ -333,7 +339,7 @@ class StepPreviewOut(BaseModel):
     kind: StepKind
     title: str
     description: str
-    priority: str
+    priority: str = Field(description="Resolved for the contact (by its score, if by score).")
     due_at: Timestamp | None = Field(
         description="Null when it waits for the previous task's completion."
     )

@@ -18,6 +18,7 @@ from nudge.calendar.timing import CalendarSnapshot, Placed
 from nudge.contacts.lookup import owned_contact
 from nudge.core.errors import Conflict, NotFound
 from nudge.core.models import Contact, Owner, SequenceDefinition, SequenceVersion, TaskBatch, utcnow
+from nudge.core.priority import resolve, stored
 from nudge.core.templating import TemplateProblem
 from nudge.core.vocabulary import SequenceType
 from nudge.sequences.definition_schemas import (
@@ -82,7 +83,7 @@ def stored_steps(steps: list[DefinitionStepIn]) -> list[dict[str, Any]]:
                 "on_max_wait": step.on_max_wait,
                 "title_template": step.title_template,
                 "description_template": step.description_template,
-                "priority": step.priority,
+                "priority": stored(step.priority),  # the plain string, or the object
                 "reminder_offset_hours": step.reminder_offset_hours,
             }
         )
@@ -326,7 +327,7 @@ class StepPlacer:
         self.calendar = calendar or calendar_snapshot(session, owner_id, start)
         self.placed: dict[str, Placed] = {}
 
-    def __call__(self, step: StepSpec, anchor: datetime) -> datetime:
+    def __call__(self, step: StepSpec, anchor: datetime) -> datetime | None:
         if not step.placed:
             return unplaced(step, anchor)
         placed = place_or_raw(
@@ -392,7 +393,7 @@ def preview(
                 kind=step.kind,
                 title=title,
                 description=description,
-                priority=step.priority,
+                priority=resolve(step.priority, contact.score),
                 due_at=when,
                 reminder_at=reminder_at(step, when) if when else None,
                 note=note,

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from nudge.calendar.timing import CalendarSnapshot, Wait
 from nudge.core.contact_events import ContactEvent
+from nudge.core.priority import ByScore
 from nudge.core.signals import UnreadSignal
 from nudge.core.vocabulary import (
     OnMaxWait,
@@ -36,7 +37,9 @@ class StepSpec(BaseModel):
     on_max_wait: OnMaxWait = "create"
     title_template: str
     description_template: str = ""
-    priority: Priority = "medium"
+    # By score: resolved by the step's activity, with the contact's score as it writes the
+    # task. A plain string reads as it always did (histories hold it).
+    priority: Priority | ByScore = "medium"
     reminder_offset_hours: float | None = None
 
     @property
@@ -172,10 +175,14 @@ def reminder_at(step: StepSpec, due: datetime) -> datetime | None:
     return due - timedelta(hours=step.reminder_offset_hours)
 
 
-Placer = Callable[[StepSpec, datetime], datetime]
+Placer = Callable[[StepSpec, datetime], datetime | None]
 
 
-def unplaced(step: StepSpec, anchor: datetime) -> datetime:
+def unplaced(step: StepSpec, anchor: datetime) -> datetime | None:
+    """Plain arithmetic; a placed step's due time is not known until it is placed (the
+    calendar decides), so None rather than a time that would be wrong."""
+    if step.placed:
+        return None
     return anchor + timedelta(hours=step.wait_hours)
 
 

@@ -11,6 +11,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from nudge.core.types import (
     VISIBLE_TEXT,
@@ -103,3 +104,27 @@ class BatchOut(BaseModel):
     )
     created_at: Timestamp
     finished_at: Timestamp | None
+
+
+class TaskPatch(Strict):
+    """A new due time and/or priority for an open task; a field left out keeps its value."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    due_at: UtcTime | SkipJsonSchema[None] = Field(
+        None,
+        description="ISO 8601 with an offset, within a hundred years of now; a scheduled "
+        "reminder moves with it.",
+        json_schema_extra={"pattern": rfc3339_in_years(_NOW_YEAR - 99, _NOW_YEAR + 99)},
+    )
+    priority: Priority | SkipJsonSchema[None] = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "TaskPatch":
+        if self.due_at is None and self.priority is None:
+            raise ValueError("give due_at, priority or both (neither may be null)")
+        if self.due_at is not None and abs(self.due_at - datetime.now(UTC)) > timedelta(
+            days=100 * 366
+        ):
+            raise ValueError("due_at must be within a hundred years of now")
+        return self

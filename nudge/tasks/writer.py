@@ -5,11 +5,14 @@ A task is written once per idempotency key, and counted for its rule in the same
 so a retried activity, a duplicate delivery or two workers racing leave one row and counters
 that never drift."""
 
+from collections.abc import Callable
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nudge.core.models import Rule, Task, utcnow
+from nudge.integrations.outbox import task_event
 from nudge.platform import metrics
 from nudge.platform.db import transaction
 from nudge.tasks.payloads import CreatedTask, NewTask
@@ -33,6 +36,7 @@ def insert_task(session: Session, new: NewTask) -> Task:
             counters |= {"times_triggered": Rule.times_triggered + 1,
                          "last_fired_at": task.created_at}  # fmt: skip
         session.execute(update(Rule).where(Rule.id == new.rule_id).values(**counters))
+    task_event(session, task, "task.created")  # in this transaction: the outbox
     return task
 
 
@@ -41,15 +45,22 @@ def find_task(sessions: sessionmaker[Session], key: str) -> int | None:
         return session.scalar(select(Task.id).where(Task.idempotency_key == key))
 
 
-def write_task_once(sessions: sessionmaker[Session], new: NewTask) -> CreatedTask:
+def write_task_once(
+    sessions: sessionmaker[Session],
+    new: NewTask,
+    also: Callable[[Session], object] | None = None,
+) -> CreatedTask:
     """Write the task in a transaction of its own, unless its key was written before: then
-    answer with that task (`created=False`) and count nothing."""
+    answer with that task (`created=False`) and count nothing. `also` writes more in the same
+    transaction, only when the task is new (an escalation's event for the late task)."""
     existing = find_task(sessions, new.idempotency_key)
     if existing is not None:
         return CreatedTask(task_id=existing, created=False)
     try:
         with transaction(sessions) as session:
             task_id = insert_task(session, new).id
+            if also is not None:
+                also(session)
     except IntegrityError:
         # A concurrent attempt inserted the same key first; its row is the task.
         found = find_task(sessions, new.idempotency_key)

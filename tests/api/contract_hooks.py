@@ -11,9 +11,17 @@ cross-field or semantic rule, so every other part of the case is still tested as
   (tests/unit/rules/test_triggers.py);
   PATCH's `trigger_type`/`trigger_config` must fit the stored rule, which the document can't
   know (tests/api/test_rules_api.py)
+- a priority `by_score` (a rule's `task_priority`, a definition step's `priority`): thresholds
+  strictly descending, each once (tests/api/test_score_priority_api.py)
+- templates of rules and definition steps: Jinja2 that parses and names only the variables
+  offered (the document states the length); one that doesn't becomes plain text
+  (tests/api/test_rules_api.py, tests/api/test_definitions_api.py)
 - webhook: a URL the delivery can reach as written (tests/unit/reminders/test_ssrf.py)
 - calendar: a day's windows neither overlapping nor inverted, some day open, a holiday
   country (and subdivision) the holidays package knows (tests/api/test_calendar_api.py)
+- integrations: a dry run's payload must be what the connection's CRM sends, which the
+  document can't know: one payload every provider reads stands in
+  (tests/api/test_integrations_api.py)
 - not a rule but the generator's own slip: an inferred link that reads a null field (GET
   /api/tasks/ → a task's `batch_id`) sends "None" as an integer path parameter (seed 1)
 - a rule's preview and a campaign's enrollment: contacts that exist (NUDGE_CONTRACT_CONTACT,
@@ -44,6 +52,8 @@ import schemathesis
 
 from nudge.calendar.closures import check_region
 from nudge.calendar.timing import validate_windows
+from nudge.core.templating import SEQUENCE_VARIABLES, VARIABLES, TemplateProblem
+from nudge.core.templating import validate as validate_template
 from nudge.reminders.webhooks import internal_target
 from nudge.rules.cron import check_cron
 
@@ -54,6 +64,7 @@ UNDER_CREATED = re.compile(
 )
 DEFINITIONS = "/api/task-automation/sequences/definitions/"
 WEBHOOK = "https://hooks.example.com/nudge"
+PLAIN = "Follow up"
 
 
 def _one_at_a_time(parse: Any) -> Any:
@@ -128,6 +139,47 @@ def _step_ids(body: dict[str, Any]) -> None:
             seen.add(step["id"])
 
 
+def _by_score(value: Any) -> None:
+    """Every `by_score` list of [threshold, priority] pairs in the body, wherever it sits:
+    sorted descending, a threshold given twice (as numbers: 50.0 is 50) kept once."""
+    if isinstance(value, list):
+        for item in value:
+            _by_score(item)
+        return
+    if not isinstance(value, dict):
+        return
+    pairs = value.get("by_score")
+    if isinstance(pairs, list) and all(
+        isinstance(p, list) and p and isinstance(p[0], int | float) for p in pairs
+    ):
+        kept: dict[float, list] = {}
+        for pair in pairs:
+            kept.setdefault(pair[0], pair)
+        value["by_score"] = sorted(kept.values(), key=lambda p: p[0], reverse=True)
+    for item in value.values():
+        _by_score(item)
+
+
+def _templates(body: dict[str, Any], fields: tuple[str, ...], variables: tuple[str, ...]) -> None:
+    for field in fields:
+        if isinstance(body.get(field), str):
+            try:
+                validate_template(body[field], field, variables)
+            except TemplateProblem:
+                body[field] = PLAIN
+
+
+def _rule_templates(body: dict[str, Any]) -> None:
+    _templates(body, ("task_title_template", "task_description_template"), VARIABLES)
+
+
+def _step_templates(body: dict[str, Any]) -> None:
+    steps = body.get("steps")
+    for step in steps if isinstance(steps, list) else []:
+        if isinstance(step, dict):
+            _templates(step, ("title_template", "description_template"), SEQUENCE_VARIABLES)
+
+
 def _webhook(body: dict[str, Any]) -> None:
     url = body.get("url")
     if isinstance(url, str) and internal_target(url, resolve=False, allow_private=True):
@@ -149,6 +201,25 @@ def _calendar(body: dict[str, Any]) -> None:
             body["holidays"] = {"country": "DE", "subdivision": None}
 
 
+INTEGRATIONS = "/api/integrations/"
+# HubSpot reads the first four keys, Twenty `eventName` and `record`, standard `type`, `data`.
+ANY_CRM_PAYLOAD = {
+    "subscriptionType": "contact.creation",
+    "eventId": 1,
+    "occurredAt": 1700000000000,
+    "objectId": 1,
+    "eventName": "person.created",
+    "record": {"id": "1"},
+    "type": "contact.created",
+    "data": {"id": "1"},
+}
+
+
+def _integration(body: dict[str, Any], path: str) -> None:
+    if path.endswith("/test/"):
+        body["payload"] = ANY_CRM_PAYLOAD
+
+
 @schemathesis.hook
 def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
     if not case.meta or not case.meta.generation.mode.is_positive:
@@ -164,22 +235,30 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
         return case
     if UNDER_CREATED.match(path):
         _contacts(case.body)
+    if path.startswith(("/api/task-automation/rules/", DEFINITIONS)):
+        _by_score(case.body)
     if path.startswith("/api/campaigns/"):
         _campaign(case.body)
     elif path == "/api/task-automation/rules/preview/":
         draft = case.body.get("rule")
         if isinstance(draft, dict):  # the draft is checked as POST checks it
             _rule(draft, "POST")
+            _rule_templates(draft)
     elif path.startswith("/api/task-automation/rules/"):
         _rule(case.body, method)
+        _rule_templates(case.body)
     elif path == f"{DEFINITIONS}preview/":
         draft = case.body.get("definition")
         if isinstance(draft, dict):  # the draft is checked as POST checks it
             _step_ids(draft)
+            _step_templates(draft)
     elif path.startswith(DEFINITIONS):
         _step_ids(case.body)
+        _step_templates(case.body)
     elif path == "/api/account/webhook/":
         _webhook(case.body)
     elif path == "/api/account/calendar/":
         _calendar(case.body)
+    elif path.startswith(INTEGRATIONS):
+        _integration(case.body, path)
     return case

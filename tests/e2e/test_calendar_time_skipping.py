@@ -2,6 +2,7 @@
 the contact's hours started on a Friday evening, a rule firing placed in working hours, and
 due times that a change of the holidays data under a running workflow does not move."""
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,8 @@ from temporalio.client import Client
 from temporalio.worker import Replayer
 
 from nudge.calendar import closures, snapshots
+from nudge.calendar.payloads import CalendarChange
+from nudge.calendar.timing import CalendarSnapshot
 from tests.support import auth, poll
 from worker import WORKFLOWS
 
@@ -252,6 +255,9 @@ async def test_a_weekly_cadence_in_working_hours_skips_the_weekend(api, time_env
     assert started.status_code == 201, started.text
     first_saturday = saturday.astimezone(BERLIN).date() + timedelta(days=7)
     mondays = [at(first_saturday + timedelta(days=2 + 7 * k), 9, BERLIN) for k in range(2)]
+    # The answer already shows where the first one lands, and why.
+    assert started.json()["next_due_at"] == mondays[0].isoformat(), started.json()
+    assert "weekend" in started.json()["placement_reason"]
 
     async def shown() -> dict:
         url = f"/api/task-automation/recurring/{tenant.contact_id}/"
@@ -354,9 +360,82 @@ async def test_a_calendar_change_reaches_running_enrollments_only_when_asked(api
     assert moved.json()["migrated"] == 2
     ny_nine = at(monday, 9, ZoneInfo("America/New_York"))
     assert await poll(due_times, lambda d: d == [ny_nine] * 2) == [ny_nine] * 2
+    # A change older than the one it has (two saves delivered out of order) is ignored.
+    stale = CalendarChange(
+        calendar=CalendarSnapshot(timezone="Asia/Tokyo", working_hours=WEEKDAYS_9_TO_5),
+        revision=1.0,
+    )
+    await time_env.client.get_workflow_handle(runs[0]).signal("adopt_calendar", stale)
+    await asyncio.sleep(0.3)
+    assert await due_times() == [ny_nine] * 2
     await move_to(time_env, ny_nine + timedelta(minutes=5))
     made_tasks = await poll(
         lambda: api.get("/api/tasks/", headers=auth(tenant)),
         lambda r: r.json()["total"] == 2,
     )
     assert {t["due_at"] for t in made_tasks.json()["items"]} == {ny_nine.isoformat()}
+
+
+async def test_a_live_edit_adding_a_placed_step_uses_the_owners_calendar(api, time_env, tenant):
+    """An enrollment started with only anytime steps holds no calendar; a live edit makes
+    its next step working_hours: it is placed by the owner's calendar (Berlin 13:00-17:00),
+    not a default one."""
+    afternoons = {d: [["13:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    await set_calendar(api, tenant, working_hours=afternoons)
+    step = {"id": "s1", "wait": {"days": 2}, "anchor": "enrollment", "title_template": "Hi"}
+    made = await api.post(DEFINITIONS, json={"name": "Edit", "steps": [step]}, headers=auth(tenant))
+    saturday = next_weekday_at(await time_env.get_current_time(), 5, 11, BERLIN)
+    await move_to(time_env, saturday)
+    started = await api.post(
+        "/api/task-automation/schedule-sequence/",
+        json={"contact_id": tenant.contact_id, "definition_id": made.json()["id"]},
+        headers=auth(tenant),
+    )
+    assert started.status_code == 201, started.text
+    edited = await api.patch(
+        f"{DEFINITIONS}{made.json()['id']}/",
+        json={"steps": [step | {"placement": "working_hours"}], "apply_to_running": "future_steps"},
+        headers=auth(tenant),
+    )
+    assert edited.status_code == 200 and edited.json()["migrated"] == 1, edited.text
+    monday = saturday.astimezone(BERLIN).date() + timedelta(days=2)
+    # Two days after Saturday 11:00 is Monday 11:00: before the afternoon window.
+    expected = at(monday, 13, BERLIN)
+    url = f"/api/task-automation/sequences/{started.json()['workflow_id']}/"
+
+    async def due() -> str | None:
+        return (await api.get(url, headers=auth(tenant))).json()["steps"][0]["due_at"]
+
+    assert await poll(due, lambda d: d == expected.isoformat()) == expected.isoformat()
+
+
+async def test_placed_daily_check_ins_keep_one_task_per_cadence_date(api, time_env, tenant):
+    """Daily check-ins in working hours, started Thursday 10:00 Berlin: Saturday's and
+    Sunday's move to Monday 09:00 and stay two tasks (keyed by their cadence dates), and
+    Monday's own is still made."""
+    await set_calendar(api, tenant)
+    thursday = next_weekday_at(await time_env.get_current_time(), 3, 10, BERLIN)
+    await move_to(time_env, thursday)
+    started = await api.post(
+        "/api/task-automation/schedule-recurring/",
+        json={"contact_id": tenant.contact_id, "cadence": "daily", "placement": "working_hours"},
+        headers=auth(tenant),
+    )
+    assert started.status_code == 201, started.text
+    day = thursday.astimezone(BERLIN).date()
+    expected = [
+        at(day + timedelta(days=1), 10, BERLIN),  # Friday
+        at(day + timedelta(days=4), 9, BERLIN),  # Saturday's, on Monday
+        at(day + timedelta(days=4), 9, BERLIN),  # Sunday's, on Monday
+        at(day + timedelta(days=4), 10, BERLIN),  # Monday's own
+        at(day + timedelta(days=5), 10, BERLIN),  # Tuesday
+    ]
+    await move_to(time_env, expected[-1] + timedelta(minutes=5))
+    made = await poll(lambda: tasks(api, tenant), lambda ts: len(ts) == 5)
+    due = sorted(datetime.fromisoformat(t["due_at"]) for t in made)
+    # Each check-in keeps the wall time of the start; the test server's start may be a few
+    # milliseconds after 10:00.
+    assert [abs(d - e) < timedelta(seconds=1) for d, e in zip(due, expected, strict=True)] == [
+        True
+    ] * 5, due
+    await api.delete(f"/api/task-automation/recurring/{tenant.contact_id}/", headers=auth(tenant))

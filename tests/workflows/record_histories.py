@@ -2,7 +2,7 @@
 
 Run after a deliberate, compatible change to a workflow's history shape:
     .venv/bin/python -m tests.workflows.record_histories [GROUP ...]
-(GROUP: sequences, rules, recurring, periodic, defined, calendar; none: all.)
+(GROUP: sequences, rules, recurring, periodic, defined, calendar, webhooks; none: all.)
 Then commit tests/workflows/histories/. Never re-record to make a failing replay pass: a
 replay failure means running workflows would break; guard the change with workflow.patched.
 """
@@ -25,8 +25,11 @@ from nudge.calendar.service import save_calendar
 from nudge.calendar.snapshots import calendar_snapshot, snapshot_of
 from nudge.campaigns.service import enroll
 from nudge.core.contact_events import ContactEvent
+from nudge.core.ids import delivery_workflow_id
 from nudge.core.models import AutomationStep, Campaign, Contact, Rule, Task, utcnow
 from nudge.core.vocabulary import WEEKDAYS
+from nudge.integrations.subscription_schemas import SubscriptionIn
+from nudge.integrations.subscriptions import create_subscription
 from nudge.platform.binaries import find_binary
 from nudge.platform.db import make_engine, make_session_factory, transaction
 from nudge.platform.migrate import upgrade
@@ -42,6 +45,10 @@ from nudge.sequences.enroll import open_job
 from nudge.sequences.payloads import EnrollJobInput
 from nudge.sequences.start import schedule_sequence
 from nudge.sequences.starts import start_enroll_job
+from nudge.tasks.payloads import NewTask
+from nudge.tasks.service import complete_task
+from nudge.tasks.writer import write_task_once
+from tests.receivers import EventReceiver
 from worker import build_worker
 from workflows.periodic import PeriodicJobWorkflow
 from workflows.recurring import RecurringWorkflow
@@ -366,6 +373,44 @@ async def record_calendar(env: WorkflowEnvironment, sessions, queue: str) -> Non
     await save("campaign-placed", campaign_handle)
 
 
+async def record_webhooks(env: WorkflowEnvironment, sessions, queue: str) -> None:  # type: ignore[no-untyped-def]
+    """A task's events to a receiver that fails twice, then takes them: created, completed."""
+    receiver = EventReceiver()
+    receiver.fail = 2
+    with transaction(sessions) as session:
+        owner, _ = create_owner(session, "webhooks")
+        owner_id = owner.id
+        sub = create_subscription(
+            session,
+            owner_id,
+            SubscriptionIn(url=receiver.url, event_types=["task.created", "task.completed"]),
+        )
+        receiver.secret = sub.secret
+    hooks_queue = f"{queue}-hooks"  # a worker that may POST to 127.0.0.1
+    with ThreadPoolExecutor(4) as pool:
+        async with build_worker(
+            env.client, sessions, task_queue=hooks_queue, executor=pool, allow_private_webhooks=True
+        ):
+            due = await env.get_current_time() + timedelta(days=1)
+            new = NewTask(
+                idempotency_key="record-webhooks",
+                owner_id=owner_id,
+                contact_id=None,
+                source="api",
+                title="Recorded",
+                due_at=due,
+            )
+            task_id = write_task_once(sessions, new).task_id
+            handle = env.client.get_workflow_handle(delivery_workflow_id(sub.id, task_id))
+            await env.sleep(timedelta(minutes=5))
+            complete_task(sessions, owner_id, task_id)
+            await env.sleep(timedelta(minutes=30))  # idle past IDLE: the run ends
+            await handle.result()
+    receiver.close()
+    assert [e["type"] for e in receiver.events()] == ["task.created", "task.completed"]
+    await save("delivery-retried", handle)
+
+
 def started_calendar(sessions, owner_id: int):  # type: ignore[no-untyped-def]
     with sessions() as session:
         return calendar_snapshot(session, owner_id, utcnow())
@@ -379,7 +424,7 @@ async def save(name: str, handle: WorkflowHandle) -> None:
 
 async def main(only: set[str]) -> None:
     """Record every history, or (`only`) some groups: sequences, rules, recurring,
-    periodic, defined, calendar."""
+    periodic, defined, calendar, webhooks."""
     url = f"sqlite:///{tempfile.mkdtemp()}/record.db"
     upgrade(url)
     sessions = make_session_factory(make_engine(url))
@@ -419,6 +464,7 @@ async def main(only: set[str]) -> None:
                 "periodic": record_periodic,
                 "defined": record_defined,
                 "calendar": record_calendar,
+                "webhooks": record_webhooks,
             }
             for group, record in groups.items():
                 if not only or group in only:

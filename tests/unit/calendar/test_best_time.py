@@ -166,3 +166,8 @@ def test_the_hour_is_read_in_the_given_zone():
 def test_each_engagement_type_counts(kind):
     events = [(NOW - timedelta(days=1, minutes=m), kind) for m in range(MIN_EVENTS)]
     assert best_hour(events, "UTC", NOW) is not None
+
+
+def test_an_unknown_zone_is_a_value_error_naming_the_fix():
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'; use an IANA name"):
+        best_hour(EVENTS, "Mars/Olympus", NOW)

@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from nudge.calendar import timing
 from nudge.calendar.closures import snapshot
 from nudge.calendar.timing import (
     DEFAULT_CALENDAR,
+    BestHour,
     CalendarSnapshot,
     NoOpenSlot,
     Placed,
@@ -108,7 +110,7 @@ ROLLS = [
         utc(2026, 6, 10, 10, 0),
         cal("UTC", closed={date(2026, 6, 10): "closed date"}),
         utc(2026, 6, 11, 9, 0),
-        "10 Jun → 11 Jun 09:00, closed date",
+        "10 Jun → Thu 11 Jun 09:00, closed date",
     ),
     (
         "24:00 ends the day",
@@ -164,7 +166,7 @@ ROLLS = [
         local(BERLIN, 2027, 3, 27, 12, 0),
         cal("Europe/Berlin", {"sun": [("02:10", "02:50")]}),
         local(BERLIN, 2027, 4, 4, 2, 10),
-        "Sat → 4 Apr 02:10, weekend",
+        "Sat → Sun 4 Apr 02:10, weekend",
     ),
 ]
 
@@ -210,6 +212,76 @@ def test_anytime_never_moves():
     assert placed.reason is None
 
 
+# --- Days on the wall clock ------------------------------------------------------------------
+
+
+def test_placed_days_are_wall_clock_days_across_dst():
+    # Fri 09:00 CET + 3 days is Mon 09:00 CEST (07:00 UTC), not 72 hours later (08:00 UTC).
+    friday = local(BERLIN, 2027, 3, 26, 9, 0)
+    berlin = cal("Europe/Berlin")
+    for placement in ("working_hours", "contact_hours", "best_time"):
+        placed = place(friday, Wait(days=3), placement, berlin)
+        assert placed.raw_at == placed.due_at == utc(2027, 3, 29, 7, 0), placement
+    # Counted in the contact's zone: New York changes clocks two weeks before Berlin.
+    new_york = local(NEW_YORK, 2027, 3, 12, 9, 0)
+    placed = place(new_york, Wait(days=3), "contact_hours", berlin, contact_tz="America/New_York")
+    assert placed.due_at == local(NEW_YORK, 2027, 3, 15, 9, 0) == utc(2027, 3, 15, 13, 0)
+    # Back in autumn: Fri 09:00 CEST + 3 days is Mon 09:00 CET, 73 hours later.
+    autumn = place(local(BERLIN, 2027, 10, 29, 9, 0), Wait(days=3), "working_hours", berlin)
+    assert autumn.due_at == utc(2027, 11, 1, 8, 0)
+
+
+def test_anytime_days_stay_elapsed_time():
+    friday = local(BERLIN, 2027, 3, 26, 9, 0)
+    placed = place(friday, Wait(days=3), "anytime", cal("Europe/Berlin"))
+    # (Aware arithmetic in one zone is wall arithmetic: add in UTC to count elapsed time.)
+    assert placed.due_at == friday.astimezone(UTC) + timedelta(hours=72) == utc(2027, 3, 29, 8)
+
+
+def test_placed_hours_stay_elapsed_time():
+    friday = local(BERLIN, 2027, 3, 26, 9, 0)
+    placed = place(friday, Wait(hours=72), "working_hours", cal("Europe/Berlin"))
+    assert placed.raw_at == utc(2027, 3, 29, 8, 0)
+
+
+def test_a_fraction_of_a_day_is_wall_hours():
+    # Fri 12:00 CET + 2.5 days is Mon 00:00 CEST: 59 hours, the night lost an hour.
+    placed = place(
+        local(BERLIN, 2027, 3, 26, 12, 0),
+        Wait(days=2.5),
+        "working_hours",
+        cal("Europe/Berlin", ALL_DAY),
+    )
+    assert placed.raw_at == local(BERLIN, 2027, 3, 29, 0, 0) == utc(2027, 3, 28, 22, 0)
+
+
+@pytest.mark.parametrize(
+    ("anchor", "days", "expected"),
+    [
+        # 02:30 does not exist on Sun 28 Mar 2027 in Berlin: the next valid minute, 03:00 CEST.
+        (local(BERLIN, 2027, 3, 27, 2, 30), 1, utc(2027, 3, 28, 1, 0)),
+        # 02:30 happens twice on Sun 31 Oct 2027: the first, still CEST.
+        (local(BERLIN, 2027, 10, 30, 2, 30), 1, utc(2027, 10, 31, 0, 30)),
+        # From the second 02:10 (CET), the first 02:24 is before the anchor: the second.
+        (utc(2027, 10, 31, 1, 10), 0.01, utc(2027, 10, 31, 1, 10) + timedelta(days=0.01)),
+        (utc(2027, 10, 31, 1, 10), 0, utc(2027, 10, 31, 1, 10)),
+    ],
+)
+def test_wall_days_resolve_gaps_and_folds(anchor, days, expected):
+    placed = place(anchor, Wait(days=days), "working_hours", cal("Europe/Berlin", ALL_DAY))
+    assert placed.raw_at == placed.due_at == expected
+
+
+def test_wall_days_then_working_hours():
+    # Fri 18:00 + 1 day is Sat 18:00: the weekend, so Monday 09:00.
+    placed = place(
+        local(BERLIN, 2026, 6, 5, 18), Wait(days=1), "working_hours", cal("Europe/Berlin")
+    )
+    assert placed.raw_at == local(BERLIN, 2026, 6, 6, 18)
+    assert placed.due_at == local(BERLIN, 2026, 6, 8, 9)
+    assert placed.reason == "Sat → Mon 09:00, weekend"
+
+
 # --- German and US holidays -----------------------------------------------------------------
 
 MON_TO_SAT = {d: [("09:00", "17:00")] for d in (*WEEK, "sat")}
@@ -227,12 +299,70 @@ def test_christmas_closes_by_german_holidays_not_by_us_ones():
     christmas = local(BERLIN, 2026, 12, 25, 10, 0)
     moved = place(christmas, NOW, "working_hours", de)
     assert moved.due_at == local(BERLIN, 2026, 12, 28, 9, 0)
-    assert moved.reason == "25 Dec → 28 Dec 09:00, Christmas Day (DE)"
+    # Saturday is open in this calendar, so its holiday is named too.
+    assert moved.reason == (
+        "25 Dec → Mon 28 Dec 09:00, Christmas Day (DE); 26 Dec Second Day of Christmas (DE)"
+    )
 
     boxing_day = local(BERLIN, 2026, 12, 26, 10, 0)
     assert place(boxing_day, NOW, "working_hours", de).due_at == local(BERLIN, 2026, 12, 28, 9)
     assert place(boxing_day, NOW, "working_hours", us).due_at == boxing_day
     assert place(boxing_day, NOW, "working_hours", us).reason is None
+
+
+def test_a_reason_names_every_closed_date_it_skips():
+    de = snapshot("Europe/Berlin", NINE_TO_FIVE, ("DE", None), [], years=YEARS)
+    eve = local(BERLIN, 2026, 12, 24, 18, 0)  # Thu
+    moved = place(eve, NOW, "working_hours", de)
+    assert moved.due_at == local(BERLIN, 2026, 12, 28, 9, 0)
+    # Sat 26 Dec is a holiday too, but Saturday has no hours here: nothing it closed.
+    assert moved.reason == (
+        "24 Dec 18:00 → Mon 28 Dec 09:00, after working hours; 25 Dec Christmas Day (DE)"
+    )
+    mon_to_sat = snapshot("Europe/Berlin", MON_TO_SAT, ("DE", None), [], years=YEARS)
+    assert place(eve, NOW, "working_hours", mon_to_sat).reason == (
+        "24 Dec 18:00 → Mon 28 Dec 09:00, after working hours; "
+        "25 Dec Christmas Day (DE), 26 Dec Second Day of Christmas (DE)"
+    )
+    # Maundy Thursday evening: Good Friday, the weekend, Easter Monday.
+    easter = place(local(BERLIN, 2026, 4, 2, 18, 0), NOW, "working_hours", de)
+    assert easter.due_at == local(BERLIN, 2026, 4, 7, 9, 0)
+    assert easter.reason == (
+        "2 Apr 18:00 → Tue 7 Apr 09:00, after working hours; "
+        "3 Apr Good Friday (DE), 6 Apr Easter Monday (DE)"
+    )
+    # A weekend first, then a holiday.
+    saturday = place(local(BERLIN, 2026, 4, 4, 10, 0), NOW, "working_hours", de)
+    assert saturday.reason == "Sat 4 Apr → Tue 7 Apr 09:00, weekend; 6 Apr Easter Monday (DE)"
+    # In the contact's zone, and with the note that the owner's was used.
+    in_zone = place(eve, NOW, "contact_hours", de, contact_tz="Europe/Berlin")
+    assert in_zone.reason == (
+        "24 Dec 18:00 → Mon 28 Dec 09:00 Europe/Berlin, after working hours; "
+        "25 Dec Christmas Day (DE)"
+    )
+    owners = place(eve, NOW, "contact_hours", de)
+    assert owners.reason == (
+        "24 Dec 18:00 → Mon 28 Dec 09:00, after working hours; 25 Dec Christmas Day (DE); "
+        "contact has no time zone; owner's used"
+    )
+    assert next_open(eve, de, "Europe/Berlin") == (moved.due_at, moved.reason)
+
+
+def test_a_long_closure_names_three_dates_then_counts():
+    shutdown = {date(2026, 8, 3) + timedelta(days=k): "company shutdown" for k in range(12)}
+    calendar = cal("Europe/Berlin", closed=shutdown)
+    before = place(local(BERLIN, 2026, 7, 31, 18, 0), NOW, "working_hours", calendar)
+    assert before.due_at == local(BERLIN, 2026, 8, 17, 9, 0)
+    assert before.reason == (
+        "31 Jul 18:00 → Mon 17 Aug 09:00, after working hours; 3 Aug company shutdown, "
+        "4 Aug company shutdown, 5 Aug company shutdown and 7 more"
+    )
+    # The first closed date is the cause: two more named, so three in all (ten weekdays).
+    inside = place(local(BERLIN, 2026, 8, 3, 10, 0), NOW, "working_hours", calendar)
+    assert inside.reason == (
+        "3 Aug → Mon 17 Aug 09:00, company shutdown; "
+        "4 Aug company shutdown, 5 Aug company shutdown and 7 more"
+    )
 
 
 def test_easter_monday_closes_in_germany_only():
@@ -406,12 +536,54 @@ def test_validate_windows_accepts_touching_and_unsorted_windows():
     validate_windows({"mon": [("13:00", "24:00"), ("09:00", "13:00")], "sun": []})
 
 
-def test_snapshot_rejects_bad_windows_and_zones_but_not_an_empty_week():
+def test_snapshot_rejects_bad_windows_but_not_an_empty_week():
     with pytest.raises(ValidationError, match="overlap"):
         CalendarSnapshot(working_hours={"mon": [("09:00", "12:00"), ("11:00", "13:00")]})
-    with pytest.raises(ValidationError, match="unknown time zone"):
-        CalendarSnapshot(timezone="Mars/Olympus")
     assert CalendarSnapshot().working_hours == {}
+
+
+def test_payloads_read_back_without_looking_a_zone_up(monkeypatch):
+    # A workflow's replay re-reads its payloads: a zone a tzdata upgrade dropped, or no
+    # tzdata at all, must not fail it. Only placing looks the zone up.
+    def no_lookup(name: str) -> None:
+        raise AssertionError(f"looked up {name!r}")
+
+    monkeypatch.setattr(timing, "ZoneInfo", no_lookup)
+    gone = CalendarSnapshot(timezone="Mars/Olympus", working_hours=NINE_TO_FIVE)
+    assert CalendarSnapshot.model_validate_json(gone.model_dump_json()) == gone
+    best = BestHour(weekday="tue", hour=10, count=7, total=12, zone="Mars/Olympus")
+    assert BestHour.model_validate_json(best.model_dump_json()) == best
+    placed = Placed(
+        due_at=local(BERLIN, 2026, 6, 8, 9),
+        raw_at=local(BERLIN, 2026, 6, 8, 9),
+        placement="working_hours",
+        zone="Mars/Olympus",
+    )
+    assert placed.due_at == utc(2026, 6, 8, 7)  # still converted to UTC
+    assert placed.due_at.tzinfo is UTC
+    assert Placed.model_validate_json(placed.model_dump_json()) == placed
+
+
+def test_an_unknown_zone_fails_when_placing():
+    gone = CalendarSnapshot(timezone="Mars/Olympus", working_hours=NINE_TO_FIVE)
+    at = utc(2026, 6, 8, 12)
+    message = "unknown time zone 'Mars/Olympus'; use an IANA name"
+    for placement in ("working_hours", "contact_hours", "best_time"):
+        with pytest.raises(ValueError, match=message):
+            place(at, NOW, placement, gone)
+    with pytest.raises(ValueError, match=message):
+        place(at, Wait(business_days=1), "anytime", gone)
+    with pytest.raises(ValueError, match=message):
+        next_open(at, gone, gone.timezone)
+    with pytest.raises(ValueError, match=message):
+        is_open(at, gone, gone.timezone)
+    with pytest.raises(ValueError, match=message):
+        add_business_days(at, 1, gone, gone.timezone)
+    best = BestHour(weekday="tue", hour=10, count=7, total=12, zone="Mars/Olympus")
+    with pytest.raises(ValueError, match=message):
+        place(at, NOW, "best_time", DEFAULT_CALENDAR, best=best)
+    # anytime with an hours or days wait reads no zone at all: it places as it always did.
+    assert place(at, Wait(days=1), "anytime", gone).due_at == at + timedelta(days=1)
 
 
 @pytest.mark.parametrize(

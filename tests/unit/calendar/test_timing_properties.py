@@ -129,22 +129,82 @@ def _place(s: dict, wait: Wait, placement: str) -> Placed:
     )
 
 
+def minutes(text: str) -> int:
+    hours, mins = text.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+def expected(s: dict, placement: str) -> tuple[str, str]:
+    """The placement and zone placing must use, from the policy and the inputs alone (never
+    from what place() answered): the owner's zone for working_hours; the contact's, else the
+    owner's, for contact_hours; best.zone for best_time when the best hour has working hours
+    in it (the search horizon is never reached here: closed dates only fill 60 days), else
+    contact hours."""
+    calendar = s["calendar"]
+    contact_zone = s["contact_tz"] or calendar.timezone
+    if placement == "working_hours":
+        return "working_hours", calendar.timezone
+    best = s["best"]
+    if placement == "best_time" and best is not None:
+        lo, hi = best.hour * 60, (best.hour + 1) * 60
+        day = calendar.working_hours.get(best.weekday, [])
+        if any(minutes(start) < hi and minutes(end) > lo for start, end in day):
+            return "best_time", best.zone
+    return "contact_hours", contact_zone
+
+
 @SETTINGS
 @given(scenarios(), waits, st.sampled_from(PLACED))
 def test_due_is_open_not_before_raw_and_the_earliest_open(s, wait, placement):
     placed = _place(s, wait, placement)
-    assert placed.due_at >= placed.raw_at
+    policy, zone = expected(s, placement)
+    calendar = s["calendar"]
+    assert (placed.placement, placed.zone) == (policy, zone)
+    assert placed.due_at >= placed.raw_at >= s["anchor"]
     assert placed.due_at.tzinfo is UTC and placed.raw_at.tzinfo is UTC
-    assert is_open(placed.due_at, s["calendar"], placed.zone)
-    if placed.placement != "best_time":
+    assert is_open(placed.due_at, calendar, zone)
+    if policy == "best_time":
+        wall = placed.due_at.astimezone(ZoneInfo(zone))
+        assert (WEEKDAYS[wall.weekday()], wall.hour) == (s["best"].weekday, s["best"].hour)
+    else:
         # Nothing open between where the wait ends and the due time.
-        assert next_open(placed.raw_at, s["calendar"], placed.zone)[0] == placed.due_at
+        assert next_open(placed.raw_at, calendar, zone)[0] == placed.due_at
         if placed.due_at > placed.raw_at:
             for at in (placed.raw_at, placed.due_at - timedelta(seconds=1)):
-                assert not is_open(max(at, placed.raw_at), s["calendar"], placed.zone)
-    assert next_open(placed.due_at, s["calendar"], placed.zone) == (placed.due_at, None)
+                assert not is_open(max(at, placed.raw_at), calendar, zone)
+    assert next_open(placed.due_at, calendar, zone) == (placed.due_at, None)
     if placement == "working_hours":
         assert (placed.reason is None) == (placed.due_at == placed.raw_at)
+
+
+@SETTINGS
+@given(scenarios(), st.floats(0, 400, allow_nan=False), st.sampled_from(PLACED))
+def test_placed_days_are_wall_clock_days(s, days, placement):
+    """The anchor's wall time `days` later in the zone the wait is counted in (the owner's
+    for working_hours, the contact's or else the owner's otherwise): exactly, unless that
+    wall time is skipped (then the first instant after the gap) or repeated (then its first
+    pass, or its second when the first is before the anchor)."""
+    calendar = s["calendar"]
+    zone = ZoneInfo(
+        calendar.timezone if placement == "working_hours" else s["contact_tz"] or calendar.timezone
+    )
+    anchor = s["anchor"]
+    raw = _place(s, Wait(days=days), placement).raw_at
+    target = anchor.astimezone(zone).replace(tzinfo=None) + timedelta(days=days)
+    got = raw.astimezone(zone)
+    assert raw >= anchor
+    if got.replace(tzinfo=None) == target:
+        # Its first pass, unless that is before the anchor.
+        first = target.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        assert raw == first or (first < anchor and got.fold == 1)
+    else:
+        # Skipped: a second earlier the clock read before the target, now after it.
+        before = (raw - timedelta(seconds=1)).astimezone(zone).replace(tzinfo=None)
+        assert before < target < got.replace(tzinfo=None)
+        assert (
+            target.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+            != target
+        )
 
 
 @SETTINGS

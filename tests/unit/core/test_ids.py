@@ -11,6 +11,7 @@ from nudge.core import ids
 SAMPLES = {
     "SEQUENCE": ids.sequence_workflow_id(3, 42, "standard"),
     "RECURRING": ids.recurring_workflow_id(3, 42),
+    "DELIVERY": ids.delivery_workflow_id(5, 42),
     "DEFINED_SEQUENCE": ids.defined_sequence_workflow_id(3, 42, 5),
     "ENROLL_JOB": ids.enroll_job_workflow_id(8),
     "DEFINED_STEP_KEY": ids.defined_step_key(12, "intro-call"),
@@ -33,6 +34,7 @@ SAMPLES = {
 EXACT = {
     "SEQUENCE": "sequence-3-42-standard",
     "RECURRING": "recurring-3-42",
+    "DELIVERY": "webhooks-5-task-42",
     "DEFINED_SEQUENCE": "sequence-3-42-def-5",
     "ENROLL_JOB": "enroll-job-8",
     "DEFINED_STEP_KEY": "batch-12-stepid-intro-call",

@@ -132,3 +132,19 @@ def test_workflow_logger_details_are_flattened(output):
         "owner_id": 3,
     }
     assert "activity" not in entry and "temporal_workflow" not in entry
+
+
+def test_access_lines_never_show_a_feed_token():
+    import logging
+
+    from nudge.platform.logs import RedactFeedTokens
+
+    record = logging.makeLogRecord(
+        {
+            "msg": '%s - "%s %s HTTP/%s" %d',
+            "args": ("127.0.0.1:5", "GET", "/api/calendar/s3cr3t-T0ken.ics?x=1", "1.1", 200),
+        }
+    )
+    assert RedactFeedTokens().filter(record)
+    line = record.getMessage()
+    assert "s3cr3t" not in line and "/api/calendar/***.ics?x=1" in line

@@ -121,6 +121,7 @@ def build_worker(
             deliveries.deliver,
             deliveries.dead_letter,
             periodic.kick_pending_deliveries,
+            periodic.process_inbound,
         ],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,

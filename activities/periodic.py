@@ -31,6 +31,7 @@ from nudge.core.models import (
 )
 from nudge.core.templating import MAX_DESCRIPTION, MAX_TITLE, TemplateProblem, render
 from nudge.core.vocabulary import OVERDUE_SOURCE
+from nudge.integrations.inbound import process_pending
 from nudge.integrations.outbox import task_event
 from nudge.integrations.starts import DeliveryTiming, kick_delivery
 from nudge.periodic.payloads import SweepPage, SweepResult
@@ -83,6 +84,14 @@ class PeriodicActivities:
         self.client, self.sessions, self.task_queue = client, sessions, task_queue
         self.grace = timedelta(hours=grace_hours)
         self.delivery_timing = delivery_timing
+
+    @activity.defn
+    async def process_inbound(self, page: SweepPage) -> SweepResult:
+        """CRM webhook events stored but not applied (the process that received them died,
+        or Temporal was away): applied now, once (each row is claimed before it is applied).
+        One page a run; the next run takes the rest."""
+        applied = await process_pending(self.client, self.sessions, self.task_queue, page.limit)
+        return SweepResult(examined=applied, acted=applied, last_id=0, done=True)
 
     @activity.defn
     async def kick_pending_deliveries(self, page: SweepPage) -> SweepResult:

@@ -18,10 +18,13 @@ STEPS: Final[dict[str, tuple[str, ...]]] = {
         "restart_enrollments",
         "close_ended_batches",
         "kick_pending_deliveries",
+        "process_inbound",
     )
 }
 # Steps added after the job first ran: a run that began without one replays without it.
-ADDED_STEPS: Final = frozenset({"close_ended_batches", "kick_pending_deliveries"})
+ADDED_STEPS: Final = frozenset(
+    {"close_ended_batches", "kick_pending_deliveries", "process_inbound"}
+)
 
 
 @workflow.defn

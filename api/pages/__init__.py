@@ -7,7 +7,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import calendar, dashboard, definitions, enrollments, rules, sequences, sign_in
+from api.pages import (
+    calendar,
+    dashboard,
+    definitions,
+    enrollments,
+    integrations,
+    rules,
+    sequences,
+    sign_in,
+)
 from api.pages.render import render
 from api.pages.session import BASE, BadCsrf, SignInRequired, sign_in_url
 
@@ -39,7 +48,16 @@ async def _bad_csrf(request: Request, _: BadCsrf) -> HTMLResponse:
 
 def install(app: FastAPI) -> None:
     # The sequence editor's and enrollment's routes before sequences': /sequences/{id}/...
-    for module in (sign_in, dashboard, calendar, rules, definitions, enrollments, sequences):
+    for module in (
+        sign_in,
+        dashboard,
+        calendar,
+        integrations,
+        rules,
+        definitions,
+        enrollments,
+        sequences,
+    ):
         app.include_router(module.router, include_in_schema=False)  # README documents them
     app.mount(f"{BASE}/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]  # Starlette types exc as Exception; called only for this class

@@ -1,5 +1,5 @@
 """The page itself: stats cards, the per-day chart, rules, running sequences, batches, and
-the working calendar in a few words."""
+the working calendar and the integrations in a few words."""
 
 import asyncio
 from typing import Annotated, Any
@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 from api.deps import ClientDep, SessionsDep, SettingsDep
 from api.pages.calendar import calendar_card
 from api.pages.forms import PLACEMENTS
+from api.pages.integrations import integrations_card
 from api.pages.render import bar_chart, render
 from api.pages.session import BASE, PageDep
 from api.params import MAX_ID
@@ -86,6 +87,7 @@ def _read(
         ],
         "names": names,
         "calendar": calendar_card(session, owner_id),
+        "integrations": integrations_card(session, owner_id),
     }
 
 

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 
 from api.pages.forms import PLACEMENTS, number_text, problem_message, typed_number
 from nudge.core.models import Rule
+from nudge.core.priority import as_text, from_text, joined
 from nudge.core.vocabulary import PRIORITIES
 from nudge.rules.schemas import RuleIn
 from nudge.rules.triggers import ACTIVITY_TYPES, ANY, CADENCES, STATUSES
@@ -75,7 +76,8 @@ class RuleForm:
             "grace_hours": number_text(config.get("grace_hours")),
             "task_title_template": rule.task_title_template,
             "task_description_template": rule.task_description_template,
-            "task_priority": rule.task_priority,
+            # by score: the object as JSON text, kept as it is when saved unchanged
+            "task_priority": as_text(joined(rule.task_priority, rule.priority_by_score)),
             "delay_hours": number_text(rule.delay_hours),
             "delay_business_days": number_text(rule.delay_business_days),
             "placement": rule.placement or "anytime",
@@ -102,7 +104,7 @@ class RuleForm:
             "trigger_type": v["trigger_type"],
             "task_title_template": v["task_title_template"],
             "task_description_template": v["task_description_template"],
-            "task_priority": v["task_priority"],
+            "task_priority": from_text(v["task_priority"]),
             "delay_hours": typed_number(v["delay_hours"] or "0"),
             "placement": v["placement"] or "anytime",
             "reminder_offset_hours": (

@@ -16,7 +16,9 @@ cross-field or semantic rule, so every other part of the case is still tested as
 - templates of rules and definition steps: Jinja2 that parses and names only the variables
   offered (the document states the length); one that doesn't becomes plain text
   (tests/api/test_rules_api.py, tests/api/test_definitions_api.py)
-- webhook: a URL the delivery can reach as written (tests/unit/reminders/test_ssrf.py)
+- webhook and task event subscriptions: a URL the delivery can reach as written
+  (tests/unit/reminders/test_ssrf.py); a replay's `since` before its `until`
+  (tests/e2e/test_task_events.py)
 - calendar: a day's windows neither overlapping nor inverted, some day open, a holiday
   country (and subdivision) the holidays package knows (tests/api/test_calendar_api.py)
 - integrations: a dry run's payload must be what the connection's CRM sends, which the
@@ -45,7 +47,7 @@ import functools
 import os
 import re
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import schemathesis
@@ -64,6 +66,7 @@ UNDER_CREATED = re.compile(
 )
 DEFINITIONS = "/api/task-automation/sequences/definitions/"
 WEBHOOK = "https://hooks.example.com/nudge"
+SUBSCRIPTIONS = "/api/webhooks/subscriptions/"
 PLAIN = "Follow up"
 
 
@@ -186,6 +189,20 @@ def _webhook(body: dict[str, Any]) -> None:
         body["url"] = WEBHOOK
 
 
+def _window(body: dict[str, Any]) -> None:
+    """A replay's `since` before its `until`."""
+    since, until = body.get("since"), body.get("until")
+    if isinstance(since, str) and isinstance(until, str):
+        try:
+            first, last = datetime.fromisoformat(since), datetime.fromisoformat(until)
+        except ValueError:
+            return
+        if first > last:
+            body["since"], body["until"] = until, since
+        elif first == last:
+            body["until"] = (last + timedelta(hours=1)).isoformat()
+
+
 def _calendar(body: dict[str, Any]) -> None:
     hours = body.get("working_hours")
     if isinstance(hours, dict):
@@ -255,8 +272,10 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
     elif path.startswith(DEFINITIONS):
         _step_ids(case.body)
         _step_templates(case.body)
-    elif path == "/api/account/webhook/":
+    elif path == "/api/account/webhook/" or path.startswith(SUBSCRIPTIONS):
         _webhook(case.body)
+        if path.endswith("/deliveries/replay/"):
+            _window(case.body)
     elif path == "/api/account/calendar/":
         _calendar(case.body)
     elif path.startswith(INTEGRATIONS):

@@ -245,6 +245,13 @@ async def test_subscriptions_are_private_and_checked(api, tenant, make_tenant, r
         assert resp.status_code == 422, resp.text
         assert field in [e["field"] for e in resp.json()["errors"]], resp.json()
     assert len((await api.get(SUBSCRIPTIONS, headers=auth(tenant))).json()) == 1
+    at = "2026-12-01T00:00:00+00:00"
+    empty = await api.post(
+        f"{SUBSCRIPTIONS}{sub['id']}/deliveries/replay/",
+        json={"since": at, "until": at},
+        headers=auth(tenant),
+    )
+    assert empty.status_code == 422 and "since must be before until" in empty.json()["detail"]
     gone = await api.delete(f"{SUBSCRIPTIONS}{sub['id']}/", headers=auth(tenant))
     assert gone.status_code == 204
     assert (await api.get(SUBSCRIPTIONS, headers=auth(tenant))).json() == []

@@ -34,7 +34,8 @@ RETRY_AFTER: Final = {
 }
 WWW_AUTHENTICATE: Final = {
     "WWW-Authenticate": {
-        "description": "`Bearer`: the scheme to authenticate with.",
+        "description": "The scheme to authenticate with: `Bearer` (an API key), or on a CRM's "
+        'inbound URL `Signature realm="<provider>"` (the provider\'s own signature).',
         "required": True,
         "schema": {"type": "string"},
     }

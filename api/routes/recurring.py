@@ -1,30 +1,49 @@
 """Recurring check-ins per contact: daily, weekly, biweekly, monthly or quarterly."""
 
+from anyio import to_thread
 from fastapi import APIRouter, Response, status
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.boundary import JsonBoundaryRoute
 from api.deps import ClientDep, OwnerDep, SessionsDep, SettingsDep
 from api.params import IdPath
+from nudge.calendar.placing import local
 from nudge.core.errors import NotFound
 from nudge.platform.settings import Settings
 from nudge.recurring.payloads import RecurringProgress, TaskTemplate
 from nudge.recurring.schemas import RecurringOut, ScheduleRecurringIn
-from nudge.recurring.service import recurring_progress, schedule_recurring, stop_recurring
+from nudge.recurring.service import (
+    recurring_progress,
+    schedule_recurring,
+    stop_recurring,
+    zones,
+)
 
 router = APIRouter(prefix="/api/task-automation", tags=["recurring"], route_class=JsonBoundaryRoute)
 
 
-def _out(progress: RecurringProgress, contact_id: int, settings: Settings) -> RecurringOut:
+async def _out(
+    progress: RecurringProgress,
+    owner_id: int,
+    contact_id: int,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+) -> RecurringOut:
+    """The check-ins, the next one also in your calendar's zone and the contact's."""
+    owner_zone, contact_zone = await to_thread.run_sync(zones, sessions, owner_id, contact_id)
+    due = progress.next_due_at
     return RecurringOut(
         workflow_id=progress.workflow_id,
         contact_id=contact_id,
         cadence=progress.cadence,
         state=progress.state,
-        next_due_at=progress.next_due_at,
+        next_due_at=due,
         stop_reason=progress.stop_reason,
         placement=progress.placement,
         placement_reason=progress.placement_reason,
+        due_local=local(due, owner_zone) if due else None,
+        due_contact_local=local(due, contact_zone) if due and contact_zone else None,
         temporal_ui_url=settings.workflow_url(progress.workflow_id),
     )
 
@@ -67,7 +86,7 @@ async def schedule(
         TaskTemplate(**body.task_template.model_dump()),
         body.placement,
     )
-    return _out(progress, body.contact_id, settings)
+    return await _out(progress, owner.id, body.contact_id, settings, sessions)
 
 
 async def _running(client: Client, owner_id: int, contact_id: int) -> bool:
@@ -88,7 +107,11 @@ async def _running(client: Client, owner_id: int, contact_id: int) -> bool:
     },
 )
 async def progress(
-    contact_id: IdPath, owner: OwnerDep, client: ClientDep, settings: SettingsDep
+    contact_id: IdPath,
+    owner: OwnerDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    sessions: SessionsDep,
 ) -> RecurringOut:
     """The contact's running check-ins. Stopped ones are gone, as after DELETE: 404 naming why,
     and schedule-recurring starts them anew (201)."""
@@ -98,7 +121,7 @@ async def progress(
             f"contact {contact_id}'s recurring check-ins stopped ({found.stop_reason}); start "
             "them again with POST /api/task-automation/schedule-recurring/"
         )
-    return _out(found, contact_id, settings)
+    return await _out(found, owner.id, contact_id, settings, sessions)
 
 
 @router.delete("/recurring/{contact_id}/", status_code=204, responses={404: {}})

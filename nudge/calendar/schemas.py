@@ -61,7 +61,9 @@ PLACEMENT_HELP = (
 
 class HolidaysIn(Strict):
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")] = Field(
-        description="ISO 3166-1 alpha-2 code of the public holidays to close on, e.g. DE or US."
+        description="The ISO 3166-1 code (alpha-2, or alpha-3 where the holidays package knows "
+        "it) whose public holidays close the calendar, e.g. DE or US; checked against the "
+        "countries the holidays package lists."
     )
     subdivision: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,10}$")] | None = Field(
         None, description="A state or region of that country, e.g. BY (Bavaria) or CA."

@@ -48,4 +48,6 @@ class RecurringOut(BaseModel):
     placement_reason: str | None = Field(
         None, description="Why the next check-in moved from its cadence date (placement)."
     )
+    due_local: str | None = Field(None, description="next_due_at in your calendar's zone.")
+    due_contact_local: str | None = Field(None, description="In the contact's zone, if known.")
     temporal_ui_url: str

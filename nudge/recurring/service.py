@@ -10,11 +10,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from nudge.calendar.snapshots import calendar_snapshot
-from nudge.calendar.timing import CalendarSnapshot
+from nudge.calendar.timing import DEFAULT_CALENDAR, CalendarSnapshot
 from nudge.contacts.lookup import owned_contact
 from nudge.core.errors import NotFound
 from nudge.core.ids import recurring_workflow_id
-from nudge.core.models import Contact, utcnow
+from nudge.core.models import Calendar, Contact, utcnow
 from nudge.core.vocabulary import Cadence, Placement
 from nudge.platform.db import transaction
 from nudge.platform.temporal import not_found
@@ -101,3 +101,14 @@ async def stop_recurring(
     """Clear the contact's cadence and stop its workflow (already stopped is fine)."""
     await to_thread.run_sync(_set_cadence, sessions, owner_id, contact_id, None)
     await stop_recurring_workflow(client, recurring_workflow_id(owner_id, contact_id), reason)
+
+
+def zones(
+    sessions: sessionmaker[Session], owner_id: int, contact_id: int
+) -> tuple[str, str | None]:
+    """The owner's calendar zone and the contact's (None: unknown), to show a due time in."""
+    with sessions() as session:
+        calendar = session.get(Calendar, owner_id)
+        contact = session.get(Contact, contact_id)
+        zone = contact.timezone if contact is not None and contact.owner_id == owner_id else None
+        return (calendar.timezone if calendar else DEFAULT_CALENDAR.timezone), zone

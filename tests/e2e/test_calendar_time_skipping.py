@@ -258,6 +258,8 @@ async def test_a_weekly_cadence_in_working_hours_skips_the_weekend(api, time_env
     # The answer already shows where the first one lands, and why.
     assert started.json()["next_due_at"] == mondays[0].isoformat(), started.json()
     assert "weekend" in started.json()["placement_reason"]
+    assert started.json()["due_local"].endswith("09:00 Europe/Berlin")
+    assert started.json()["due_contact_local"] is None  # the contact has no zone
 
     async def shown() -> dict:
         url = f"/api/task-automation/recurring/{tenant.contact_id}/"

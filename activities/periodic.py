@@ -405,7 +405,7 @@ async def kick_pending(
 ) -> SweepResult:
     """The periodic sweep: start the workflow of every (subscription, task) with an event
     still to send and written over a minute ago (a kick lost to a crash or an outage). A
-    workflow already running just gets another kick."""
+    workflow already running just gets another kick, which changes nothing."""
 
     def pending() -> list[tuple[int, int, int, int]]:
         with sessions() as session:
@@ -419,7 +419,8 @@ async def kick_pending(
                         WebhookDelivery.owner_id,
                     )
                     .where(
-                        WebhookDelivery.status == "pending",
+                        # Retrying too: its workflow may be gone (a kick lost mid-look).
+                        WebhookDelivery.status.in_(("pending", "retrying")),
                         WebhookDelivery.created_at < page.now - timedelta(minutes=1),
                         WebhookDelivery.id > page.after_id,
                     )

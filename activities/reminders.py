@@ -89,7 +89,8 @@ class ReminderActivities:
 
 def _record(session: Session, task_id: int) -> tuple[ReminderPlan, ReminderStatus | None]:
     """The plan, and the reminder's end if this call settled it (a retry finds it settled)."""
-    task = session.get(Task, task_id)
+    # Locked: a completion committing meanwhile orders its task event after this one's.
+    task = session.get(Task, task_id, with_for_update=True)
     if task is None or task.status != "open":
         settled: ReminderStatus | None = None
         if task is not None:

@@ -18,6 +18,7 @@ from nudge.platform.db import transaction
 from nudge.reminders.webhooks import Unresolvable, pin
 
 MAX_ERROR = 500
+MAX_WAIT = timedelta(hours=1)  # the retry policy's maximum interval
 SENDING = ("pending", "retrying")
 
 
@@ -35,18 +36,23 @@ class DeliveryActivities:
 
     @activity.defn
     def next_delivery(self, subscription_id: int, task_id: int) -> int | None:
-        """The oldest event of this task still to send to this subscription."""
+        """The oldest event of this task still to send to this subscription; None also while
+        an earlier one is dead: a later event (even one written after the dead-letter) waits
+        for its replay, so a task's events never arrive out of order."""
         with self.sessions() as session:
-            return session.scalar(
-                select(WebhookDelivery.id)
+            row = session.execute(
+                select(WebhookDelivery.id, WebhookDelivery.status)
                 .where(
                     WebhookDelivery.subscription_id == subscription_id,
                     WebhookDelivery.task_id == task_id,
-                    WebhookDelivery.status.in_(SENDING),
+                    WebhookDelivery.status.in_((*SENDING, "dead")),
                 )
                 .order_by(WebhookDelivery.event_id)
                 .limit(1)
-            )
+            ).one_or_none()
+        if row is None or row.status == "dead":
+            return None
+        return row.id
 
     def _record(self, delivery_id: int, **values: object) -> None:
         with transaction(self.sessions) as session:
@@ -59,11 +65,9 @@ class DeliveryActivities:
     def _failed(self, delivery_id: int, why: str, code: int | None = None) -> ApplicationError:
         """Record a failed attempt (and when Temporal will try next), for the retry."""
         info = activity.info()
-        wait = min(
-            (info.retry_policy.initial_interval if info.retry_policy else timedelta(seconds=10))
-            * (2 ** (info.attempt - 1)),
-            timedelta(hours=1),
-        )
+        first = info.retry_policy.initial_interval if info.retry_policy else timedelta(seconds=10)
+        # Capped before it grows: 2**43 intervals overflow a timedelta.
+        wait = min(first * 2 ** min(info.attempt - 1, 20), MAX_WAIT)
         self._record(
             delivery_id,
             status="retrying",

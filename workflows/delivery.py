@@ -32,6 +32,8 @@ class DeliveryWorkflow:
     async def run(self, inp: DeliveryInput) -> int:
         sent = 0
         while True:
+            # Read before looking: a kick that lands while we look is not lost.
+            seen = self._kicks
             delivery_id = await workflow.execute_activity_method(
                 DeliveryActivities.next_delivery,
                 args=[inp.subscription_id, inp.task_id],
@@ -40,7 +42,6 @@ class DeliveryWorkflow:
                 summary=f"Next event of task {inp.task_id}",
             )
             if delivery_id is None:
-                seen = self._kicks
                 try:
                     await workflow.wait_condition(
                         lambda seen=seen: self._kicks != seen,  # type: ignore[misc]

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from anyio import to_thread
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -31,7 +31,7 @@ from temporalio.client import Client
 from nudge.contacts.schemas import ContactIn
 from nudge.contacts.service import upsert_contact
 from nudge.core.errors import Conflict, NotFound, TemporalUnavailable
-from nudge.core.models import Contact, InboundEvent, Integration, utcnow
+from nudge.core.models import Contact, CrmEvent, InboundEvent, Integration, utcnow
 from nudge.core.vocabulary import Provider
 from nudge.integrations.providers import (
     Malformed,
@@ -279,6 +279,21 @@ def _upsert(sessions: sessionmaker[Session], owner_id: int, plan: Plan) -> tuple
         return contact.id, created
 
 
+def _newer_status(
+    sessions: sessionmaker[Session], contact_id: int, at: datetime, event_id: str
+) -> datetime | None:
+    """When the contact's latest status change (another event's) happened, if after `at`."""
+    with sessions() as session:
+        latest = session.scalar(
+            select(func.max(CrmEvent.occurred_at)).where(
+                CrmEvent.contact_id == contact_id,
+                CrmEvent.kind == "status_change",
+                CrmEvent.event_id != event_id,
+            )
+        )
+    return latest if latest is not None and latest > at else None
+
+
 async def _apply(
     client: Client,
     sessions: sessionmaker[Session],
@@ -294,7 +309,18 @@ async def _apply(
     if plan.score is not None:
         notes.append(f"score {plan.score}")
     spec = None
-    if plan.status is not None:
+    newer = None
+    if plan.status is not None and work.event.occurred_at is not None:
+        newer = await to_thread.run_sync(
+            _newer_status, sessions, contact_id, work.event.occurred_at, work.event_id
+        )
+    if newer is not None:
+        # CRMs don't promise order (HubSpot says so): a change older than the one applied
+        # must not undo it, nor fire rules backwards.
+        notes.append(
+            f"status {plan.status} ignored: a newer change ({newer.isoformat()}) is applied"
+        )
+    elif plan.status is not None:
         spec = EventSpec(
             event_id=work.event_id,
             kind="status_change",

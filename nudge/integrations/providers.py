@@ -21,6 +21,7 @@ the `test` endpoint read a delivery the same way.
 import base64
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -651,9 +652,9 @@ def _score(value: Any) -> int | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    if number != number:  # NaN
+    if not math.isfinite(number):  # NaN, ±inf (and 10**400, which float() makes inf)
         return None
     return max(0, min(100, round(number)))
 

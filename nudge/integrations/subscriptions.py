@@ -107,18 +107,28 @@ def _revive(session: Session, deliveries: list[WebhookDelivery]) -> int:
 
 
 def replay_one(session: Session, owner_id: int, sub_id: int, delivery_id: int) -> WebhookDelivery:
+    """Send it again, with every dead delivery of its task for this subscription: they go
+    in order, so one held behind a dead event is never sent without it."""
     owned_subscription(session, owner_id, sub_id)
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.subscription_id != sub_id:
         raise NotFound(f"delivery {delivery_id} of subscription {sub_id} not found")
-    _revive(session, [delivery])
+    dead = session.scalars(
+        select(WebhookDelivery).where(
+            WebhookDelivery.subscription_id == sub_id,
+            WebhookDelivery.task_id == delivery.task_id,
+            WebhookDelivery.status == "dead",
+            WebhookDelivery.id != delivery.id,
+        )
+    ).all()
+    _revive(session, [delivery, *dead])
     session.flush()
     return delivery
 
 
 def replay_range(session: Session, owner_id: int, sub_id: int, body: ReplayRangeIn) -> int:
     owned_subscription(session, owner_id, sub_id)
-    deliveries = session.scalars(
+    chosen = session.scalars(
         select(WebhookDelivery)
         .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
         .where(
@@ -129,4 +139,13 @@ def replay_range(session: Session, owner_id: int, sub_id: int, body: ReplayRange
         )
         .order_by(WebhookDelivery.event_id)
     ).all()
-    return _revive(session, list(deliveries))
+    # A dead delivery of the same tasks outside the window would hold these back: revived too.
+    tasks = {d.task_id for d in chosen}
+    held = session.scalars(
+        select(WebhookDelivery).where(
+            WebhookDelivery.subscription_id == sub_id,
+            WebhookDelivery.task_id.in_(tasks),
+            WebhookDelivery.status == "dead",
+        )
+    ).all()
+    return _revive(session, list({d.id: d for d in [*chosen, *held]}.values()))

@@ -11,7 +11,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import JsonDict
 
 from nudge.core.types import (
     VISIBLE_TEXT,
@@ -26,6 +26,7 @@ from nudge.core.types import (
 from nudge.core.vocabulary import (
     Priority,
 )
+from nudge.sequences.schemas import NOT_NULL, null_refused
 
 
 class TaskOut(BaseModel):
@@ -106,18 +107,24 @@ class BatchOut(BaseModel):
     finished_at: Timestamp | None
 
 
+def _not_null_time(schema: JsonDict) -> None:
+    null_refused(schema)
+    schema["pattern"] = rfc3339_in_years(_NOW_YEAR - 99, _NOW_YEAR + 99)
+
+
 class TaskPatch(Strict):
     """A new due time and/or priority for an open task; a field left out keeps its value."""
 
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
-    due_at: UtcTime | SkipJsonSchema[None] = Field(
+    # Left out: kept. Null is refused (named by its field), as JSON Schema says.
+    due_at: Annotated[UtcTime | None, NOT_NULL] = Field(
         None,
         description="ISO 8601 with an offset, within a hundred years of now; a scheduled "
         "reminder moves with it.",
-        json_schema_extra={"pattern": rfc3339_in_years(_NOW_YEAR - 99, _NOW_YEAR + 99)},
+        json_schema_extra=_not_null_time,
     )
-    priority: Priority | SkipJsonSchema[None] = None
+    priority: Annotated[Priority | None, NOT_NULL] = Field(None, json_schema_extra=null_refused)
 
     @model_validator(mode="after")
     def _something(self) -> "TaskPatch":

@@ -520,3 +520,36 @@ async def test_bad_connections_are_422_naming_the_field(api, tenant):
         resp = await api.patch(f"{BASE}{made['id']}/", json=body, headers=auth(tenant))
         assert resp.status_code == 422, resp.text
         assert resp.json()["errors"][0]["field"] == field, resp.json()
+
+
+async def test_an_older_status_change_arriving_later_is_ignored(api, tenant, sessions):
+    """HubSpot does not promise order: a lifecycle change from a minute earlier, delivered
+    after the newer one, neither undoes it nor fires rules backwards."""
+    mapping = {"customer": "active", "opportunity": "prospect"}
+    c = await connect(api, tenant, "hubspot", status_mapping=mapping)
+    now = int(datetime.now(UTC).timestamp() * 1000)
+
+    def ev(eid, value, at):
+        return json.dumps(
+            [
+                {
+                    "subscriptionType": "contact.propertyChange",
+                    "eventId": eid,
+                    "objectId": 55,
+                    "portalId": 1,
+                    "subscriptionId": 2,
+                    "occurredAt": at,
+                    "propertyName": "lifecyclestage",
+                    "propertyValue": value,
+                }
+            ]
+        ).encode()
+
+    assert (await deliver(api, c, ev(2, "customer", now))).status_code == 202
+    await applied(sessions, c, 1)
+    earlier = ev(1, "opportunity", now - 60_000)  # happened a minute before the first
+    assert (await deliver(api, c, earlier)).status_code == 202
+    done = await applied(sessions, c, 2)
+    assert "a newer change" in (done[-1].detail or ""), done[-1].detail
+    status = (await contacts(api, tenant))["55"]["status"]
+    assert status == "active"

@@ -457,3 +457,11 @@ def test_a_twenty_update_that_leaves_the_status_alone_is_no_status_change():
 def test_an_event_round_trips_through_its_stored_json():
     (event,) = read("hubspot", "hubspot_sdk_contact_creation.json")
     assert ProviderEvent.from_json(json.loads(json.dumps(event.to_json()))) == event
+
+
+def test_a_score_that_is_no_finite_number_is_no_score():
+    from nudge.integrations.providers import _score
+
+    for value in ("inf", "-Infinity", 10**400, float("nan"), "NaN", True, "x"):
+        assert _score(value) is None, value
+    assert (_score("85.4"), _score(-3), _score(250)) == (85, 0, 100)

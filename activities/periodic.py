@@ -402,10 +402,12 @@ async def kick_pending(
     task_queue: str,
     timing: DeliveryTiming,
     page: SweepPage,
+    owner_id: int | None = None,
 ) -> SweepResult:
     """The periodic sweep: start the workflow of every (subscription, task) with an event
     still to send and written over a minute ago (a kick lost to a crash or an outage). A
-    workflow already running just gets another kick, which changes nothing."""
+    workflow already running just gets another kick, which changes nothing. `owner_id`
+    limits it to one owner's deliveries."""
 
     def pending() -> list[tuple[int, int, int, int]]:
         with sessions() as session:
@@ -423,6 +425,7 @@ async def kick_pending(
                         WebhookDelivery.status.in_(("pending", "retrying")),
                         WebhookDelivery.created_at < page.now - timedelta(minutes=1),
                         WebhookDelivery.id > page.after_id,
+                        *([WebhookDelivery.owner_id == owner_id] if owner_id else []),
                     )
                     .order_by(WebhookDelivery.id)
                     .limit(page.limit)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
@@ -553,3 +554,37 @@ async def test_an_older_status_change_arriving_later_is_ignored(api, tenant, ses
     assert "a newer change" in (done[-1].detail or ""), done[-1].detail
     status = (await contacts(api, tenant))["55"]["status"]
     assert status == "active"
+
+
+OTHER_PROVIDERS = {
+    "twenty": "twenty_source_person_created.json",
+    "standard": "standard_spec_contact_created_full.json",
+}
+
+
+@pytest.mark.parametrize("provider", sorted(OTHER_PROVIDERS))
+async def test_each_providers_wrong_secret_stale_replay_and_twenty_at_once(
+    api, tenant, sessions, provider
+):
+    """Twenty and Standard Webhooks as HubSpot above: refused deliveries change nothing;
+    twenty concurrent deliveries of one event make one contact and one stored event."""
+    connection = await connect(api, tenant, provider)
+    body = fixture(OTHER_PROVIDERS[provider])
+    before = await contacts(api, tenant)
+    wrong = await deliver(api, connection, body, secret=SECRETS[provider][:-4] + "XXXX")
+    stale = await deliver(api, connection, body, at=datetime.now(UTC) - timedelta(minutes=6))
+    assert (wrong.status_code, stale.status_code) == (401, 401), (wrong.text, stale.text)
+    assert await contacts(api, tenant) == before and rows(sessions, connection) == []
+
+    answers = await asyncio.gather(*(deliver(api, connection, body) for _ in range(20)))
+    assert sorted(r.status_code for r in answers) == [202] + [409] * 19, [
+        r.text for r in answers if r.status_code not in (202, 409)
+    ]
+    stored = await applied(sessions, connection, 1)
+    assert [r.status for r in stored] == ["processed"], [r.detail for r in stored]
+    after = await contacts(api, tenant)
+    assert len(after) == len(before) + 1
+    replay = await deliver(api, connection, body)
+    assert replay.status_code == 409 and await contacts(api, tenant) == after
+    counted = (await api.get(f"{BASE}{connection['id']}/", headers=auth(tenant))).json()
+    assert (counted["received"], counted["refused"]) == (1, 2 + 19 + 1)

@@ -102,12 +102,15 @@ async def subscribe(api: httpx.AsyncClient, tenant: Any) -> dict:
     return resp.json()
 
 
-def dead_deliveries(sessions: Any, tenant: Any, sub_id: int, count: int, *, ago: timedelta) -> None:
-    """`count` events written `ago`, each dead-lettered after its attempts."""
+def dead_deliveries(
+    sessions: Any, tenant: Any, sub_id: int, count: int, *, ago: timedelta, first: int = 900_000
+) -> None:
+    """`count` events of tasks `first`, `first + 1`, … written `ago`, each dead-lettered
+    after its attempts (a replay also revives a task's other dead events: tasks differ)."""
     at = utcnow() - ago
     with transaction(sessions) as session:
         for n in range(count):
-            task_id = 900_000 + n
+            task_id = first + n
             event = OutboxEvent(owner_id=tenant.owner_id, task_id=task_id, type="task.created",
                                 payload={"type": "task.created"}, created_at=at)  # fmt: skip
             session.add(event)
@@ -170,7 +173,7 @@ async def test_the_page_lists_connections_and_subscriptions_with_their_counts(
 async def test_replay_revives_the_recent_dead_deliveries_and_says_how_many(api, tenant, sessions):
     sub = await subscribe(api, tenant)
     dead_deliveries(sessions, tenant, sub["id"], 3, ago=timedelta(hours=2))
-    dead_deliveries(sessions, tenant, sub["id"], 1, ago=timedelta(days=45))  # too old
+    dead_deliveries(sessions, tenant, sub["id"], 1, ago=timedelta(days=45), first=900_100)
     replay = f"{PAGE}/subscriptions/{sub['id']}/replay"
     async with signed_in(api, tenant) as (browser, token):
         forged = await browser.post(replay, data={"csrf": ""})

@@ -227,13 +227,13 @@ async def test_a_commit_whose_kick_never_ran_is_delivered_by_the_sweep_once(
     from activities.periodic import kick_pending
 
     page = SweepPage(now=datetime.now(UTC) + timedelta(minutes=2))
-    # Other tests' deliveries may be pending in this database too: the sweep kicks them all.
-    swept = await kick_pending(
-        time_env.client, sessions, time_worker.task_queue, DeliveryTiming(), page
-    )
-    assert swept.acted >= 1
+    # This owner's only (other tests' deliveries share the database, not this worker).
+    queue, timing = time_worker.task_queue, DeliveryTiming()
+    swept = await kick_pending(time_env.client, sessions, queue, timing, page, tenant.owner_id)
+    assert swept.acted == 1
     await poll(receiver.received, lambda es: len(es) == 1)
-    await kick_pending(time_env.client, sessions, time_worker.task_queue, DeliveryTiming(), page)
+    again = await kick_pending(time_env.client, sessions, queue, timing, page, tenant.owner_id)
+    assert again.acted == 0  # delivered: nothing left to send
     await asyncio.sleep(0.5)
     assert [e["data"]["id"] for e in receiver.events()] == [task["id"]]
     assert receiver.posts == 1

@@ -128,6 +128,7 @@ async def test_event_of_a_task_written_before_the_kill_is_delivered_once_after_r
         queue,
         DeliveryTiming(),
         SweepPage(now=datetime.now(UTC) + timedelta(minutes=2)),
+        tenant.owner_id,  # this owner's only: other tests' deliveries share the database
     )
     await time_env.sleep(FIRST_RETRY + timedelta(minutes=5))  # past the retry's backoff
     done = await poll(fetch_delivery, lambda d: d is not None and d.status == "delivered", 30)

@@ -137,7 +137,8 @@ def _is_json(request: Request) -> bool:
     )
 
 
-async def _capped_body(request: Request) -> bytes:
+async def capped_body(request: Request) -> bytes:
+    """The raw body, refused (413) past MAX_BODY_BYTES whatever Content-Length claims."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise BodyTooLarge()
@@ -175,7 +176,7 @@ class JsonBoundaryRoute(APIRoute):
             return handler
 
         async def bounded(request: Request) -> Response:
-            body = await _capped_body(request)
+            body = await capped_body(request)
             document = parse_json(body) if body and _is_json(request) else None
             return await handler(_CheckedRequest(request, body, document))
 

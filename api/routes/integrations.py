@@ -8,7 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api.boundary import MAX_BODY_BYTES, BodyTooLarge, JsonBoundaryRoute, parse_json
+from api.boundary import MAX_BODY_BYTES, JsonBoundaryRoute, capped_body, parse_json
 from api.deps import OwnerDep, SessionDep, SessionsDep, SettingsDep, get_client, get_unstarted
 from api.params import IdPath, Limit, Offset
 from nudge.core.models import utcnow
@@ -128,19 +128,6 @@ def _field_error(err: Malformed) -> RequestValidationError:
     )
 
 
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BodyTooLarge()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 INBOUND_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {
         "description": "Refused: the signature doesn't match the connection's secret, a "
@@ -192,7 +179,7 @@ async def inbound(
     are stored in one transaction and applied right after the answer, each once: a contact
     upsert by the CRM's record id, a status change or an activity. Behind a proxy, the URL
     Nudge sees (scheme and host) must be the one the CRM calls, for HubSpot's signature."""
-    body = await _body(request)
+    body = await capped_body(request)
     delivery = Delivery(request.method, str(request.url), dict(request.headers), body)
     take = partial(receive, decode=parse_json, now=utcnow())
     try:

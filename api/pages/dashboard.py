@@ -24,7 +24,7 @@ from nudge.core.models import Rule, TaskBatch, utcnow
 from nudge.core.vocabulary import BatchKind
 from nudge.core.vocabulary import BatchStatus as BatchStatusName
 from nudge.platform.listing import page as page_of
-from nudge.reporting.stats import Window, compute, running_workflows
+from nudge.reporting.stats import Fresh, Window, compute, remember_medians, running_workflows
 from nudge.sequences.definitions import definition_out, list_definitions
 from nudge.sequences.payloads import SequenceProgress
 from nudge.sequences.progress import sequence_progress
@@ -62,9 +62,14 @@ def _running_sequences(session: Session, owner_id: int) -> list[TaskBatch]:
 
 
 def _read(
-    session: Session, owner_id: int, kind: str | None, status: str | None, live: list[TaskBatch]
+    session: Session,
+    owner_id: int,
+    kind: str | None,
+    status: str | None,
+    live: list[TaskBatch],
+    fresh: Fresh,
 ) -> dict[str, Any]:
-    stats = compute(session, Window.of(owner_id, utcnow(), None, None))
+    stats = compute(session, Window.of(owner_id, utcnow(), None, None), fresh)
     rules = list(session.scalars(select(Rule).where(Rule.owner_id == owner_id).order_by(Rule.id)))
     shown, total = page_of(
         session,
@@ -142,8 +147,11 @@ async def dashboard(
             return _running_sequences(session, page.owner.id)
 
     def read(live: list[TaskBatch]) -> dict[str, Any]:
+        fresh: Fresh = {}
         with sessions() as session:
-            return _read(session, page.owner.id, kind, status, live)
+            data = _read(session, page.owner.id, kind, status, live, fresh)
+        remember_medians(sessions, page.owner.id, fresh)
+        return data
 
     running = await to_thread.run_sync(read_running)
     progress, workflows = await asyncio.gather(

@@ -1,4 +1,4 @@
-"""Automation statistics: SQL aggregates over indexed columns, plus Temporal's own count."""
+"""Automation statistics: sums of the roll-up counters, plus Temporal's own count."""
 
 from anyio import to_thread
 from fastapi import APIRouter
@@ -8,7 +8,7 @@ from api.deps import ClientDep, OwnerDep, SessionsDep
 from api.params import WindowTime
 from nudge.core.models import utcnow
 from nudge.reporting.schemas import StatsOut
-from nudge.reporting.stats import Window, compute, running_workflows
+from nudge.reporting.stats import Window, running_workflows, stats_of
 
 router = APIRouter(prefix="/api/task-automation", tags=["stats"], route_class=JsonBoundaryRoute)
 
@@ -26,10 +26,6 @@ async def stats(
     (ISO 8601, `until` exclusive) task figures count the tasks created in that window."""
     window = Window.of(owner.id, utcnow(), since, until)
 
-    def run() -> dict:
-        with sessions() as session:
-            return compute(session, window)
-
-    figures = await to_thread.run_sync(run)
+    figures = await to_thread.run_sync(stats_of, sessions, window)
     figures["running_workflows"] = await running_workflows(client, owner.id)
     return figures

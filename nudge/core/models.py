@@ -3,12 +3,13 @@
 Every table in one module (about 400 lines): Alembic compares migrations against one
 metadata, and a reader sees every table's keys and indexes side by side."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -158,18 +159,20 @@ class Task(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
-    priority: Mapped[Priority] = mapped_column(String(10), default="medium")
-    status: Mapped[TaskStatus] = mapped_column(String(12), default="open")
-    due_at: Mapped[datetime]
+    # active_history: a change knows the value it replaces, which the stats roll-ups move
+    # their count from (nudge/core/rollups.py), even when the row was not loaded before.
+    priority: Mapped[Priority] = mapped_column(String(10), default="medium", active_history=True)
+    status: Mapped[TaskStatus] = mapped_column(String(12), default="open", active_history=True)
+    due_at: Mapped[datetime] = mapped_column(active_history=True)
     reminder_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     # completed_at - created_at, kept when completing: the median reads it from an index.
-    hours_to_complete: Mapped[float | None] = mapped_column(Float)
+    hours_to_complete: Mapped[float | None] = mapped_column(Float, active_history=True)
     source: Mapped[str] = mapped_column(String(40))
     # What a custom sequence step asks for: call, email, linkedin or todo (else none).
     kind: Mapped[str | None] = mapped_column(String(12))
     # The rule that made it; cleared when the rule is deleted (`source` still names it).
-    rule_id: Mapped[int | None] = mapped_column(Integer)
+    rule_id: Mapped[int | None] = mapped_column(Integer, active_history=True)
     workflow_id: Mapped[str | None] = mapped_column(String(200))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("task_batches.id", ondelete="SET NULL"))
     # Derived from the workflow and step that made the task: a retried write finds it.
@@ -561,3 +564,91 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# Stats roll-ups: counters kept in the same transaction as every task insert and status,
+# priority or due change (nudge/core/rollups.py), so a stats figure is a sum over a few
+# hundred counters, not over the owner's tasks. `nudge stats rebuild` recomputes them.
+# rule_id 0 stands for "no rule" (a task made by hand, or whose rule was deleted): a
+# primary key column can't be NULL.
+
+
+class TaskDayCount(Base):
+    """Tasks created on a UTC day, by rule, status and priority (windowed stats)."""
+
+    __tablename__ = "task_day_counts"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[TaskStatus] = mapped_column(String(12), primary_key=True)
+    priority: Mapped[Priority] = mapped_column(String(10), primary_key=True)
+    tasks: Mapped[int] = mapped_column(Integer, default=0)
+    # Completed with a completion time: how many values a rule's median ranks.
+    timed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TaskTotalCount(Base):
+    """All-time tasks by rule, status and priority: the day counters summed, kept apart so
+    all-time stats read a few hundred rows however many days there are."""
+
+    __tablename__ = "task_total_counts"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
+    )
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[TaskStatus] = mapped_column(String(12), primary_key=True)
+    priority: Mapped[Priority] = mapped_column(String(10), primary_key=True)
+    tasks: Mapped[int] = mapped_column(Integer, default=0)
+    timed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TaskCreatedCount(Base):
+    """Tasks created per UTC day (the chart)."""
+
+    __tablename__ = "task_created_counts"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tasks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OpenDueCount(Base):
+    """Open tasks by rule and the UTC day they are due: overdue is every day before today
+    plus today's index range up to now."""
+
+    __tablename__ = "open_due_counts"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
+    )
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tasks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RuleMedian(Base):
+    """A rule's all-time median hours to complete, for the number of completed tasks it was
+    computed over. A rule's completed tasks only ever grow (a completed task never changes
+    again; a deleted rule's row goes with it), so an equal count means the same tasks and
+    the same median: exact, and recomputed (one index seek) only after a completion."""
+
+    __tablename__ = "rule_medians"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
+    )
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    completed: Mapped[int] = mapped_column(Integer)
+    median: Mapped[float] = mapped_column(Float)
+
+
+# Last, once Task is complete: every flush of a task moves its roll-up counters.
+from nudge.core import rollups as _rollups  # noqa: E402
+
+_rollups.listen()

@@ -1,9 +1,15 @@
-"""Automation statistics, each figure one SQL aggregate over an index (never rows in Python).
-Every statement lives here, named, so the benchmark can EXPLAIN each (hence ~300 lines).
+"""Automation statistics: sums of the roll-up counters (nudge/core/rollups.py), never a read
+of every task, so all-time stats cost the same at 10M tasks as at 10k. Every statement lives
+here, named, so the benchmark can EXPLAIN each.
 
 Task figures count the tasks *created* in the window [since, until) when one is given, all
-tasks otherwise. "Overdue" means open and past its due time now. The chart is one entry per
-UTC day, zero-filled, the 30 days ending at `until` (or today) unless `since` says otherwise.
+tasks otherwise: whole UTC days from the day counters, a window's partial first and last day
+from the tasks table (an index range of at most a day each). "Overdue" means open and past
+its due time now: the open-by-due-day counters before today, today's index range up to now
+(a window's overdue reads its tasks). The chart is one entry per UTC day, zero-filled, the
+30 days ending at `until` (or today) unless `since` says otherwise. Medians are exact: an
+index seek to the middle of a rule's completed tasks; all-time ones are remembered with the
+count they were taken over and sought again only after the rule's next completion.
 """
 
 import asyncio
@@ -15,25 +21,32 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
-    Date,
+    Float,
     Integer,
     Select,
     and_,
     bindparam,
     case,
     cast,
+    exists,
     func,
+    literal,
     select,
     text,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from nudge.core.errors import Unprocessable
-from nudge.core.models import Contact, Rule, RuleFiring, Task, TaskBatch
+from nudge.core.models import Contact, Rule, RuleFiring, RuleMedian, Task, TaskBatch
+from nudge.core.rollups import CREATED, DAYS, NO_RULE, OPEN_DUE, TOTALS
 from nudge.core.vocabulary import PRIORITIES, TASK_STATUSES
+from nudge.platform.db import transaction
+from nudge.reporting.rollups import utc_day
 
 CHART_DAYS = 30
 MEDIANS_PER_STATEMENT = 200  # SQLite allows 500 terms in one UNION ALL
@@ -80,28 +93,74 @@ def _is(column: Any, value: object) -> Any:
     return func.sum(case((column == value, 1), else_=0))
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+Edge = tuple[datetime | None, datetime | None]  # [start, end) read from the tasks table
+
+
+@dataclass(frozen=True)
+class Split:
+    """The window as whole UTC days [first, after) of the day counters (None: unbounded;
+    `days` False: no whole day) and its partial edges, read from the tasks table."""
+
+    days: bool
+    first: date | None
+    after: date | None
+    edges: list[Edge]
+
+
+def split(w: Window) -> Split:
+    since = w.since.astimezone(UTC) if w.since is not None else None
+    until = w.until.astimezone(UTC) if w.until is not None else None
+    first = after = None
+    if since is not None:
+        first = since.date() if since == _midnight(since.date()) else since.date() + timedelta(1)
+    if until is not None:
+        after = until.date()
+    if first is not None and after is not None and first >= after:
+        return Split(False, None, None, [(since, until)])  # inside a day or two part-days
+    edges: list[Edge] = []
+    if since is not None and first is not None and since != _midnight(first):
+        edges.append((since, _midnight(first)))
+    if until is not None and after is not None and until != _midnight(after):
+        edges.append((_midnight(after), until))
+    return Split(True, first, after, edges)
+
+
+def _days(column: Any, first: date | None, after: date | None) -> list[ColumnElement[bool]]:
+    where = []
+    if first is not None:
+        where.append(column >= first)
+    if after is not None:
+        where.append(column < after)
+    return where
+
+
+def _created(start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    return Window(0, LATEST, start, end).created(Task.created_at)
+
+
 def _overdue(now: datetime) -> ColumnElement[bool]:
     return and_(Task.status == "open", Task.due_at < now)
 
 
 def _utc_day(dialect: str) -> Any:
-    if dialect == "postgresql":  # timestamptz → the UTC calendar day, whatever the session zone
-        return cast(func.timezone("UTC", Task.created_at), Date)
-    # SQLite keeps naive UTC text, "YYYY-MM-DD HH:MM:SS…": the day is its first ten characters
-    # (a substring costs far less per row than parsing it with date()).
-    return func.substr(Task.created_at, 1, 10)
+    return utc_day(Task.created_at, dialect)
 
 
-def _percentile(w: Window) -> Select:
-    """PostgreSQL: every rule's median in one ordered-set aggregate over the covering index
+def _percentile(w: Window, rule_ids: list[int] | None = None) -> Select:
+    """PostgreSQL: rules' medians in one ordered-set aggregate over the covering index
     (cheap to plan, unlike a hundred-way UNION)."""
     hours = func.percentile_cont(0.5).within_group(Task.hours_to_complete)
-    return (
+    stmt = (
         select(Task.rule_id, hours)
         .where(Task.owner_id == w.owner_id, *w.created(Task.created_at), _done())
         .where(Task.rule_id.is_not(None))
         .group_by(Task.rule_id)
     )
+    return stmt if rule_ids is None else stmt.where(Task.rule_id.in_(rule_ids))
 
 
 @lru_cache(maxsize=64)
@@ -144,36 +203,51 @@ def _done() -> ColumnElement[bool]:
     return and_(Task.status == "completed", Task.hours_to_complete.is_not(None))
 
 
+def _chart(w: Window) -> tuple[date, date]:
+    return (w.days[0], w.days[-1]) if w.days else (w.now.date(), w.now.date())
+
+
 def queries(w: Window, dialect: str) -> dict[str, Select]:
-    """The statements compute() runs, by name, but for the medians (built from their counts)."""
-    mine = Task.owner_id == w.owner_id
-    tasks_in = [mine, *w.created(Task.created_at)]
-    # The chart's days, cut to the window itself so its bars add up to the task total.
-    first = datetime.combine(w.days[0], time(), UTC) if w.days else w.now
-    after = datetime.combine(w.days[-1] + timedelta(days=1), time(), UTC) if w.days else w.now
-    first, after = max(first, w.since or first), min(after, w.until or after)
-    day = _utc_day(dialect)
+    """The statements compute() runs for the whole days, by name (the edges, today's overdue
+    range and the medians are built from what these answer)."""
+    owner = w.owner_id
+    cut = split(w)
+    d, t = DAYS.c, TOTALS.c
+    whole = [d.owner_id == owner, *_days(d.day, cut.first, cut.after)]
+    first, last = _chart(w)
+    today = w.now.astimezone(UTC).date()
+    if w.since is None and w.until is None:  # all time: the totals, a few hundred rows
+        by_status = select(t.status, t.priority, func.sum(t.tasks)).where(t.owner_id == owner)
+        by_status = by_status.group_by(t.status, t.priority)
+        per_rule = select(t.rule_id, t.status, func.sum(t.tasks), func.sum(t.timed))
+        per_rule = per_rule.where(t.owner_id == owner, t.rule_id != NO_RULE)
+        per_rule = per_rule.group_by(t.rule_id, t.status)
+    else:
+        by_status = select(d.status, d.priority, func.sum(d.tasks)).where(*whole)
+        by_status = by_status.group_by(d.status, d.priority)
+        per_rule = select(d.rule_id, d.status, func.sum(d.tasks), func.sum(d.timed))
+        per_rule = per_rule.where(*whole, d.rule_id != NO_RULE).group_by(d.rule_id, d.status)
+    o = OPEN_DUE.c
     return {
         "rules": select(func.count(), func.coalesce(_is(Rule.is_active, True), 0)).where(
-            Rule.owner_id == w.owner_id
+            Rule.owner_id == owner
         ),
-        "tasks_by_status_priority": select(Task.status, Task.priority, func.count())
-        .where(*tasks_in)
-        .group_by(Task.status, Task.priority),
-        # Per rule (NULL: tasks made by hand); the total is their sum. An index range of
-        # (owner, open, due < now), so it stays small however many tasks are done.
-        "overdue_by_rule": select(Task.rule_id, func.count())
-        .where(*tasks_in, _overdue(w.now))
+        "tasks_by_status_priority": by_status,
+        "per_rule_tasks": per_rule,
+        "tasks_per_day": select(CREATED.c.day, CREATED.c.tasks).where(
+            CREATED.c.owner_id == owner, CREATED.c.day >= first, CREATED.c.day <= last
+        ),
+        # All time: the open counters of the days before today, then today's index range.
+        "overdue_before_today": select(o.rule_id, func.sum(o.tasks))
+        .where(o.owner_id == owner, o.day < today)
+        .group_by(o.rule_id),
+        "overdue_today": select(Task.rule_id, func.count())
+        .where(Task.owner_id == owner, _overdue(w.now), Task.due_at >= _midnight(today))
         .group_by(Task.rule_id),
-        "tasks_per_day": select(day.label("day"), func.count())
-        .where(mine, Task.created_at >= first, Task.created_at < after)
-        .group_by(day),
-        # Plain counts grouped in the index's own order: no expression per row.
-        "per_rule_tasks": select(
-            Task.rule_id, Task.status, func.count(), func.count(Task.hours_to_complete)
-        )
-        .where(*tasks_in, Task.rule_id.is_not(None))
-        .group_by(Task.rule_id, Task.status),
+        # A window's overdue tasks: an index range of (owner, open, due < now).
+        "overdue_by_rule": select(Task.rule_id, func.count())
+        .where(Task.owner_id == owner, *w.created(Task.created_at), _overdue(w.now))
+        .group_by(Task.rule_id),
         "rules_list": select(
             Rule.id,
             Rule.name,
@@ -182,35 +256,75 @@ def queries(w: Window, dialect: str) -> dict[str, Select]:
             Rule.times_triggered,
             Rule.tasks_created,
             Rule.last_fired_at,
+            Rule.created_at,
         )
-        .where(Rule.owner_id == w.owner_id)
+        .where(Rule.owner_id == owner)
         .order_by(Rule.id),
+        "known_medians": select(RuleMedian.rule_id, RuleMedian.completed, RuleMedian.median).where(
+            RuleMedian.owner_id == owner
+        ),
         "running_batches": select(TaskBatch.kind, func.count())
-        .where(TaskBatch.owner_id == w.owner_id, TaskBatch.status == "running")
+        .where(TaskBatch.owner_id == owner, TaskBatch.status == "running")
         .group_by(TaskBatch.kind),
         "cadences": select(func.count()).where(
-            Contact.owner_id == w.owner_id, Contact.cadence.is_not(None)
+            Contact.owner_id == owner, Contact.cadence.is_not(None)
         ),
         "pending_firings": select(func.count()).where(
-            RuleFiring.owner_id == w.owner_id, RuleFiring.state == "scheduled"
+            RuleFiring.owner_id == owner, RuleFiring.state == "scheduled"
         ),
+    }
+
+
+def edge_queries(w: Window, start: datetime | None, end: datetime | None) -> dict[str, Select]:
+    """A partial day's figures, from the tasks created in [start, end) (an index range)."""
+    tasks_in = [Task.owner_id == w.owner_id, *_created(start, end)]
+    return {
+        "tasks_by_status_priority": select(Task.status, Task.priority, func.count())
+        .where(*tasks_in)
+        .group_by(Task.status, Task.priority),
+        "per_rule_tasks": select(
+            Task.rule_id, Task.status, func.count(), func.count(Task.hours_to_complete)
+        )
+        .where(*tasks_in, Task.rule_id.is_not(None))
+        .group_by(Task.rule_id, Task.status),
+        "created": select(func.count()).where(*tasks_in),
     }
 
 
 def explained(w: Window, dialect: str) -> dict[str, Select | CompoundSelect]:
     """Every statement for the benchmark to EXPLAIN (SQLite's medians by one rule's seek)."""
+    edge = {f"edge_{k}": v for k, v in edge_queries(w, w.now - timedelta(hours=1), w.now).items()}
     if dialect == "postgresql":
-        return {**queries(w, dialect), "per_rule_median": _percentile(w)}
+        return {**queries(w, dialect), **edge, "per_rule_median": _percentile(w)}
     sample = _medians(1, w.since is not None, w.until is not None)
-    return {**queries(w, dialect), "per_rule_median": sample.params(medians(w, {0: 1})[1])}
+    return {**queries(w, dialect), **edge, "per_rule_median": sample.params(medians(w, {0: 1})[1])}
 
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def compute(session: Session, w: Window) -> dict[str, Any]:
-    """The figures as plain data (the API's StatsOut), from the statements above."""
+Fresh = dict[int, tuple[int, float, datetime]]  # rule → (completed, median, rule created_at)
+
+
+def _sought(session: Session, w: Window, dialect: str, completed: dict[int, int]) -> dict:
+    """Medians of these rules (rule → completed tasks with a time), by index seek."""
+    if not completed:
+        return {}
+    if dialect == "postgresql":
+        return {r: m for r, m in session.execute(_percentile(w, sorted(completed)))}
+    middle: dict[int, float] = {}
+    rule_ids = sorted(completed)
+    for start in range(0, len(rule_ids), MEDIANS_PER_STATEMENT):
+        chunk = {r: completed[r] for r in rule_ids[start : start + MEDIANS_PER_STATEMENT]}
+        stmt, params = medians(w, chunk)
+        middle.update({r: m for r, m in session.execute(stmt, params)})
+    return middle
+
+
+def compute(session: Session, w: Window, fresh: Fresh | None = None) -> dict[str, Any]:
+    """The figures as plain data (the API's StatsOut). All-time medians sought anew are
+    added to `fresh`, for remember_medians() to keep once this read is over."""
     dialect = session.get_bind().dialect.name
     # One snapshot for every statement (a median's offset comes from the count before it),
     # when compute() starts the session's transaction.
@@ -220,37 +334,64 @@ def compute(session: Session, w: Window) -> dict[str, Any]:
         elif dialect == "sqlite":  # pysqlite opens no transaction for reads on its own
             session.connection().exec_driver_sql("BEGIN")
     q = queries(w, dialect)
+    cut = split(w)
+    edges = [edge_queries(w, start, end) for start, end in cut.edges]
     total_rules, active_rules = session.execute(q["rules"]).one()
 
     by_status = dict.fromkeys(TASK_STATUSES, 0)
     by_priority = dict.fromkeys(PRIORITIES, 0)
-    for status, priority, n in session.execute(q["tasks_by_status_priority"]):
-        by_status[status] = by_status.get(status, 0) + n
-        by_priority[priority] = by_priority.get(priority, 0) + n
+    counts: dict[int, dict[str, int]] = {}
+    completed: dict[int, int] = {}  # with a completion time: what the median ranks
+    parts = ([q] if cut.days else []) + edges
+    for part in parts:
+        for status, priority, n in session.execute(part["tasks_by_status_priority"]):
+            by_status[status] = by_status.get(status, 0) + int(n)
+            by_priority[priority] = by_priority.get(priority, 0) + int(n)
+        for rule_id, status, n, timed in session.execute(part["per_rule_tasks"]):
+            by = counts.setdefault(rule_id, {})
+            by[status] = by.get(status, 0) + int(n)
+            if status == "completed" and timed:
+                completed[rule_id] = completed.get(rule_id, 0) + int(timed)
     total = sum(by_status.values())
     closed = total - by_status["cancelled"]
 
-    created = {str(d)[:10]: n for d, n in session.execute(q["tasks_per_day"])}
-    per_day = [{"date": d, "created": created.get(d.isoformat(), 0)} for d in w.days]
+    created = {str(d)[:10]: int(n) for d, n in session.execute(q["tasks_per_day"])}
+    per_day = []
+    for day in w.days:
+        start, end = _midnight(day), _midnight(day + timedelta(days=1))
+        lo, hi = max(start, w.since or start), min(end, w.until or end)
+        if (lo, hi) == (start, end):
+            n = created.get(day.isoformat(), 0)
+        else:  # the window's partial first or last day (its bars add up to the total)
+            n = session.scalar(edge_queries(w, lo, hi)["created"]) or 0
+        per_day.append({"date": day, "created": n})
 
-    overdue = {r: n for r, n in session.execute(q["overdue_by_rule"])}
-    counts: dict[int, dict[str, int]] = {}
-    completed: dict[int, int] = {}  # with a completion time: what the median ranks
-    for rule_id, status, n, timed in session.execute(q["per_rule_tasks"]):
-        counts.setdefault(rule_id, {})[status] = n
-        if status == "completed" and timed:
-            completed[rule_id] = timed
-    middle: dict[int, float] = {}
-    if dialect == "postgresql":
-        middle.update({r: m for r, m in session.execute(_percentile(w))})
+    overdue: dict[int | None, int] = {}
+    if w.since is None and w.until is None:
+        for rule_id, n in session.execute(q["overdue_before_today"]):
+            key = None if rule_id == NO_RULE else rule_id
+            overdue[key] = overdue.get(key, 0) + int(n)
+        for rule_id, n in session.execute(q["overdue_today"]):
+            overdue[rule_id] = overdue.get(rule_id, 0) + int(n)
     else:
-        rule_ids = sorted(completed)
-        for start in range(0, len(rule_ids), MEDIANS_PER_STATEMENT):
-            chunk = {r: completed[r] for r in rule_ids[start : start + MEDIANS_PER_STATEMENT]}
-            stmt, params = medians(w, chunk)
-            middle.update({r: m for r, m in session.execute(stmt, params)})
+        overdue.update({r: n for r, n in session.execute(q["overdue_by_rule"])})
+
+    rules = list(session.execute(q["rules_list"]))
+    middle: dict[int, float] = {}
+    if w.since is None and w.until is None:
+        known = {r: (n, m) for r, n, m in session.execute(q["known_medians"])}
+        stale = {r: n for r, n in completed.items() if known.get(r, (None,))[0] != n}
+        middle.update({r: m for r, (n, m) in known.items() if completed.get(r) == n})
+        sought = _sought(session, w, dialect, stale)
+        middle.update(sought)
+        if fresh is not None:
+            born = {rule.id: rule.created_at for rule in rules}
+            fresh.update({r: (stale[r], float(m), born[r]) for r, m in sought.items() if r in born})
+    else:
+        middle.update(_sought(session, w, dialect, completed))
+
     per_rule = []
-    for rule in session.execute(q["rules_list"]):
+    for rule in rules:
         by = counts.get(rule.id, {})
         n, done, late = sum(by.values()), by.get("completed", 0), overdue.get(rule.id, 0)
         median = middle.get(rule.id)
@@ -294,6 +435,49 @@ def compute(session: Session, w: Window) -> dict[str, Any]:
             "pending_firings": session.scalar(q["pending_firings"]) or 0,
         },
     }
+
+
+def remember_medians(sessions: sessionmaker[Session], owner_id: int, fresh: Fresh) -> None:
+    """Keep all-time medians sought by a stats read, each with the count it was taken over
+    (a larger count is newer: a rule's completed tasks only grow), and only while its rule
+    is the same rule (SQLite may give a deleted rule's id to the next one)."""
+    if not fresh:
+        return
+    try:
+        _remember(sessions, owner_id, fresh)
+    except OperationalError:  # busy: the next read seeks them again, nothing is wrong
+        pass
+
+
+def _remember(sessions: sessionmaker[Session], owner_id: int, fresh: Fresh) -> None:
+    table = RuleMedian.__table__
+    with transaction(sessions) as session:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        for rule_id, (n, median, born) in sorted(fresh.items()):
+            same_rule = exists().where(
+                Rule.id == rule_id, Rule.owner_id == owner_id, Rule.created_at == born
+            )
+            row = select(
+                literal(owner_id), literal(rule_id), literal(n), literal(median, Float)
+            ).where(same_rule)
+            stmt = dialect.insert(table).from_select(
+                ["owner_id", "rule_id", "completed", "median"], row
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["owner_id", "rule_id"],
+                set_={"completed": stmt.excluded.completed, "median": stmt.excluded.median},
+                where=table.c.completed < stmt.excluded.completed,
+            )
+            session.execute(stmt)
+
+
+def stats_of(sessions: sessionmaker[Session], w: Window) -> dict[str, Any]:
+    """compute() in a read of its own, then the medians it sought kept in a short write."""
+    fresh: Fresh = {}
+    with sessions() as session:
+        figures = compute(session, w, fresh)
+    remember_medians(sessions, w.owner_id, fresh)
+    return figures
 
 
 KINDS = ("sequence", "recurring", "campaign", "rule")

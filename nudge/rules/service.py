@@ -16,6 +16,7 @@ from nudge.contacts.lookup import owned_contact
 from nudge.core.errors import NotFound, Unprocessable
 from nudge.core.models import CrmEvent, Rule, RuleFiring, Task, utcnow
 from nudge.core.priority import split
+from nudge.core.rollups import forget_rule
 from nudge.core.templating import TemplateProblem
 from nudge.platform import metrics
 from nudge.platform.db import transaction
@@ -137,6 +138,7 @@ def _delete_rows(sessions: sessionmaker[Session], owner_id: int, rule_id: int) -
             .where(Task.owner_id == owner_id, Task.rule_id == rule.id)
             .values(rule_id=None)
         )
+        forget_rule(session, owner_id, rule.id)
         session.delete(rule)
     metrics.RULE_FIRINGS.labels("cancelled").inc(cancelled)  # settled here, once committed
     return pending

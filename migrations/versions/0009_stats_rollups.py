@@ -35,6 +35,10 @@ def _count(name: str) -> sa.Column:
     return sa.Column(name, sa.Integer(), nullable=False)
 
 
+# SQLite keeps each in its primary key's order (no rowid): a key range reads the counters.
+NO_ROWID = {"sqlite_with_rowid": False}
+
+
 def upgrade() -> None:
     op.create_table(
         "task_day_counts",
@@ -45,6 +49,7 @@ def upgrade() -> None:
         _key("priority", sa.String(length=10)),
         _count("tasks"),
         _count("timed"),
+        **NO_ROWID,
     )
     op.create_table(
         "task_total_counts",
@@ -54,14 +59,18 @@ def upgrade() -> None:
         _key("priority", sa.String(length=10)),
         _count("tasks"),
         _count("timed"),
+        **NO_ROWID,
     )
-    op.create_table("task_created_counts", _owner(), _key("day", sa.Date()), _count("tasks"))
+    op.create_table(
+        "task_created_counts", _owner(), _key("day", sa.Date()), _count("tasks"), **NO_ROWID
+    )
     op.create_table(
         "open_due_counts",
         _owner(),
         _key("rule_id", sa.Integer()),
         _key("day", sa.Date()),
         _count("tasks"),
+        **NO_ROWID,
     )
     op.create_table(
         "rule_medians",
@@ -69,6 +78,7 @@ def upgrade() -> None:
         _key("rule_id", sa.Integer()),
         _count("completed"),
         sa.Column("median", sa.Float(), nullable=False),
+        **NO_ROWID,
     )
     _fill()
 

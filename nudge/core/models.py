@@ -571,12 +571,16 @@ class WebhookDelivery(Base):
 # hundred counters, not over the owner's tasks. `nudge stats rebuild` recomputes them.
 # rule_id 0 stands for "no rule" (a task made by hand, or whose rule was deleted): a
 # primary key column can't be NULL.
+# SQLite keeps each in its primary key's order (no rowid): a sum over a key range reads the
+# counters themselves, not an index and then the rows.
+ROLLUP_TABLE: dict = {"sqlite_with_rowid": False}
 
 
 class TaskDayCount(Base):
     """Tasks created on a UTC day, by rule, status and priority (windowed stats)."""
 
     __tablename__ = "task_day_counts"
+    __table_args__ = ROLLUP_TABLE
 
     owner_id: Mapped[int] = mapped_column(
         ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
@@ -595,6 +599,7 @@ class TaskTotalCount(Base):
     all-time stats read a few hundred rows however many days there are."""
 
     __tablename__ = "task_total_counts"
+    __table_args__ = ROLLUP_TABLE
 
     owner_id: Mapped[int] = mapped_column(
         ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
@@ -610,6 +615,7 @@ class TaskCreatedCount(Base):
     """Tasks created per UTC day (the chart)."""
 
     __tablename__ = "task_created_counts"
+    __table_args__ = ROLLUP_TABLE
 
     owner_id: Mapped[int] = mapped_column(
         ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
@@ -623,6 +629,7 @@ class OpenDueCount(Base):
     plus today's index range up to now."""
 
     __tablename__ = "open_due_counts"
+    __table_args__ = ROLLUP_TABLE
 
     owner_id: Mapped[int] = mapped_column(
         ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
@@ -639,6 +646,7 @@ class RuleMedian(Base):
     the same median: exact, and recomputed (one index seek) only after a completion."""
 
     __tablename__ = "rule_medians"
+    __table_args__ = ROLLUP_TABLE
 
     owner_id: Mapped[int] = mapped_column(
         ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True

@@ -1,14 +1,14 @@
-"""The stats roll-ups, kept in the flush that writes the task: every insert of a task and
-every change of its status, priority, due time, rule or completion time moves its counters
-(TaskDayCount, TaskTotalCount, TaskCreatedCount, OpenDueCount) on the same connection, so
-they commit or roll back with the change itself. Hooked on the mapper rather than called by
-each writer: a path that changes a task through the ORM can't forget them.
+"""The stats roll-ups, kept in the transaction that writes the task: every insert of a task
+and every change of its status, priority, due time, rule or completion time moves its
+counters (TaskDayCount, TaskTotalCount, TaskCreatedCount, OpenDueCount), so they commit or
+roll back with the change itself. Hooked on the mapper rather than called by each writer: a
+path that changes a task through the ORM can't forget them.
 
-A change is a move from what the task was counted under to what it is counted under now: an
-upsert per counter that differs. A counter row is contended only by tasks of one owner, rule,
-day, status and priority written at the same moment. A bulk UPDATE of tasks bypasses the
-mapper: the one there is (a rule's deletion) calls forget_rule. `nudge stats rebuild`
-recomputes every counter from the tasks table.
+A change is a move from what the task was counted under to what it is counted under now.
+The flushes note the moves; just before the commit they are netted and upserted, in key
+order, so a counter row (shared by an owner's tasks of one day, rule, status and priority) is
+locked for the commit only. A bulk UPDATE of tasks bypasses the mapper: the one there is (a
+rule's deletion) calls forget_rule. `nudge stats rebuild` recomputes every counter.
 """
 
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, event, inspect, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper, Session, object_session
 
 from nudge.core.models import (
     OpenDueCount,
@@ -78,47 +78,46 @@ def _upsert(connection: Connection, table: Table, key: dict[str, Any], add: dict
     connection.execute(stmt)
 
 
-def _count(connection: Connection, c: Counted, sign: int) -> None:
+Key = tuple[str, tuple]  # (table name, its primary key's values in column order)
+PENDING = "nudge.rollups"  # session.info: the counters' moves of the flushed, uncommitted work
+TABLES = {t.name: t for t in (DAYS, TOTALS, CREATED, OPEN_DUE)}
+
+
+def _add(pending: dict[Key, dict[str, int]], table: Table, key: dict, add: dict) -> None:
+    at = (table.name, tuple(key[c.name] for c in table.primary_key.columns))
+    slot = pending.setdefault(at, dict.fromkeys(add, 0))
+    for name, n in add.items():
+        slot[name] += n
+
+
+def _count(pending: dict, c: Counted, sign: int) -> None:
     by = {"owner_id": c.owner_id, "rule_id": c.rule_id, "status": c.status, "priority": c.priority}
     add = {"tasks": sign, "timed": sign * c.timed}
-    _upsert(connection, DAYS, {**by, "day": c.day}, add)
-    _upsert(connection, TOTALS, by, add)
+    _add(pending, DAYS, {**by, "day": c.day}, add)
+    _add(pending, TOTALS, by, add)
 
 
-def _count_open(connection: Connection, c: Counted, sign: int) -> None:
+def _count_open(pending: dict, c: Counted, sign: int) -> None:
     if c.status == "open":
         key = {"owner_id": c.owner_id, "rule_id": c.rule_id, "day": c.due_day}
-        _upsert(connection, OPEN_DUE, key, {"tasks": sign})
+        _add(pending, OPEN_DUE, key, {"tasks": sign})
 
 
-def move(connection: Connection, before: Counted | None, after: Counted | None) -> None:
+def move(pending: dict, before: Counted | None, after: Counted | None) -> None:
     """Count a task inserted (before None), changed, or deleted (after None)."""
     if before is None or after is None:
         for c, sign in ((before, -1), (after, +1)):
             if c is not None:
-                _count(connection, c, sign)
-                _upsert(
-                    connection, CREATED, {"owner_id": c.owner_id, "day": c.day}, {"tasks": sign}
-                )
-                _count_open(connection, c, sign)
+                _count(pending, c, sign)
+                _add(pending, CREATED, {"owner_id": c.owner_id, "day": c.day}, {"tasks": sign})
+                _count_open(pending, c, sign)
         return
     if (before.owner_id, before.day) != (after.owner_id, after.day):
         raise ValueError("a task's owner and creation time never change")
-    if (before.rule_id, before.status, before.priority, before.timed) != (
-        after.rule_id,
-        after.status,
-        after.priority,
-        after.timed,
-    ):
-        _count(connection, before, -1)
-        _count(connection, after, +1)
-    if (before.status, before.rule_id, before.due_day) != (
-        after.status,
-        after.rule_id,
-        after.due_day,
-    ):
-        _count_open(connection, before, -1)
-        _count_open(connection, after, +1)
+    _count(pending, before, -1)
+    _count(pending, after, +1)
+    _count_open(pending, before, -1)
+    _count_open(pending, after, +1)
 
 
 def _now(task: Task) -> dict[str, Any]:
@@ -135,23 +134,54 @@ def _then(task: Task) -> dict[str, Any]:
     return values
 
 
+def _pending(task: Task) -> dict[Key, dict[str, int]]:
+    session = object_session(task)
+    assert session is not None  # a flushed object belongs to the session flushing it
+    return session.info.setdefault(PENDING, {})
+
+
 def _inserted(mapper: Mapper, connection: Connection, task: Task) -> None:
-    move(connection, None, Counted.of(_now(task)))
+    move(_pending(task), None, Counted.of(_now(task)))
 
 
 def _updated(mapper: Mapper, connection: Connection, task: Task) -> None:
-    move(connection, Counted.of(_then(task)), Counted.of(_now(task)))
+    move(_pending(task), Counted.of(_then(task)), Counted.of(_now(task)))
 
 
 def _deleted(mapper: Mapper, connection: Connection, task: Task) -> None:
-    move(connection, Counted.of(_then(task)), None)
+    move(_pending(task), Counted.of(_then(task)), None)
+
+
+def _apply(session: Session) -> None:
+    """Just before the commit: the transaction's moves, netted, in one fixed key order (two
+    transactions never wait on each other's counters crosswise), so a counter row is locked
+    only for the commit itself."""
+    session.flush()  # the last changes' moves first
+    pending: dict[Key, dict[str, int]] = session.info.pop(PENDING, {})
+    if not pending:
+        return
+    connection = session.connection()
+    for name, key in sorted(pending):
+        add = pending[(name, key)]
+        if any(add.values()):
+            table = TABLES[name]
+            columns = [c.name for c in table.primary_key.columns]
+            _upsert(connection, table, dict(zip(columns, key, strict=True)), add)
+
+
+def _forget(session: Session, *_: object) -> None:
+    session.info.pop(PENDING, None)
 
 
 def listen() -> None:
-    """Hook the counters on Task (models.py calls this once, at import)."""
+    """Hook the counters on Task and on every session's commit (models.py calls this once,
+    at import). Nothing in Nudge rolls back a savepoint holding task changes; one would
+    leave its moves to the commit."""
     event.listen(Task, "after_insert", _inserted)
     event.listen(Task, "after_update", _updated)
     event.listen(Task, "after_delete", _deleted)
+    event.listen(Session, "before_commit", _apply)
+    event.listen(Session, "after_rollback", _forget)
 
 
 def forget_rule(session: Session, owner_id: int, rule_id: int) -> None:

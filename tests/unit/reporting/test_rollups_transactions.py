@@ -58,8 +58,18 @@ def test_a_rolled_back_change_moves_nothing(sessions: sessionmaker[Session]) -> 
         session.flush()  # the move is noted …
         raise RuntimeError("… and the transaction rolls back")
     assert _totals(sessions, owner_id) == before == {("open", "low"): 1}
-    # The next commit of the same session factory carries no leftover move.
-    complete_task(sessions, owner_id, task_id)
+
+    # One session, rolled back and used again: its next commit carries no leftover move.
+    with sessions() as session:
+        task = session.get(Task, task_id)
+        assert task is not None
+        task.priority = "urgent"
+        session.flush()
+        session.rollback()
+        task = session.get(Task, task_id)
+        assert task is not None and task.priority == "low"
+        task.status = "completed"
+        session.commit()
     assert _totals(sessions, owner_id) == {("completed", "low"): 1}
 
 

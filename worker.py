@@ -63,6 +63,8 @@ def build_worker(
     executor: ThreadPoolExecutor,
     max_concurrent_activities: int = 16,
     max_cached_workflows: int = 1000,
+    workflow_pollers: int = 5,
+    activity_pollers: int = 5,
     allow_private_webhooks: bool = False,
     overdue_grace_hours: float = 24,
     delivery_timing: DeliveryTiming = DeliveryTiming(),
@@ -126,6 +128,8 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         max_cached_workflows=max_cached_workflows,
+        max_concurrent_workflow_task_polls=workflow_pollers,
+        max_concurrent_activity_task_polls=activity_pollers,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
@@ -163,6 +167,8 @@ async def run(settings: Settings) -> None:
             executor=executor,
             max_concurrent_activities=slots,
             max_cached_workflows=settings.worker_max_cached_workflows,
+            workflow_pollers=settings.worker_workflow_pollers,
+            activity_pollers=settings.worker_activity_pollers,
             allow_private_webhooks=settings.webhook_allow_private,
             overdue_grace_hours=settings.overdue_grace_hours,
             delivery_timing=DeliveryTiming(*settings.delivery_timing),

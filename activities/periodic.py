@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from anyio import to_thread
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client
@@ -32,9 +33,11 @@ from nudge.core.models import (
 from nudge.core.templating import MAX_DESCRIPTION, MAX_TITLE, TemplateProblem, render
 from nudge.core.vocabulary import OVERDUE_SOURCE
 from nudge.integrations.inbound import process_pending
-from nudge.integrations.outbox import task_event
+from nudge.integrations.outbox import subscribers, task_event
 from nudge.integrations.starts import DeliveryTiming, kick_delivery
 from nudge.periodic.payloads import SweepPage, SweepResult
+from nudge.platform import metrics
+from nudge.platform.db import transaction
 from nudge.platform.temporal import CONTACT_ID
 from nudge.recurring.payloads import RecurringInput
 from nudge.recurring.starts import start_or_reshape_recurring, stop_recurring_workflow
@@ -43,7 +46,7 @@ from nudge.rules.events import finish_unprocessed
 from nudge.rules.render import placed, placed_run
 from nudge.tasks.ended import batch_end, record_end
 from nudge.tasks.payloads import NewTask
-from nudge.tasks.writer import write_task_once
+from nudge.tasks.writer import insert_task, write_task_once
 
 # A running batch Temporal has never heard of is still starting for seconds, not an hour.
 FORGOTTEN_AFTER = timedelta(hours=1)
@@ -58,6 +61,57 @@ def _overdue_event(session: Session, task_id: int) -> None:
     late = session.get(Task, task_id, with_for_update=True)
     if late is not None and late.status == "open":
         task_event(session, late, "task.overdue")
+
+
+def _wants_overdue(session: Session, owner_id: int) -> bool:
+    return bool(subscribers(session, owner_id, "task.overdue"))
+
+
+def _overdue_rules(session: Session, owner_ids: set[int]) -> dict[int, Rule]:
+    """Each owner's active overdue rule (the first made, if several)."""
+    rules = session.scalars(
+        select(Rule)
+        .where(
+            Rule.owner_id.in_(owner_ids),
+            Rule.trigger_type == "overdue",
+            Rule.is_active.is_(True),
+        )
+        .order_by(Rule.id.desc())
+    )
+    return {rule.owner_id: rule for rule in rules}  # the lowest id wins: it comes last
+
+
+def _escalation(
+    session: Session, task: Task, page: SweepPage, rule: Rule | None, contact: Contact | None
+) -> NewTask:
+    """The urgent task that escalates a late one: due now (in working hours, if the rule
+    places it), from the rule's templates or a plain "Overdue: …"."""
+    due = page.now
+    if rule is not None and placed(rule):  # the escalation lands in working hours
+        place = placer_for(session, task.owner_id, contact, page.now)
+        due = placed_run(rule, page.now, place)
+    title, description = f"Overdue: {task.title}"[:MAX_TITLE], task.description
+    if rule is not None:
+        values = {"rule_name": rule.name, "due_date": f"{task.due_at:%Y-%m-%d %H:%M UTC}"}
+        if contact is not None:
+            values["contact_name"] = contact.name
+        try:
+            title = render(rule.task_title_template, values, MAX_TITLE)
+            description = render(rule.task_description_template, values, MAX_DESCRIPTION)
+        except TemplateProblem:
+            pass  # the plain "Overdue: …" still goes out
+    return NewTask(
+        idempotency_key=overdue_key(task.id),
+        owner_id=task.owner_id,
+        contact_id=task.contact_id,
+        source=OVERDUE_SOURCE,
+        rule_id=rule.id if rule else None,
+        counts_trigger=True,  # each escalation is one trigger of the overdue rule
+        title=title,
+        description=description,
+        priority="urgent",
+        due_at=due,
+    )
 
 
 def _placement(session: Session, owner_id: int, campaign_id: int) -> dict[str, Any]:
@@ -102,7 +156,8 @@ class PeriodicActivities:
 
     @activity.defn
     def escalate_overdue(self, page: SweepPage) -> SweepResult:
-        """One urgent "Overdue: …" task per open task past due + grace, keyed on that task."""
+        """One urgent "Overdue: …" task per open task past due + grace, keyed on that task;
+        a page's escalations in one transaction (a 100k backlog is minutes, not hours)."""
         with self.sessions() as session:
             late = list(
                 session.scalars(
@@ -117,54 +172,63 @@ class PeriodicActivities:
                     .limit(page.limit)
                 )
             )
-        acted = sum(self._escalate(task, page) for task in late)
+        try:
+            acted = self._escalate_page(late, page)
+        except IntegrityError:
+            # Another sweep wrote some of these keys meanwhile: one at a time, as it races.
+            acted = sum(self._escalate(task, page) for task in late)
         last = late[-1].id if late else page.after_id
         return SweepResult(
             examined=len(late), acted=acted, last_id=last, done=len(late) < page.limit
         )
 
+    def _escalate_page(self, late: list[Task], page: SweepPage) -> int:
+        """The page's escalations not written before, in one transaction: each through the one
+        task writer, each late task locked and told overdue as it would be alone."""
+        keys = {overdue_key(task.id): task for task in late}
+        with transaction(self.sessions) as session:
+            done = set(
+                session.scalars(select(Task.idempotency_key).where(Task.idempotency_key.in_(keys)))
+            )
+            todo = [task for key, task in keys.items() if key not in done]
+            if not todo:
+                return 0
+            rules = _overdue_rules(session, {task.owner_id for task in todo})
+            ids = {task.contact_id for task in todo if task.contact_id}
+            contacts = {
+                c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))
+            }
+            # Locked: a completion committing meanwhile orders its event after ours, or we see
+            # the task completed and send none (as _overdue_event does for one task).
+            still_open = {
+                t.id: t
+                for t in session.scalars(
+                    select(Task)
+                    .where(Task.id.in_([task.id for task in todo]), Task.status == "open")
+                    .with_for_update()
+                )
+            }
+            # Whose owners subscribe to task.overdue, asked once per owner, not per task.
+            told = {o for o in {t.owner_id for t in todo} if _wants_overdue(session, o)}
+            sources = []
+            for task in todo:
+                contact = contacts.get(task.contact_id) if task.contact_id else None
+                new = _escalation(session, task, page, rules.get(task.owner_id), contact)
+                insert_task(session, new)
+                if task.id in still_open and task.owner_id in told:
+                    task_event(session, still_open[task.id], "task.overdue")
+                sources.append(new.source)
+        for source in sources:  # committed: the rows are really there
+            metrics.task_created(source)
+        return len(sources)
+
     def _escalate(self, task: Task, page: SweepPage) -> bool:
         with self.sessions() as session:
-            rule = session.scalar(
-                select(Rule)
-                .where(
-                    Rule.owner_id == task.owner_id,
-                    Rule.trigger_type == "overdue",
-                    Rule.is_active.is_(True),
-                )
-                .order_by(Rule.id)
-                .limit(1)
-            )
+            rule = _overdue_rules(session, {task.owner_id}).get(task.owner_id)
             contact = session.get(Contact, task.contact_id) if task.contact_id else None
-            due = page.now
-            if rule is not None and placed(rule):  # the escalation lands in working hours
-                place = placer_for(session, task.owner_id, contact, page.now)
-                due = placed_run(rule, page.now, place)
-        title, description = f"Overdue: {task.title}"[:MAX_TITLE], task.description
-        if rule is not None:
-            values = {"rule_name": rule.name, "due_date": f"{task.due_at:%Y-%m-%d %H:%M UTC}"}
-            if contact is not None:
-                values["contact_name"] = contact.name
-            try:
-                title = render(rule.task_title_template, values, MAX_TITLE)
-                description = render(rule.task_description_template, values, MAX_DESCRIPTION)
-            except TemplateProblem:
-                pass  # the plain "Overdue: …" still goes out
+            new = _escalation(session, task, page, rule, contact)
         written = write_task_once(
-            self.sessions,
-            NewTask(
-                idempotency_key=overdue_key(task.id),
-                owner_id=task.owner_id,
-                contact_id=task.contact_id,
-                source=OVERDUE_SOURCE,
-                rule_id=rule.id if rule else None,
-                counts_trigger=True,  # each escalation is one trigger of the overdue rule
-                title=title,
-                description=description,
-                priority="urgent",
-                due_at=due,
-            ),
-            also=lambda session: _overdue_event(session, task.id),
+            self.sessions, new, also=lambda session: _overdue_event(session, task.id)
         )
         return written.created
 

@@ -38,7 +38,7 @@ from api.routes import (
 from nudge.integrations.outbox import set_kicker
 from nudge.integrations.starts import DeliveryTiming, ThreadKicker
 from nudge.platform.db import make_engine, make_session_factory
-from nudge.platform.logs import redact_feed_tokens
+from nudge.platform.logs import configure_logging, redact_feed_tokens
 from nudge.platform.settings import Settings, get_settings
 from nudge.platform.temporal import connect
 from nudge.platform.tracing import instrument
@@ -50,6 +50,14 @@ Nudge creates the right follow-up task, for the right person, at the right time,
 Authenticate with `Authorization: Bearer <api key>`; `nudge up` prints a key on first start
 and `nudge create-owner NAME` makes more. Every answer is scoped to the key's owner.
 """
+
+
+def app_from_env() -> FastAPI:
+    """One API process's app, by import string (`nudge api --workers N` starts N processes):
+    its own settings from the environment, logging, engine and Temporal client."""
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def create_app(

@@ -1,8 +1,13 @@
-"""Request dependencies: database session, Temporal client, the calling owner."""
+"""Request dependencies: database session, Temporal client, the calling owner.
+
+The ones that only read the app's state are `async def`: FastAPI runs a plain `def`
+dependency in its thread pool, a hand-off to a thread and back for every one of them on
+every request."""
 
 from collections.abc import Iterator
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,11 +22,11 @@ from nudge.rules.events import Unstarted
 bearer = HTTPBearer(auto_error=False, description="An owner's API key (`nudge create-owner`).")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_sessions(request: Request) -> sessionmaker[Session]:
+async def get_sessions(request: Request) -> sessionmaker[Session]:
     return request.app.state.sessions
 
 
@@ -32,12 +37,21 @@ def get_session(
         yield session
 
 
-def get_client(request: Request) -> Client:
+def app_client(request: Request) -> Client:
+    """The app's Temporal client, outside a dependency (a background task's)."""
     return request.app.state.temporal
 
 
-def get_unstarted(request: Request) -> Unstarted:
+def app_unstarted(request: Request) -> Unstarted:
     return request.app.state.unstarted
+
+
+async def get_client(request: Request) -> Client:
+    return app_client(request)
+
+
+async def get_unstarted(request: Request) -> Unstarted:
+    return app_unstarted(request)
 
 
 def key_owner(sessions: sessionmaker[Session], key: str) -> Owner | None:
@@ -46,13 +60,13 @@ def key_owner(sessions: sessionmaker[Session], key: str) -> Owner | None:
         return owner_for_key(session, key)
 
 
-def get_owner(
+async def get_owner(
     request: Request,
     sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Owner:
-    """The key's owner. Its own short session: a connection held for the whole request
-    would starve the pool when async routes open their own sessions."""
+    """The key's owner. Its own short session, in a worker thread: a connection held for
+    the whole request would starve the pool when async routes open their own sessions."""
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -65,7 +79,7 @@ def get_owner(
     wait = failures.retry_after(client)
     if wait is not None:
         raise HTTPException(429, retry_message(wait), headers={"Retry-After": str(wait)})
-    owner = key_owner(sessions, credentials.credentials)
+    owner = await to_thread.run_sync(key_owner, sessions, credentials.credentials)
     if owner is None:
         failures.failed(client)
         raise HTTPException(

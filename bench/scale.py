@@ -136,8 +136,8 @@ class Cluster:
         self.workers.append(worker)
         return worker
 
-    def spawn_api(self) -> Process:
-        port = free_port()
+    def spawn_api(self, port: int | None = None) -> Process:
+        port = port or free_port()
         name = f"api-{len(self.apis) + 1}"
         api = self._spawn(name, "api", "--host", "127.0.0.1", "--port", str(port), port=port)
         self.apis.append(api)

@@ -1,194 +1,85 @@
-"""Starting sequences and writing their tasks, against the raw Temporal floor.
+"""POST /schedule-sequence/ against a raw start of the same workflow, 20 in flight.
 
-Both sides run on the same dev server, worker process and machine in the same run:
-- start:  POST /schedule-sequence/ over HTTP (a preset, and a custom definition)  vs
-          client.start_workflow of an empty workflow
-- bulk:   one POST …/definitions/{id}/enroll/ of n contacts, to the job's completion (contacts/s)
-          vs the same starts' floor rate
-- write:  a workflow whose activity writes one task row  vs  one whose activity does nothing
+Nudge: POST /api/task-automation/schedule-sequence/ (standard preset) over HTTP: the batch
+row, the start, the planned steps. Floor: `start_sequence` (the same SequenceWorkflow, id,
+search attributes, memo and summary) straight on the Temporal client, its batch row written
+beforehand, untimed. Both run on the same server with the same worker serving what they
+started; the halves alternate floor, Nudge, Nudge, floor so drift on a shared machine
+cancels out.
 """
 
-import asyncio
-import os
-import statistics
-import tempfile
-import time
-import uuid
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from functools import partial
 
-from temporalio.client import Client
-from temporalio.worker import Worker
+from sqlalchemy.orm import Session
 
-from activities.tasks import TaskActivities
-from api.embedded import serve_api
-from bench.common import say
-from bench.floor import ActivityFloorWorkflow, FloorWorkflow, WriteTaskWorkflow, noop
+from bench.common import Results, p50_p95, say, shifted, throughput_row, timed
+from bench.stage import Stage
 from nudge.core.models import Contact
-from nudge.platform.db import make_engine, make_session_factory, transaction
-from nudge.platform.migrate import upgrade
-from nudge.platform.owners import create_owner
-from nudge.sequences.definition_schemas import DefinitionIn
-from nudge.sequences.definitions import create_definition
-from nudge.tasks.payloads import NewTask
-from worker import build_worker
+from nudge.platform.db import transaction
+from nudge.sequences.batches import sequence_batch
+from nudge.sequences.payloads import SequenceInput
+from nudge.sequences.starts import start_sequence
+
+SCHEDULE = "/api/task-automation/schedule-sequence/"
 
 
-async def timed(n: int, concurrency: int, op: Callable[[int], Awaitable[object]]) -> list[float]:
-    """Run op(0..n-1) with bounded concurrency; per-op latencies in seconds."""
-    gate = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
-
-    async def one(i: int) -> None:
-        async with gate:
-            start = time.perf_counter()
-            await op(i)
-            latencies.append(time.perf_counter() - start)
-
-    await asyncio.gather(*(one(i) for i in range(n)))
-    return latencies
-
-
-def summary(name: str, lat: list[float], wall: float) -> dict[str, float]:
-    q = statistics.quantiles(lat, n=20)
-    row = {"p50": statistics.median(lat) * 1000, "p95": q[18] * 1000, "rate": len(lat) / wall}
-    say(f"  {name:<34} p50 {row['p50']:7.1f} ms  p95 {row['p95']:7.1f} ms  {row['rate']:7.1f}/s")
-    return row
-
-
-async def measure(n: int, concurrency: int, name: str, op) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
-    lat = await timed(n, concurrency, op)
-    return summary(name, lat, time.perf_counter() - start)
-
-
-async def main(client: Client, n: int, concurrency: int) -> None:
-    url = os.environ.get("NUDGE_BENCH_DATABASE_URL") or (
-        f"sqlite:///{tempfile.mkdtemp(prefix='nudge-bench-')}/bench.db"
-    )
-    say(f"database: {url.split('@')[-1]}; n={n}, concurrency={concurrency}")
-    upgrade(url)
-    sessions = make_session_factory(make_engine(url))
-    with transaction(sessions) as session:
-        owner, key = create_owner(session, f"bench-{uuid.uuid4().hex[:6]}")
-        contacts = [
-            Contact(owner_id=owner.id, external_id=f"b{i}", name=f"Contact {i}")
-            for i in range(3 * n)
-        ]
-        session.add_all(contacts)
+def _batches(session: Session, stage: Stage, contacts: list[int]) -> list[int]:
+    """The batch rows the API would write, for the floor's starts (not timed)."""
+    ids = []
+    for contact_id in contacts:
+        contact = session.get(Contact, contact_id)
+        assert contact is not None
+        batch = sequence_batch(contact, "standard", 0)
+        session.add(batch)
         session.flush()
-        owner_id, contact_ids = owner.id, [c.id for c in contacts]
-        # A custom sequence as users build them: a call, an email, a wait for its completion.
-        title = "{{ step_number }}/{{ step_count }} {{ contact_name }}"
-        definition_id = create_definition(session, owner.id, DefinitionIn.model_validate({
-            "name": "bench",
-            "steps": [
-                {"kind": "call", "wait": {"days": 1}, "anchor": "enrollment",
-                 "title_template": title},
-                {"kind": "email", "wait": {"days": 2}, "title_template": title},
-                {"kind": "todo", "wait": {"days": 1}, "anchor": "previous_completed",
-                 "title_template": title},
-            ],
-        })).id  # fmt: skip
+        ids.append(batch.id)
+    return ids
 
-    queue = f"bench-{uuid.uuid4()}"
-    tasks = TaskActivities(sessions)
-    due = datetime.now(UTC) + timedelta(days=1)
 
-    def new_task(i: int, tag: str) -> NewTask:
-        return NewTask(
-            idempotency_key=f"bench-{tag}-{queue}-{i}",
-            owner_id=owner_id,
-            contact_id=contact_ids[i],
-            source="bench",
-            title=f"Bench task {i}",
-            due_at=due,
+async def main(stage: Stage, results: Results, n: int, concurrency: int) -> None:
+    say(f"\n== schedule-sequence: {n} starts each side, {concurrency} in flight")
+    half = n // 2
+    nudge_contacts = stage.contacts[:n]
+    floor_contacts = stage.contacts[n : 2 * n]
+    with transaction(stage.sessions) as session:
+        batches = _batches(session, stage, floor_contacts)
+
+    async def floor_start(i: int) -> None:
+        inp = SequenceInput(
+            owner_id=stage.owner_id,
+            contact_id=floor_contacts[i],
+            batch_id=batches[i],
+            sequence_type="standard",
         )
+        await start_sequence(stage.client, stage.queue, inp, contact_name=f"Contact {i}")
 
-    with ThreadPoolExecutor(16) as pool:
-        nudge_worker = build_worker(client, sessions, task_queue=queue, executor=pool)
-        floor_worker = Worker(
-            client,
-            task_queue=queue + "-floor",
-            workflows=[FloorWorkflow, ActivityFloorWorkflow, WriteTaskWorkflow],
-            activities=[noop, tasks.create_task],
-            activity_executor=pool,
+    async def nudge_start(i: int) -> None:
+        resp = await stage.http.post(
+            SCHEDULE, json={"contact_id": nudge_contacts[i], "sequence_type": "standard"}
         )
-        async with nudge_worker, floor_worker, serve_api(client, sessions, queue) as http:
-            http.headers["Authorization"] = f"Bearer {key}"
-            say("\nstarts")
+        assert resp.status_code == 201, resp.text
 
-            async def floor_start(i: int) -> None:
-                await client.start_workflow(
-                    FloorWorkflow.run, id=f"floor-{queue}-{i}", task_queue=queue + "-floor"
-                )
-
-            async def nudge_start(i: int) -> None:
-                resp = await http.post(
-                    "/api/task-automation/schedule-sequence/",
-                    json={"contact_id": contact_ids[i], "sequence_type": "standard"},
-                )
-                assert resp.status_code == 201, resp.text
-
-            async def custom_start(i: int) -> None:
-                resp = await http.post(
-                    "/api/task-automation/schedule-sequence/",
-                    json={"contact_id": contact_ids[n + i], "definition_id": definition_id},
-                )
-                assert resp.status_code == 201, resp.text
-
-            floor = await measure(n, concurrency, "raw start_workflow (floor)", floor_start)
-            nudge = await measure(n, concurrency, "POST schedule-sequence", nudge_start)
-            custom = await measure(n, concurrency, "POST schedule-sequence (custom)", custom_start)
-
-            say("\nbulk enrollment (one request, to the job's completion)")
-            started = time.perf_counter()
-            resp = await http.post(
-                f"/api/task-automation/sequences/definitions/{definition_id}/enroll/",
-                json={"contact_ids": contact_ids[2 * n :]},
-            )
-            assert resp.status_code == 202, resp.text
-            job_url = (
-                f"/api/task-automation/sequences/definitions/{definition_id}/enroll-jobs/"
-                f"{resp.json()['job_id']}/"
-            )
-            for _ in range(12_000):  # 10 minutes at most
-                job = (await http.get(job_url)).json()
-                if job["status"] == "completed":
-                    break
-                await asyncio.sleep(0.05)
-            wall = time.perf_counter() - started
-            assert job["enrolled"] == n, job
-            bulk = {"rate": n / wall}
-            say(f"  {'bulk enroll':<34} {n} contacts in {wall:.1f} s  {bulk['rate']:7.1f}/s")
-
-            say("\ntask writes (one workflow + one activity each, to completion)")
-
-            def run_with(wf, tag: str):  # type: ignore[no-untyped-def]
-                async def op(i: int) -> None:
-                    await client.execute_workflow(
-                        wf, new_task(i, tag), id=f"{tag}-{queue}-{i}", task_queue=queue + "-floor"
-                    )
-
-                return op
-
-            floor_w = await measure(
-                n, concurrency, "no-op activity (floor)", run_with(ActivityFloorWorkflow.run, "f")
-            )
-            nudge_w = await measure(
-                n, concurrency, "create_task activity", run_with(WriteTaskWorkflow.run, "w")
-            )
-
-    print("\nratio to the raw Temporal floor (1.00 = no overhead; latency: lower is better)")
-    print(f"{'measurement':<28}{'p50':>8}{'p95':>8}{'throughput':>12}")
-    for name, ours, base in (
-        ("schedule a sequence", nudge, floor),
-        ("schedule a custom sequence", custom, floor),
-        ("write a task", nudge_w, floor_w),
-    ):
-        print(
-            f"{name:<28}{ours['p50'] / base['p50']:>7.2f}x{ours['p95'] / base['p95']:>7.2f}x"
-            f"{ours['rate'] / base['rate']:>11.2f}x"
+    lat = {"floor": [], "nudge": []}  # type: dict[str, list[float]]
+    wall = {"floor": 0.0, "nudge": 0.0}
+    for side, offset in (("floor", 0), ("nudge", 0), ("nudge", half), ("floor", half)):
+        op = floor_start if side == "floor" else nudge_start
+        seconds, took = await timed(half, concurrency, partial(shifted, op, offset))
+        lat[side] += seconds
+        wall[side] += took
+        say(f"  {side:<6} {half} starts in {took:5.2f} s ({half / took:6.1f}/s)")
+    rate = {side: len(lat[side]) / wall[side] for side in lat}
+    p50 = {side: p50_p95(lat[side]) for side in lat}
+    results.add(
+        throughput_row(
+            "POST /schedule-sequence/ throughput, 20 in flight",
+            rate["nudge"],
+            rate["floor"],
+            "raw start_workflow of SequenceWorkflow",
+            p50_ms=round(p50["nudge"][0], 1),
+            p95_ms=round(p50["nudge"][1], 1),
+            floor_p50_ms=round(p50["floor"][0], 1),
+            floor_p95_ms=round(p50["floor"][1], 1),
+            n=n,
+            concurrency=concurrency,
         )
-    print(f"{'bulk enrollment':<28}{'':>8}{'':>8}{bulk['rate'] / floor['rate']:>11.2f}x")
+    )

@@ -1,11 +1,11 @@
-"""GET /api/task-automation/stats/ over a million tasks, on SQLite and on PostgreSQL.
+"""GET /api/task-automation/stats/ (all time) at a small and a big size, on SQLite and on
+PostgreSQL: the p95 at the big size (target ≤ 30 ms) and its ratio to the p95 at 10k tasks
+(target ≤ 2x: flat).
 
-Each database is filled (bench/stats_data.py), served by the real app on a real port, and
-measured in the same run against three floors on the same server and process:
-- HTTP + app:  GET /healthz
-- database:    SELECT count(*) FROM tasks WHERE owner_id = :o, straight through SQLAlchemy
-- Temporal:    one client.count_workflows (the endpoint asks four)
-then every statement's plan and time alone (bench/stats_plans.py).
+Each database is filled fresh for each size (bench/stats_data.py: 100k contacts, 500 rules,
+the tasks, batches, events and firings, then the roll-ups rebuilt), served by the real app on
+a real port and measured with sequential requests, beside GET /healthz on the same server and
+process (the floor under any request). `--explain` adds every statement's plan and time.
 """
 
 import asyncio
@@ -14,38 +14,28 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.embedded import serve_api
-from bench.common import p50_p95, say
+from bench.common import DEFAULT_PG, Results, Row, p50_p95, say
 from bench.stats_data import fill, reset_postgres, row_counts
-from bench.stats_plans import explain, timings
 from nudge.core.models import utcnow
 from nudge.platform.db import make_engine, make_session_factory
 from nudge.platform.temporal import KIND, OWNER_ID
 from nudge.reporting.stats import KINDS, Window
 
 STATS = "/api/task-automation/stats/"
-DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/nudge_bench"
 WARMUPS = 3
+SMALL = 10_000
+LIMIT_MS = 30
 T = TypeVar("T")
-
-
-@dataclass
-class Result:
-    database: str
-    fill_seconds: float
-    rows: dict[str, tuple[float, float]]  # measurement → (median ms, p95 ms)
-    full_scans: list[str]
 
 
 async def _ticking(what: str, work: Awaitable[T]) -> T:
@@ -58,7 +48,7 @@ async def _ticking(what: str, work: Awaitable[T]) -> T:
 
 
 async def _sample(n: int, op: Callable[[], Awaitable[object]]) -> tuple[float, float]:
-    """Sequential calls, so each latency is one request's alone."""
+    """Sequential calls, so each latency is one request's alone: (median, p95) ms."""
     for _ in range(WARMUPS):
         await op()
     seconds = []
@@ -82,23 +72,24 @@ async def _idle_workflows(client: Client, owner_id: int) -> list[WorkflowHandle]
         attrs = TypedSearchAttributes(
             [SearchAttributePair(OWNER_ID, str(owner_id)), SearchAttributePair(KIND, kind)]
         )
-        for i in range(3):
-            handles.append(
-                await client.start_workflow(
-                    "BenchIdle",
-                    id=f"bench-idle-{kind}-{i}-{uuid.uuid4().hex[:8]}",
-                    task_queue="bench-stats-idle",
-                    search_attributes=attrs,
-                )
+        handles.append(
+            await client.start_workflow(
+                "BenchIdle",
+                id=f"bench-idle-{kind}-{uuid.uuid4().hex[:8]}",
+                task_queue="bench-stats-idle",
+                search_attributes=attrs,
             )
+        )
     return handles
 
 
-def _databases(tmp: str) -> list[tuple[str, str]]:
-    dbs = [("SQLite", f"sqlite:///{tmp}/stats.db")]
+def _databases(tmp: str, which: list[str]) -> list[tuple[str, str]]:
+    dbs = [("SQLite", f"sqlite:///{tmp}/stats.db")] if "sqlite" in which else []
     url = os.environ.get("NUDGE_BENCH_DATABASE_URL") or DEFAULT_PG
     where = make_url(url).render_as_string(hide_password=True)
-    if make_url(url).get_backend_name() != "postgresql":
+    if "postgresql" not in which:
+        pass
+    elif make_url(url).get_backend_name() != "postgresql":
         say(f"NUDGE_BENCH_DATABASE_URL is not PostgreSQL ({where}): SQLite only")
     elif reason := reset_postgres(url):
         say(f"PostgreSQL at {where} can't be reached ({reason}): SQLite only")
@@ -107,48 +98,23 @@ def _databases(tmp: str) -> list[tuple[str, str]]:
     return dbs
 
 
+def _forget_sqlite(url: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{make_url(url).database}{suffix}").unlink(missing_ok=True)
+
+
 def _figures(body: dict) -> str:
-    tasks, running = body["tasks"], body["running"]
-    return (
-        f"{tasks['total']:,} tasks, {tasks['overdue']:,} overdue, by status {tasks['by_status']}, "
-        f"{len(body['per_rule'])} rules, running {running}, workflows {body['running_workflows']}"
-    )
+    tasks = body["tasks"]
+    return f"{tasks['total']:,} tasks, {tasks['overdue']:,} overdue, {len(body['per_rule'])} rules"
 
 
-async def _measure(
-    client: Client, sessions: sessionmaker[Session], key: str, owner_id: int, requests: int
-) -> dict[str, tuple[float, float]]:
-    count_sql = text("SELECT count(*) FROM tasks WHERE owner_id = :o")
-    visibility = f'NudgeOwnerId = "{owner_id}" AND NudgeKind = "sequence"'
-    visibility += ' AND ExecutionStatus = "Running"'
-    now = utcnow()
-    week = {"since": (now - timedelta(days=7)).isoformat(), "until": now.isoformat()}
-
-    async def raw_count() -> None:  # on the loop thread on purpose: no hop, the bare query
-        with sessions() as session:
-            session.scalar(count_sql, {"o": owner_id})
-
-    async with serve_api(client, sessions, f"bench-stats-{uuid.uuid4()}") as http:
-        http.headers["Authorization"] = f"Bearer {key}"
-        say(f"  all tasks: {_figures(await _get(http, STATS))}")
-        say(f"  7 days:    {_figures(await _get(http, STATS, week))}")
-        rows = {
-            "GET stats (all tasks)": await _sample(requests, lambda: _get(http, STATS)),
-            "GET stats (7-day window)": await _sample(requests, lambda: _get(http, STATS, week)),
-            "floor: GET /healthz": await _sample(requests, lambda: _get(http, "/healthz")),
-            "floor: SELECT count(*) owner": await _sample(requests, raw_count),
-            "floor: count_workflows": await _sample(
-                requests, lambda: client.count_workflows(visibility)
-            ),
-        }
-    for name, (p50, p95) in rows.items():
-        say(f"  {name:<32} median {p50:8.1f} ms   p95 {p95:8.1f} ms")
-    return rows
-
-
-async def _one_database(
-    client: Client, database: str, url: str, n_tasks: int, requests: int
-) -> Result:
+async def _one_size(
+    client: Client, database: str, url: str, n_tasks: int, requests: int, explain: bool
+) -> dict[str, Any]:
+    if database == "PostgreSQL":
+        reset_postgres(url)
+    else:
+        await asyncio.to_thread(_forget_sqlite, url)
     say(f"\n== {database}: filling {n_tasks:,} tasks")
     start = time.perf_counter()
     filled = await _ticking(f"filling {database}", asyncio.to_thread(fill, url, n_tasks))
@@ -157,54 +123,66 @@ async def _one_database(
     counts = row_counts(engine, filled.owner_id)
     say("  rows: " + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
     assert counts["tasks of the measured owner"] == n_tasks, counts
-
     idle = await _idle_workflows(client, filled.owner_id)
-    say(f"== {database}: measuring ({requests} sequential requests each, {WARMUPS} warm-ups)")
     sessions = make_session_factory(engine)
-    rows = await _measure(client, sessions, filled.key, filled.owner_id, requests)
-    await asyncio.gather(*(handle.terminate() for handle in idle))
-
     now = utcnow()
-    windows = {
-        "all tasks": Window.of(filled.owner_id, now, None, None),
-        "7-day window": Window.of(filled.owner_id, now, now - timedelta(days=7), now),
-    }
-    print(f"\n==== {database}: {n_tasks:,} tasks, filled in {fill_seconds:.1f} s ====")
-    print("rows: " + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
-    full_scans = explain(engine, windows["all tasks"])
-    if full_scans:  # that owner holds 99 % of the table; for a typical owner, the index wins
-        print(f"\n== the same for the small owner (1 % of the tasks): {', '.join(full_scans)}")
-        explain(engine, Window.of(filled.small_owner_id, now, None, None), only=full_scans)
-    timings(engine, windows)
-    engine.dispose()
-    return Result(database, fill_seconds, rows, full_scans)
-
-
-def _report(result: Result) -> None:
-    rows = result.rows
-    print(f"\n{result.database}: latency over HTTP (sequential requests)")
-    print(f"  {'measurement':<32}{'median':>10}{'p95':>10}")
+    week = {"since": (now - timedelta(days=7)).isoformat(), "until": now.isoformat()}
+    async with serve_api(client, sessions, f"bench-stats-{uuid.uuid4()}") as http:
+        http.headers["Authorization"] = f"Bearer {filled.key}"
+        say(f"  all time: {_figures(await _get(http, STATS))}")
+        rows = {
+            "all": await _sample(requests, lambda: _get(http, STATS)),
+            "week": await _sample(requests, lambda: _get(http, STATS, week)),
+            "healthz": await _sample(requests, lambda: _get(http, "/healthz")),
+        }
+    await asyncio.gather(*(handle.terminate() for handle in idle))
     for name, (p50, p95) in rows.items():
-        print(f"  {name:<32}{p50:>8.1f}ms{p95:>8.1f}ms")
-    print("  stats median as a multiple of each floor (same run, same server):")
-    for name in ("GET stats (all tasks)", "GET stats (7-day window)"):
-        ratios = (
-            f"{floor.removeprefix('floor: ')} {rows[name][0] / rows[floor][0]:6.1f}x"
-            for floor in rows
-            if floor.startswith("floor: ")
-        )
-        print(f"    {name:<28} " + "   ".join(ratios))
+        say(f"  {name:<10} median {p50:8.1f} ms   p95 {p95:8.1f} ms")
+    if explain:
+        from bench.stats_plans import explain as plans
+        from bench.stats_plans import timings
+
+        window = Window.of(filled.owner_id, now, None, None)
+        plans(engine, window)
+        timings(engine, {"all tasks": window})
+    engine.dispose()
+    return {"rows": rows, "fill_seconds": round(fill_seconds, 1), "counts": counts}
 
 
-async def main(client: Client, n_tasks: int, requests: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="nudge-bench-stats-") as tmp:  # ~0.5 GB at 1M
-        results = [
-            await _one_database(client, database, url, n_tasks, requests)
-            for database, url in _databases(tmp)
-        ]
-    for result in results:
-        _report(result)
-    for result in results:
-        scans = ", ".join(result.full_scans) or "none"
-        print(f"\n{result.database}: filled in {result.fill_seconds:.1f} s; ", end="")
-        print(f"statements reading all of tasks without an index: {scans}")
+async def main(
+    client: Client,
+    results: Results,
+    n_tasks: int,
+    requests: int,
+    databases: list[str],
+    explain: bool = False,
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="nudge-bench-stats-") as tmp:  # ~5 GB at 10M
+        for database, url in _databases(tmp, databases):
+            small = await _one_size(client, database, url, SMALL, requests, explain)
+            big = await _one_size(client, database, url, n_tasks, requests, explain)
+            p95, small_p95 = big["rows"]["all"][1], small["rows"]["all"][1]
+            ratio = p95 / small_p95
+            results.add(
+                Row(
+                    f"all-time stats p95, {database}, {n_tasks:,} tasks / 100k contacts / 500 "
+                    "rules",
+                    p95,
+                    "ms",
+                    f"p95 ≤ {LIMIT_MS} ms and ≤ 2x the {SMALL:,}-task p95",
+                    p95 <= LIMIT_MS and ratio <= 2,
+                    small_p95,
+                    f"the same at {SMALL:,} tasks",
+                    ratio,
+                    {
+                        "median_ms": round(big["rows"]["all"][0], 1),
+                        "small_median_ms": round(small["rows"]["all"][0], 1),
+                        "week_p50_p95_ms": [round(x, 1) for x in big["rows"]["week"]],
+                        "healthz_p50_p95_ms": [round(x, 1) for x in big["rows"]["healthz"]],
+                        "fill_seconds": big["fill_seconds"],
+                        "small_fill_seconds": small["fill_seconds"],
+                        "requests": requests,
+                        "rows": big["counts"],
+                    },
+                )
+            )

@@ -5,7 +5,7 @@ import re
 import statistics
 import time
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import CompoundSelect, Engine, Select
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
@@ -27,7 +27,7 @@ class _Explain(Executable, ClauseElement):
 
     inherit_cache = False
 
-    def __init__(self, prefix: str, stmt: Select) -> None:
+    def __init__(self, prefix: str, stmt: Select | CompoundSelect) -> None:
         self.prefix, self.stmt = prefix, stmt
 
 
@@ -36,7 +36,7 @@ def _compile_explain(element: _Explain, compiler, **kw) -> str:  # type: ignore[
     return f"{element.prefix} {compiler.process(element.stmt, **kw)}"
 
 
-def _plan(engine: Engine, stmt: Select, *, no_seqscan: bool = False) -> list[str]:
+def _plan(engine: Engine, stmt: Select | CompoundSelect, *, no_seqscan: bool = False) -> list[str]:
     dialect = engine.dialect.name
     with engine.connect() as conn:
         if no_seqscan:  # SET LOCAL: this transaction only, rolled back below

@@ -22,7 +22,12 @@ from nudge.platform.binaries import find_binary
 from nudge.platform.db import make_engine, make_session_factory, transaction
 from nudge.platform.migrate import upgrade
 from nudge.platform.owners import create_owner
-from nudge.platform.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTES, ensure_search_attributes
+from nudge.platform.temporal import (
+    DATA_CONVERTER,
+    SEARCH_ATTRIBUTES,
+    ensure_search_attributes,
+    use_server_clock,
+)
 from worker import build_worker
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -89,6 +94,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=DATA_CONVERTER,
     )
     await ensure_search_attributes(env.client)
+    use_server_clock(env.client, env.get_current_time)  # its clock jumps ahead
     yield env
     await env.shutdown()
 

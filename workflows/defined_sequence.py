@@ -52,7 +52,8 @@ class DefinedSequenceWorkflow(PausableRun):
     def __init__(self, inp: DefinedSequenceInput) -> None:
         self._inp = inp
         self._def: DefinitionSnapshot = inp.snapshot
-        self._start = workflow.info().workflow_start_time + timedelta(hours=inp.start_delay_hours)
+        anchor = inp.anchor or workflow.info().workflow_start_time
+        self._start = anchor + timedelta(hours=inp.start_delay_hours)
         self._records = {
             s.id: StepRecord(id=s.id, kind=s.kind, version=inp.snapshot.version)
             for s in inp.snapshot.steps

@@ -27,7 +27,7 @@ class SequenceWorkflow(PausableRun):
     @workflow.init
     def __init__(self, inp: SequenceInput) -> None:
         self._inp = inp
-        anchor = workflow.info().workflow_start_time
+        anchor = inp.anchor or workflow.info().workflow_start_time
         self._base_due = sequence_due_times(inp.sequence_type, anchor, inp.start_delay_hours)
         self._created_due: list[datetime] = []  # actual due time of each task made so far
         self._shift = timedelta(0)  # total time spent paused; pushes every later step

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.boundary import MAX_BODY_BYTES, JsonBoundaryRoute, capped_body, parse_json
-from api.deps import OwnerDep, SessionDep, SessionsDep, SettingsDep, get_client, get_unstarted
+from api.deps import OwnerDep, SessionDep, SessionsDep, SettingsDep, app_client, app_unstarted
 from api.params import IdPath, Limit, Offset
 from nudge.core.models import utcnow
 from nudge.core.types import Page
@@ -196,10 +196,10 @@ async def inbound(
     if receipt.row_ids:
         background.add_task(
             process_rows,
-            get_client(request),
+            app_client(request),
             sessions,
             settings.task_queue,
             receipt.row_ids,
-            get_unstarted(request),
+            app_unstarted(request),
         )
     return InboundOut(accepted=len(receipt.row_ids), duplicates=receipt.duplicates)

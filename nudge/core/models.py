@@ -576,15 +576,21 @@ class WebhookDelivery(Base):
 ROLLUP_TABLE: dict = {"sqlite_with_rowid": False}
 
 
-class TaskDayCount(Base):
+class _Counters:
+    """A roll-up table: keyed by owner first (its primary key's leading column), gone with
+    the owner."""
+
+    __table_args__ = ROLLUP_TABLE
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True, sort_order=-1
+    )
+
+
+class TaskDayCount(_Counters, Base):
     """Tasks created on a UTC day, by rule, status and priority (windowed stats)."""
 
     __tablename__ = "task_day_counts"
-    __table_args__ = ROLLUP_TABLE
 
-    owner_id: Mapped[int] = mapped_column(
-        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
-    )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[TaskStatus] = mapped_column(String(12), primary_key=True)
@@ -594,16 +600,12 @@ class TaskDayCount(Base):
     timed: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class TaskTotalCount(Base):
+class TaskTotalCount(_Counters, Base):
     """All-time tasks by rule, status and priority: the day counters summed, kept apart so
     all-time stats read a few hundred rows however many days there are."""
 
     __tablename__ = "task_total_counts"
-    __table_args__ = ROLLUP_TABLE
 
-    owner_id: Mapped[int] = mapped_column(
-        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
-    )
     rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[TaskStatus] = mapped_column(String(12), primary_key=True)
     priority: Mapped[Priority] = mapped_column(String(10), primary_key=True)
@@ -611,46 +613,34 @@ class TaskTotalCount(Base):
     timed: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class TaskCreatedCount(Base):
+class TaskCreatedCount(_Counters, Base):
     """Tasks created per UTC day (the chart)."""
 
     __tablename__ = "task_created_counts"
-    __table_args__ = ROLLUP_TABLE
 
-    owner_id: Mapped[int] = mapped_column(
-        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
-    )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     tasks: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class OpenDueCount(Base):
+class OpenDueCount(_Counters, Base):
     """Open tasks by rule and the UTC day they are due: overdue is every day before today
     plus today's index range up to now."""
 
     __tablename__ = "open_due_counts"
-    __table_args__ = ROLLUP_TABLE
 
-    owner_id: Mapped[int] = mapped_column(
-        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
-    )
     rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     tasks: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class RuleMedian(Base):
+class RuleMedian(_Counters, Base):
     """A rule's all-time median hours to complete, for the number of completed tasks it was
     computed over. A rule's completed tasks only ever grow (a completed task never changes
     again; a deleted rule's row goes with it), so an equal count means the same tasks and
     the same median: exact, and recomputed (one index seek) only after a completion."""
 
     __tablename__ = "rule_medians"
-    __table_args__ = ROLLUP_TABLE
 
-    owner_id: Mapped[int] = mapped_column(
-        ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True
-    )
     rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     completed: Mapped[int] = mapped_column(Integer)
     median: Mapped[float] = mapped_column(Float)

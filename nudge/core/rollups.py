@@ -80,7 +80,8 @@ def _upsert(connection: Connection, table: Table, key: dict[str, Any], add: dict
 
 Key = tuple[str, tuple]  # (table name, its primary key's values in column order)
 PENDING = "nudge.rollups"  # session.info: the counters' moves of the flushed, uncommitted work
-TABLES = {t.name: t for t in (DAYS, TOTALS, CREATED, OPEN_DUE)}
+MEDIANS: Table = RuleMedian.__table__  # type: ignore[assignment]
+TABLES = {t.name: t for t in (DAYS, TOTALS, CREATED, OPEN_DUE, MEDIANS)}
 
 
 def _add(pending: dict[Key, dict[str, int]], table: Table, key: dict, add: dict) -> None:
@@ -105,6 +106,10 @@ def _count_open(pending: dict, c: Counted, sign: int) -> None:
 
 def move(pending: dict, before: Counted | None, after: Counted | None) -> None:
     """Count a task inserted (before None), changed, or deleted (after None)."""
+    if before is not None and before.timed and (after is None or after.rule_id != before.rule_id):
+        # A completed task leaves its rule's ranked set: the remembered median (valid while
+        # that set only grows) goes.
+        _add(pending, MEDIANS, {"owner_id": before.owner_id, "rule_id": before.rule_id}, {})
     if before is None or after is None:
         for c, sign in ((before, -1), (after, +1)):
             if c is not None:
@@ -162,10 +167,12 @@ def _apply(session: Session) -> None:
         return
     connection = session.connection()
     for name, key in sorted(pending):
-        add = pending[(name, key)]
-        if any(add.values()):
-            table = TABLES[name]
-            columns = [c.name for c in table.primary_key.columns]
+        add, table = pending[(name, key)], TABLES[name]
+        columns = [c.name for c in table.primary_key.columns]
+        if table is MEDIANS:
+            where = [table.c[c] == v for c, v in zip(columns, key, strict=True)]
+            connection.execute(delete(table).where(*where))
+        elif any(add.values()):
             _upsert(connection, table, dict(zip(columns, key, strict=True)), add)
 
 

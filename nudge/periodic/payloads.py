@@ -26,3 +26,13 @@ class SweepResult(BaseModel):
             last_id=other.last_id,
             done=other.done,
         )
+
+
+class SweepCarry(BaseModel):
+    """What a periodic job hands its next run when it continues as new mid-way: the step and
+    row it stopped at and the totals so far (so the history of one run stays bounded)."""
+
+    step: int = 0
+    after_id: int = 0
+    total: SweepResult = SweepResult()
+    pages_per_run: int = 100

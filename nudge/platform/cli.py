@@ -155,6 +155,14 @@ def worker() -> None:
 def api(
     host: Annotated[str | None, typer.Option(help="Bind address [env NUDGE_API_HOST]")] = None,
     port: ApiPort = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes serving the port, each with its own database pool and Temporal "
+            "client [env NUDGE_API_WORKERS; 1]",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -162,13 +170,23 @@ def api(
 
     from api.app import create_app
 
-    settings = _settings(api_host=host, api_port=port)
+    settings = _settings(api_host=host, api_port=port, api_workers=workers)
     _logging(settings)
     # JSON: uvicorn's own lines go through the root handler too, instead of its text config.
     log_config = None if settings.log_format == "json" else LOGGING_CONFIG
-    uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=log_config
-    )
+    host, port = settings.api_host, settings.api_port
+    if settings.api_workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config)
+    else:
+        # Each worker process imports the app by name and builds its own from the environment.
+        uvicorn.run(
+            "api.app:app_from_env",
+            factory=True,
+            workers=settings.api_workers,
+            host=host,
+            port=port,
+            log_config=log_config,
+        )
     _exit(0)
 
 
@@ -265,6 +283,44 @@ def doctor(
     typer.echo(f"{len(checks) - len(failed)} of {len(checks)} checks pass")
     engine.dispose()
     _exit(1 if failed else 0)
+
+
+stats_app = typer.Typer(help="The stats roll-up counters.", no_args_is_help=True)
+app.add_typer(stats_app, name="stats")
+
+
+@stats_app.command("rebuild")
+def stats_rebuild(
+    owner: Annotated[
+        int | None, typer.Option(help="Only this owner's counters (default: everyone's)")
+    ] = None,
+) -> None:
+    """Recompute the stats roll-ups from the tasks table, in one transaction.
+
+    Every task change keeps them exact by itself; run this after writing tasks behind
+    Nudge's back (a bulk load, a restore, a hand-run UPDATE). Stats read the old counters
+    until it commits. Example: `nudge stats rebuild --owner 3`"""
+    import time
+
+    from nudge.platform.db import make_engine, make_session_factory, transaction
+    from nudge.reporting.rollups import rebuild
+
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    who = f"owner {owner}" if owner is not None else "every owner"
+    _err(f"rebuilding the stats roll-ups of {who} from the tasks table …")
+    started = time.perf_counter()
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            written = rebuild(session, owner)
+    except Exception as err:
+        _err(f"could not rebuild ({err.__class__.__name__}: {err}); run `nudge migrate` first?")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    for table, rows in written.items():
+        typer.echo(f"{table}: {rows} rows")
+    _err(f"done in {time.perf_counter() - started:.1f} s")
 
 
 def main() -> None:

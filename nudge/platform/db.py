@@ -24,10 +24,14 @@ def make_engine(url: str) -> Engine:
             pool_timeout=10,
             connect_args={"connect_timeout": 5},
         )
+    pool: dict[str, int] = {}
     if parsed.database and parsed.database != ":memory:":
         _private_file(Path(parsed.database))
+        # As deep as the requests in flight: past the default 5 + 10, a connection was opened
+        # (and its pragmas run) for each use.
+        pool = {"pool_size": 20, "max_overflow": 20}
     # The API thread pool and the activity thread pool share one file.
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

@@ -27,9 +27,23 @@ class Settings(BaseSettings):
     task_queue: str = "nudge"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(
+        1,
+        ge=1,
+        description="Processes serving the API's port (uvicorn workers), each with its own "
+        "database pool and Temporal client.",
+    )
     worker_activity_slots: int = Field(16, description="Activities a worker runs at once.")
     worker_max_cached_workflows: int = Field(
-        1000, description="Workflows a worker keeps in memory; 0 turns sticky execution off."
+        1000,
+        description="Workflows a worker keeps in memory; 0 turns sticky execution off. "
+        "Measured: ~105 KB each (10,000 open sequences: 262 MB RSS at 1000, 1.15 GB at 10000).",
+    )
+    worker_workflow_pollers: int = Field(
+        5, ge=1, description="Concurrent workflow task polls of a worker (the SDK's default)."
+    )
+    worker_activity_pollers: int = Field(
+        5, ge=1, description="Concurrent activity task polls of a worker (the SDK's default)."
     )
     webhook_allow_private: bool = Field(
         False,

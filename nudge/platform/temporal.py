@@ -1,7 +1,9 @@
 """Temporal plumbing: the client, Nudge's search attributes, one schedule upsert, and how a
 Temporal answer reads (not found, unreachable)."""
 
-from collections.abc import Awaitable
+import weakref
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -101,6 +103,25 @@ async def delete_schedule(client: Client, schedule_id: str) -> None:
     except RPCError as err:
         if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.UNIMPLEMENTED):
             raise
+
+
+# A start's anchor is read on this machine: Temporal's clock is the machine's (both keep NTP
+# time), so reading it costs no round trip. A time-skipping test server keeps a clock of its
+# own; its tests register it here for their client.
+_SERVER_CLOCKS: "weakref.WeakKeyDictionary[Client, Callable[[], Awaitable[datetime]]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def use_server_clock(client: Client, now: Callable[[], Awaitable[datetime]]) -> None:
+    """Read `client`'s server time from `now` (a time-skipping server's get_current_time)."""
+    _SERVER_CLOCKS[client] = now
+
+
+async def server_now(client: Client) -> datetime:
+    """Now, as the Temporal server behind `client` counts it."""
+    clock = _SERVER_CLOCKS.get(client)
+    return await clock() if clock is not None else datetime.now(UTC)
 
 
 def not_found(err: RPCError) -> bool:

@@ -11,6 +11,7 @@ holding some. Starts are idempotent, so none of these can double a task.
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
@@ -68,6 +69,8 @@ class EventResult:
     signal: ContactEvent
     firings: list[FiringOut]
     rule_names: dict[int, str]  # for the firing workflows' summaries
+    # (kind, workflow id) of what to tell, read in the transaction that stored the event.
+    running: list[tuple[str, str]] = field(default_factory=list)
     sequences_signalled: list[str] = field(default_factory=list)
 
 
@@ -86,8 +89,21 @@ def _firings(session: Session, event: CrmEvent) -> tuple[list[FiringOut], dict[i
     return [FiringOut.of(f, event.event_id) for f, _ in rows], names
 
 
-def _result(session: Session, event: CrmEvent, *, duplicate: bool) -> EventResult:
-    firings, names = _firings(session, event)
+def _result(
+    session: Session,
+    event: CrmEvent,
+    *,
+    duplicate: bool,
+    firings: tuple[list[FiringOut], dict[int, str]] | None = None,
+    recurring: bool = True,
+) -> EventResult:
+    """`firings`: the ones just added (else read back); `recurring` False: the contact had
+    no cadence when the event came, so no check-ins to tell."""
+    found, names = firings if firings is not None else _firings(session, event)
+    contact_id, done = event.contact_id, event.processed_at is not None
+    running = [] if contact_id is None or done else _running(session, event.owner_id, contact_id)
+    if not recurring:
+        running = [r for r in running if r[0] != "recurring"]
     return EventResult(
         row_id=event.id,
         event_id=event.event_id,
@@ -97,16 +113,26 @@ def _result(session: Session, event: CrmEvent, *, duplicate: bool) -> EventResul
         duplicate=duplicate,
         processed=event.processed_at is not None,
         signal=ContactEvent(type=event.activity_type or "status_change", status=event.new_status),
-        firings=firings,
+        firings=found,
         rule_names=names,
+        running=running,
     )
 
 
-def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None:
+@dataclass
+class _Inserted:
+    event: CrmEvent
+    firings: list[RuleFiring]
+    rule_names: dict[int, str]
+    had_cadence: bool  # before this event: a status change may just have cleared it
+
+
+def _insert(session: Session, owner_id: int, spec: EventSpec) -> _Inserted | None:
     contact = owned_contact(
         session, owner_id, contact_id=spec.contact_id, external_id=spec.contact_external_id
     )
     old, new = spec.old_status, spec.new_status
+    had_cadence = contact.cadence is not None
     if spec.kind == "status_change":
         current = contact.status
         if spec.only_if_changed and current == new:
@@ -136,8 +162,9 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None
     )
     session.add(event)
     session.flush()  # a duplicate event id fails here, before any firing
+    inserted = _Inserted(event, [], {}, had_cadence)
     if spec.kind == "status_change" and old == new:
-        return event  # recorded, but nothing changed: no rule fires
+        return inserted  # recorded, but nothing changed: no rule fires
     context = event_context(
         contact, activity_type=spec.activity_type, old_status=old, new_status=new
     )
@@ -157,19 +184,20 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None
         ):
             continue
         create_at, due_at, reminder_at, _ = timing(rule, event.occurred_at, place)
-        session.add(
-            RuleFiring(
-                owner_id=owner_id,
-                rule_id=rule.id,
-                event_row_id=event.id,
-                contact_id=contact.id,
-                workflow_id=rule_firing_workflow_id(rule.id, event.id),
-                create_at=create_at,
-                due_at=due_at,
-                reminder_at=reminder_at,
-                context=context,
-            )
+        firing = RuleFiring(
+            owner_id=owner_id,
+            rule_id=rule.id,
+            event_row_id=event.id,
+            contact_id=contact.id,
+            workflow_id=rule_firing_workflow_id(rule.id, event.id),
+            create_at=create_at,
+            due_at=due_at,
+            reminder_at=reminder_at,
+            context=context,
         )
+        session.add(firing)
+        inserted.firings.append(firing)
+        inserted.rule_names[rule.id] = rule.name
         # Counted in the transaction that adds the firing: a duplicate event counts nothing.
         session.execute(
             update(Rule)
@@ -177,15 +205,25 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> CrmEvent | None
             .values(times_triggered=Rule.times_triggered + 1, last_fired_at=utcnow())
         )
     session.flush()
-    return event
+    return inserted
 
 
 def _store(sessions: sessionmaker[Session], owner_id: int, spec: EventSpec) -> EventResult | None:
     for _ in range(5):
         try:
+            # One transaction: the event, its firings, and what to tell afterwards.
             with transaction(sessions) as session:
-                event = _insert(session, owner_id, spec)
-                return None if event is None else _result(session, event, duplicate=False)
+                new = _insert(session, owner_id, spec)
+                if new is None:
+                    return None
+                out = [FiringOut.of(f, new.event.event_id) for f in new.firings]
+                return _result(
+                    session,
+                    new.event,
+                    duplicate=False,
+                    firings=(out, new.rule_names),
+                    recurring=new.had_cadence,
+                )
         except _StatusRace:
             continue
         except IntegrityError:
@@ -201,20 +239,17 @@ def _store(sessions: sessionmaker[Session], owner_id: int, spec: EventSpec) -> E
     raise Conflict("the contact's status kept changing under this request; send it again")
 
 
-def _running(
-    sessions: sessionmaker[Session], owner_id: int, contact_id: int
-) -> list[tuple[str, str]]:
+def _running(session: Session, owner_id: int, contact_id: int) -> list[tuple[str, str]]:
     """(kind, workflow id) of the contact's sequences and enrollments (by their running
     batches) and its recurring check-ins."""
-    with sessions() as session:
-        batches = session.execute(
-            select(TaskBatch.kind, TaskBatch.workflow_id).where(
-                TaskBatch.owner_id == owner_id,
-                TaskBatch.contact_id == contact_id,
-                TaskBatch.kind.in_(get_args(BatchKind)),
-                TaskBatch.status == "running",
-            )
-        ).all()
+    batches = session.execute(
+        select(TaskBatch.kind, TaskBatch.workflow_id).where(
+            TaskBatch.owner_id == owner_id,
+            TaskBatch.contact_id == contact_id,
+            TaskBatch.kind.in_(get_args(BatchKind)),
+            TaskBatch.status == "running",
+        )
+    ).all()
     return [("recurring", recurring_workflow_id(owner_id, contact_id))] + [
         (kind, workflow_id) for kind, workflow_id in batches
     ]
@@ -223,38 +258,76 @@ def _running(
 TELL = {"sequence": tell_sequence, "campaign": tell_enrollment, "recurring": tell_recurring}
 
 
-async def tell_sequences(
-    client: Client,
-    sessions: sessionmaker[Session],
-    owner_id: int,
-    contact_id: int,
-    event: ContactEvent,
-) -> list[str]:
+async def _tell(client: Client, running: list[tuple[str, str]], event: ContactEvent) -> list[str]:
     """Signal the contact's running sequences, campaign enrollments and check-ins (a reply or
-    a status change can end them); one that just ended is no error."""
-    told = []
-    for kind, workflow_id in await to_thread.run_sync(_running, sessions, owner_id, contact_id):
-        if await TELL[kind](client, workflow_id, event):
-            told.append(workflow_id)
-    return told
+    a status change can end them), all at once; one that just ended is no error."""
+    told = await asyncio.gather(
+        *(TELL[kind](client, workflow_id, event) for kind, workflow_id in running)
+    )
+    return [workflow_id for (_, workflow_id), ok in zip(running, told, strict=True) if ok]
 
 
-def _mark_processed(sessions: sessionmaker[Session], row_id: int) -> None:
+def _mark_processed(sessions: sessionmaker[Session], row_ids: list[int]) -> None:
     with transaction(sessions) as session:
         session.execute(
             update(CrmEvent)
-            .where(CrmEvent.id == row_id, CrmEvent.processed_at.is_(None))
+            .where(CrmEvent.id.in_(row_ids), CrmEvent.processed_at.is_(None))
             .values(processed_at=utcnow())
         )
+
+
+class _Marks:
+    """Events marked processed a round at a time: one UPDATE for every request that finished
+    its starts meanwhile (a group commit), so under load a request costs one write
+    transaction, not two queued for the database's writer. Each still answers only after
+    its own mark committed."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.loop = asyncio.get_running_loop()
+        self.waiting: dict[int, asyncio.Future[None]] = {}
+        self.rounds: asyncio.Task[None] | None = None
+
+    async def mark(self, row_id: int) -> None:
+        done = self.waiting.get(row_id) or self.loop.create_future()
+        self.waiting[row_id] = done
+        if self.rounds is None or self.rounds.done():
+            self.rounds = self.loop.create_task(self._rounds())
+        await asyncio.shield(done)  # a request that goes away leaves the round to the others
+
+    async def _rounds(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, {}
+            try:
+                await to_thread.run_sync(_mark_processed, self.sessions, list(batch))
+            except Exception as err:
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(err)
+            else:
+                for future in batch.values():
+                    if not future.done():
+                        future.set_result(None)
+
+
+_MARKS: "weakref.WeakKeyDictionary[sessionmaker[Session], _Marks]" = weakref.WeakKeyDictionary()
+
+
+async def _mark(sessions: sessionmaker[Session], row_id: int) -> None:
+    marks = _MARKS.get(sessions)
+    if marks is None or marks.loop is not asyncio.get_running_loop():
+        marks = _MARKS[sessions] = _Marks(sessions)
+    await marks.mark(row_id)
 
 
 async def _process(
     client: Client, sessions: sessionmaker[Session], task_queue: str, result: EventResult
 ) -> None:
-    """Start the event's pending firings and tell its sequences, once it all succeeded."""
+    """Start the event's pending firings and tell its sequences (all at once: they are
+    separate workflows), once it all succeeded."""
     if result.processed:
         return
-    await asyncio.gather(
+    starting = asyncio.gather(
         *(
             start_rule_firing(
                 client,
@@ -274,11 +347,10 @@ async def _process(
             if f.state == "scheduled" and f.rule_id is not None and f.contact_id is not None
         )
     )
-    if result.contact_id is not None:
-        result.sequences_signalled = await tell_sequences(
-            client, sessions, result.owner_id, result.contact_id, result.signal
-        )
-    await to_thread.run_sync(_mark_processed, sessions, result.row_id)
+    _, result.sequences_signalled = await asyncio.gather(
+        starting, _tell(client, result.running, result.signal)
+    )
+    await _mark(sessions, result.row_id)
     result.processed = True
 
 

@@ -18,10 +18,12 @@ class SequenceInput(BaseModel):
     contact_id: int
     batch_id: int
     sequence_type: SequenceType
-    # Steps are counted from the workflow's start time as the server recorded it, so the
-    # API (which reads it back with describe) and the workflow plan the same due times.
     start_delay_hours: float = 0
     enroll_job_id: int | None = None  # the bulk enrollment that started it, if one did
+    # When its steps are counted from (plus start_delay_hours): the API chooses it and answers
+    # with the due times it gives, with no round trip to ask Temporal. None (runs started
+    # before it existed): the workflow's start time as the server recorded it.
+    anchor: datetime | None = None
 
 
 class PlannedStep(BaseModel):

@@ -9,7 +9,6 @@ from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
-    WorkflowHandle,
     WorkflowQueryFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -53,14 +52,22 @@ def owned_batch(sessions: sessionmaker[Session], owner_id: int, batch_id: int) -
     return batch
 
 
-async def planned_steps(handle: WorkflowHandle, inp: SequenceInput) -> list[PlannedStep]:
-    """Due times as the workflow computes them, from its recorded start time."""
-    return _planned(inp, (await handle.describe()).start_time)
+def planned_steps(inp: SequenceInput) -> list[PlannedStep]:
+    """Due times as the workflow computes them, from the anchor the API gave it."""
+    assert inp.anchor is not None
+    return _planned(inp, inp.anchor)
 
 
 def _planned(inp: SequenceInput, start: datetime) -> list[PlannedStep]:
     due = sequence_due_times(inp.sequence_type, start, inp.start_delay_hours)
     return [PlannedStep(step=i + 1, due_at=d) for i, d in enumerate(due)]
+
+
+def _anchor(batch: TaskBatch) -> datetime | None:
+    """The anchor the API gave the run (None: a run started before anchors, counted from
+    its start time)."""
+    anchor = batch.params.get("anchor")
+    return datetime.fromisoformat(anchor) if anchor else None
 
 
 def _count_tasks(sessions: sessionmaker[Session], batch_id: int) -> int:
@@ -91,14 +98,15 @@ async def sequence_progress(
     if "definition_id" in batch.params:
         return await _defined_progress(client, sessions, batch)
     handle = sequence_handle(client, batch.workflow_id)
-    start = batch.created_at  # close enough when Temporal no longer has the run
+    # Older runs (no anchor) counted from their start: the batch's creation is close enough.
+    start = _anchor(batch) or batch.created_at
     try:
         desc = await handle.describe()
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
     else:
-        start = desc.start_time
+        start = _anchor(batch) or desc.start_time
         if desc.status == WorkflowExecutionStatus.RUNNING:
             try:
                 return await query_sequence(handle)

@@ -17,6 +17,7 @@ from nudge.contacts.lookup import owned_contact
 from nudge.core.models import TaskBatch, utcnow
 from nudge.core.vocabulary import SequenceType
 from nudge.platform.db import transaction
+from nudge.platform.temporal import server_now
 from nudge.sequences.batches import defined_batch, sequence_batch
 from nudge.sequences.definitions import StepPlacer, snapshot, visible_definition
 from nudge.sequences.payloads import PlannedStep, SequenceInput
@@ -53,9 +54,11 @@ def _open_batch(
     definition_id: int | None,
     start_delay_hours: float,
     job_id: int | None,
+    anchor: datetime | None,
 ) -> _Opened:
     """The batch row, and what the workflow will run: a preset, or the definition's current
-    version (read in the same transaction as the row is written)."""
+    version (read in the same transaction as the row is written), counted from `anchor`
+    (None: from the workflow's start)."""
     with transaction(sessions) as session:
         contact = owned_contact(session, owner_id, contact_id=contact_id)
         definition = None
@@ -69,6 +72,8 @@ def _open_batch(
             batch = sequence_batch(contact, sequence_type, start_delay_hours, job_id=job_id)
         else:
             batch = defined_batch(contact, snap, start_delay_hours, job_id=job_id)
+        if anchor is not None:  # its progress, read from rows once the run is gone, counts from it
+            batch.params = {**batch.params, "anchor": anchor.isoformat()}
         session.add(batch)
         session.flush()
         opened = _Opened(batch.id, batch.workflow_id, contact.name)
@@ -78,13 +83,14 @@ def _open_batch(
             "batch_id": batch.id,
             "start_delay_hours": start_delay_hours,
             "enroll_job_id": job_id,
+            "anchor": anchor,
         }
         if snap is None:
             opened.preset = SequenceInput(**run, sequence_type=sequence_type)
         else:
             calendar = None
             if any(step.placed for step in snap.steps):  # frozen now, for the whole run
-                calendar = calendar_snapshot(session, owner_id, utcnow())
+                calendar = calendar_snapshot(session, owner_id, anchor or utcnow())
             opened.defined = DefinedSequenceInput(**run, snapshot=snap, calendar=calendar)
         return opened
 
@@ -113,14 +119,14 @@ def _placed_plan(
         return planned_due(inp.snapshot.steps, start, place=placer)
 
 
-async def _planned(
-    handle: WorkflowHandle, opened: _Opened, sessions: sessionmaker[Session]
-) -> list[PlannedStep]:
+async def _planned(opened: _Opened, sessions: sessionmaker[Session]) -> list[PlannedStep]:
+    """The due times the started run will give its steps, from the anchor it was given."""
     if opened.preset is not None:
-        return await planned_steps(handle, opened.preset)
+        return planned_steps(opened.preset)
     assert opened.defined is not None
     inp = opened.defined
-    start = (await handle.describe()).start_time + timedelta(hours=inp.start_delay_hours)
+    assert inp.anchor is not None
+    start = inp.anchor + timedelta(hours=inp.start_delay_hours)
     if inp.calendar is None:
         due = planned_due(inp.snapshot.steps, start)
     else:
@@ -142,7 +148,11 @@ async def schedule_sequence(
     plan: bool = True,
 ) -> ScheduledSequence:
     """Start it, or answer with the one already running (`started` False). `plan` False
-    (bulk enrollment) leaves `planned` empty and saves a round trip to Temporal."""
+    (bulk enrollment) leaves `planned` empty.
+
+    The answer's due times count from an anchor chosen here and given to the workflow, which
+    counts from the same one: a start is one round trip to Temporal, not two."""
+    anchor = await server_now(client) if plan else None
     opened = await to_thread.run_sync(
         _open_batch,
         sessions,
@@ -152,6 +162,7 @@ async def schedule_sequence(
         definition_id,
         start_delay_hours,
         job_id,
+        anchor,
     )
     start: Callable[[], Awaitable[WorkflowHandle]]
     if opened.preset is not None:
@@ -191,5 +202,5 @@ async def schedule_sequence(
             await to_thread.run_sync(_drop_batch, sessions, opened.batch_id)
             raise
         handle = client.get_workflow_handle(opened.workflow_id)
-    planned = await _planned(handle, opened, sessions) if plan else []
+    planned = await _planned(opened, sessions) if plan else []
     return ScheduledSequence(handle.id, opened.batch_id, planned, True, *ids)

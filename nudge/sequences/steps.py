@@ -74,6 +74,9 @@ class DefinedSequenceInput(BaseModel):
     # The owner's calendar when it started (or as a later adopt_calendar signal gave it):
     # placed steps read it. None: it had no placed step.
     calendar: CalendarSnapshot | None = None
+    # When steps anchored on the enrollment count from (plus start_delay_hours), as the API
+    # chose and answered; None (runs started before it existed): the workflow's start time.
+    anchor: datetime | None = None
 
 
 class StepRecord(BaseModel):

@@ -277,3 +277,30 @@ async def test_a_pause_while_waiting_for_a_completion_moves_only_max_wait(
     due = datetime.fromisoformat(live["steps"][1]["due_at"])
     # Due a day after the completion: the pause came before it, so it moves nothing else.
     assert abs((due - (now + timedelta(days=1))).total_seconds()) < 120, (due, now)
+
+
+async def test_the_answer_plans_the_due_times_the_tasks_get(api, time_env, make_tenant):
+    """Steps known at the start are answered with the due times their tasks then get, to the
+    microsecond: the API and the workflow count from the one anchor the API chose."""
+    tenant = make_tenant()
+    definition = await define(
+        api,
+        tenant,
+        [
+            step("call", "call", {"hours": 5}, "enrollment"),
+            step("email", "email", {"days": 1}),
+            step("later", "todo", {"days": 3}, "enrollment"),
+        ],
+    )
+    body = {"contact_id": tenant.contact_id, "definition_id": definition["id"]}
+    resp = await api.post(
+        "/api/task-automation/schedule-sequence/",
+        json=body | {"start_delay_hours": 2},
+        headers=auth(tenant),
+    )
+    assert resp.status_code == 201, resp.text
+    planned = [datetime.fromisoformat(p["due_at"]) for p in resp.json()["planned"]]
+    assert len(planned) == 3
+    await move_to(time_env, planned[-1] + timedelta(minutes=5))
+    made = await poll(lambda: tasks(api, tenant), lambda t: len(t) == 3)
+    assert sorted(datetime.fromisoformat(t["due_at"]) for t in made) == planned

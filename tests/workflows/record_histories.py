@@ -34,7 +34,7 @@ from nudge.platform.binaries import find_binary
 from nudge.platform.db import make_engine, make_session_factory, transaction
 from nudge.platform.migrate import upgrade
 from nudge.platform.owners import create_owner
-from nudge.platform.temporal import DATA_CONVERTER, ensure_search_attributes
+from nudge.platform.temporal import DATA_CONVERTER, ensure_search_attributes, use_server_clock
 from nudge.recurring.payloads import CadenceChange, RecurringInput
 from nudge.recurring.starts import start_or_reshape_recurring
 from nudge.rules.events import EventSpec, receive_event
@@ -433,6 +433,7 @@ async def main(only: set[str]) -> None:
         data_converter=DATA_CONVERTER,
     )
     await ensure_search_attributes(env.client)
+    use_server_clock(env.client, env.get_current_time)  # its clock jumps ahead
     HERE.mkdir(exist_ok=True)
     with ThreadPoolExecutor(16) as pool:
         async with build_worker(env.client, sessions, task_queue="record", executor=pool):

@@ -51,6 +51,21 @@ async def test_each_preset_creates_its_four_tasks_at_its_offsets(
     assert batch(sessions, scheduled.batch_id).status == "completed"
 
 
+async def test_the_answer_plans_the_due_times_the_tasks_get(
+    time_env, time_worker, sessions, tenant
+):
+    """The API answers a start with due times counted from the anchor it gave the workflow
+    (no describe): to the microsecond what the tasks get, start delay included."""
+    scheduled, handle = await schedule(time_env, time_worker, sessions, tenant, "aggressive", 5)
+    history = await handle.fetch_history()
+    given = history.events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    assert b'"anchor"' in given.data and b'"anchor":null' not in given.data
+    await finish(time_env, handle)
+    due = [t.due_at for t in tasks_of(sessions, scheduled.batch_id)]
+    assert due == [p.due_at for p in scheduled.planned]
+    assert len(due) == 4
+
+
 async def _count(sessions, batch_id: int) -> int:  # type: ignore[no-untyped-def]
     return len(tasks_of(sessions, batch_id))
 

@@ -46,7 +46,6 @@ from nudge.core.models import Contact, Rule, RuleFiring, RuleMedian, Task, TaskB
 from nudge.core.rollups import CREATED, DAYS, NO_RULE, OPEN_DUE, TOTALS
 from nudge.core.vocabulary import PRIORITIES, TASK_STATUSES
 from nudge.platform.db import transaction
-from nudge.reporting.rollups import utc_day
 
 CHART_DAYS = 30
 MEDIANS_PER_STATEMENT = 200  # SQLite allows 500 terms in one UNION ALL
@@ -144,10 +143,6 @@ def _created(start: datetime | None, end: datetime | None) -> list[ColumnElement
 
 def _overdue(now: datetime) -> ColumnElement[bool]:
     return and_(Task.status == "open", Task.due_at < now)
-
-
-def _utc_day(dialect: str) -> Any:
-    return utc_day(Task.created_at, dialect)
 
 
 def _percentile(w: Window, rule_ids: list[int] | None = None) -> Select:

@@ -215,7 +215,7 @@ async def test_a_commit_whose_kick_never_ran_is_delivered_by_the_sweep_once(
 ):
     """The process that wrote the task died before kicking its delivery (no kicker at all
     here): the event is in the outbox, and the periodic sweep delivers it, once."""
-    await subscribe(api, tenant, receiver, ["task.created"])
+    sub = await subscribe(api, tenant, receiver, ["task.created"])
     kicker = outbox._kicker
     outbox.set_kicker(None)
     try:
@@ -232,6 +232,11 @@ async def test_a_commit_whose_kick_never_ran_is_delivered_by_the_sweep_once(
     swept = await kick_pending(time_env.client, sessions, queue, timing, page, tenant.owner_id)
     assert swept.acted == 1
     await poll(receiver.received, lambda es: len(es) == 1)
+    # The receiver answers before the delivery's row is marked: wait for the mark.
+    rows = await poll(
+        lambda: deliveries(api, tenant, sub["id"]), lambda ds: ds[0]["status"] == "delivered"
+    )
+    assert [d["status"] for d in rows] == ["delivered"]
     again = await kick_pending(time_env.client, sessions, queue, timing, page, tenant.owner_id)
     assert again.acted == 0  # delivered: nothing left to send
     await asyncio.sleep(0.5)

@@ -42,6 +42,7 @@ from nudge.platform.logs import configure_logging, redact_feed_tokens
 from nudge.platform.settings import Settings, get_settings
 from nudge.platform.temporal import connect
 from nudge.platform.tracing import instrument
+from nudge.reporting.stats import RunningCounts
 from nudge.rules.events import Unstarted
 
 DESCRIPTION = """
@@ -79,6 +80,7 @@ def create_app(
             app.state.sessions = make_session_factory(engine)
         # Lazy: the API answers (and /healthz reports) even while Temporal is still starting.
         app.state.temporal = client or await connect(settings, lazy=True)
+        app.state.running = RunningCounts(app.state.temporal)
         # Task events this process's commits leave to deliver are kicked off on this loop.
         set_kicker(
             ThreadKicker(

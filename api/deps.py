@@ -17,6 +17,7 @@ from api.ratelimit import client_key, limiter, retry_message
 from nudge.core.models import Owner
 from nudge.platform.owners import owner_for_key
 from nudge.platform.settings import Settings
+from nudge.reporting.stats import RunningCounts
 from nudge.rules.events import Unstarted
 
 bearer = HTTPBearer(auto_error=False, description="An owner's API key (`nudge create-owner`).")
@@ -52,6 +53,10 @@ async def get_client(request: Request) -> Client:
 
 async def get_unstarted(request: Request) -> Unstarted:
     return app_unstarted(request)
+
+
+async def get_running(request: Request) -> RunningCounts:
+    return request.app.state.running
 
 
 def key_owner(sessions: sessionmaker[Session], key: str) -> Owner | None:
@@ -95,4 +100,5 @@ SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ClientDep = Annotated[Client, Depends(get_client)]
 UnstartedDep = Annotated[Unstarted, Depends(get_unstarted)]
+RunningDep = Annotated[RunningCounts, Depends(get_running)]
 OwnerDep = Annotated[Owner, Depends(get_owner)]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.deps import ClientDep, SessionsDep, SettingsDep
+from api.deps import ClientDep, RunningDep, SessionsDep, SettingsDep
 from api.pages.calendar import calendar_card
 from api.pages.forms import PLACEMENTS
 from api.pages.integrations import integrations_card
@@ -24,7 +24,7 @@ from nudge.core.models import Rule, TaskBatch, utcnow
 from nudge.core.vocabulary import BatchKind
 from nudge.core.vocabulary import BatchStatus as BatchStatusName
 from nudge.platform.listing import page as page_of
-from nudge.reporting.stats import Fresh, Window, compute, remember_medians, running_workflows
+from nudge.reporting.stats import Fresh, Window, compute, remember_medians
 from nudge.sequences.definitions import definition_out, list_definitions
 from nudge.sequences.payloads import SequenceProgress
 from nudge.sequences.progress import sequence_progress
@@ -133,6 +133,7 @@ async def dashboard(
     page: PageDep,
     sessions: SessionsDep,
     client: ClientDep,
+    counts: RunningDep,
     settings: SettingsDep,
     kind: Annotated[BatchKind | None, Query(description="Batches of this kind only.")] = None,
     status: Annotated[BatchStatusName | None, Query(description="Batches in this state.")] = None,
@@ -155,7 +156,7 @@ async def dashboard(
 
     running = await to_thread.run_sync(read_running)
     progress, workflows = await asyncio.gather(
-        _progress(client, sessions, running), running_workflows(client, page.owner.id)
+        _progress(client, sessions, running), counts.of(page.owner.id)
     )
     # Reading a sequence that has ended in Temporal records its end: it leaves the running
     # list (no pause or cancel for it), and the stats and batches read next count it ended.

@@ -623,13 +623,14 @@ class TaskCreatedCount(_Counters, Base):
 
 
 class OpenDueCount(_Counters, Base):
-    """Open tasks by rule and the UTC day they are due: overdue is every day before today
-    plus today's index range up to now."""
+    """Open tasks by the UTC day they are due and rule. Overdue is a rule's open tasks minus
+    those due from today on (one key range: the days ahead, however many lie behind), plus
+    today's index range up to now."""
 
     __tablename__ = "open_due_counts"
 
-    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tasks: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -75,5 +75,5 @@ class StatsOut(BaseModel):
     running: RunningOut
     running_workflows: dict[str, int] | None = Field(
         description="Running workflows per kind (sequence, recurring, campaign, rule) counted "
-        "by Temporal visibility; null when Temporal can't answer."
+        "by Temporal visibility, at most a few seconds old; null when Temporal can't answer."
     )

@@ -16,11 +16,13 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Connection,
     Float,
     Integer,
     Select,
@@ -232,9 +234,10 @@ def queries(w: Window, dialect: str) -> dict[str, Select]:
         "tasks_per_day": select(CREATED.c.day, CREATED.c.tasks).where(
             CREATED.c.owner_id == owner, CREATED.c.day >= first, CREATED.c.day <= last
         ),
-        # All time: the open counters of the days before today, then today's index range.
-        "overdue_before_today": select(o.rule_id, func.sum(o.tasks))
-        .where(o.owner_id == owner, o.day < today)
+        # All time: open tasks less those due from today on (the days ahead: one key range
+        # however long the history), then today's index range up to now.
+        "open_due_ahead": select(o.rule_id, func.sum(o.tasks))
+        .where(o.owner_id == owner, o.day >= today)
         .group_by(o.rule_id),
         "overdue_today": select(Task.rule_id, func.count())
         .where(Task.owner_id == owner, _overdue(w.now), Task.due_at >= _midnight(today))
@@ -302,18 +305,18 @@ def _rate(part: int, whole: int) -> float | None:
 Fresh = dict[int, tuple[int, float, datetime]]  # rule → (completed, median, rule created_at)
 
 
-def _sought(session: Session, w: Window, dialect: str, completed: dict[int, int]) -> dict:
+def _sought(db: Connection, w: Window, dialect: str, completed: dict[int, int]) -> dict:
     """Medians of these rules (rule → completed tasks with a time), by index seek."""
     if not completed:
         return {}
     if dialect == "postgresql":
-        return {r: m for r, m in session.execute(_percentile(w, sorted(completed)))}
+        return {r: m for r, m in db.execute(_percentile(w, sorted(completed)))}
     middle: dict[int, float] = {}
     rule_ids = sorted(completed)
     for start in range(0, len(rule_ids), MEDIANS_PER_STATEMENT):
         chunk = {r: completed[r] for r in rule_ids[start : start + MEDIANS_PER_STATEMENT]}
         stmt, params = medians(w, chunk)
-        middle.update({r: m for r, m in session.execute(stmt, params)})
+        middle.update({r: m for r, m in db.execute(stmt, params)})
     return middle
 
 
@@ -328,10 +331,11 @@ def compute(session: Session, w: Window, fresh: Fresh | None = None) -> dict[str
             session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         elif dialect == "sqlite":  # pysqlite opens no transaction for reads on its own
             session.connection().exec_driver_sql("BEGIN")
+    db = session.connection()  # Core rows: none of the ORM's per-row work
     q = queries(w, dialect)
     cut = split(w)
     edges = [edge_queries(w, start, end) for start, end in cut.edges]
-    total_rules, active_rules = session.execute(q["rules"]).one()
+    total_rules, active_rules = db.execute(q["rules"]).one()
 
     by_status = dict.fromkeys(TASK_STATUSES, 0)
     by_priority = dict.fromkeys(PRIORITIES, 0)
@@ -339,10 +343,10 @@ def compute(session: Session, w: Window, fresh: Fresh | None = None) -> dict[str
     completed: dict[int, int] = {}  # with a completion time: what the median ranks
     parts = ([q] if cut.days else []) + edges
     for part in parts:
-        for status, priority, n in session.execute(part["tasks_by_status_priority"]):
+        for status, priority, n in db.execute(part["tasks_by_status_priority"]):
             by_status[status] = by_status.get(status, 0) + int(n)
             by_priority[priority] = by_priority.get(priority, 0) + int(n)
-        for rule_id, status, n, timed in session.execute(part["per_rule_tasks"]):
+        for rule_id, status, n, timed in db.execute(part["per_rule_tasks"]):
             by = counts.setdefault(rule_id, {})
             by[status] = by.get(status, 0) + int(n)
             if status == "completed" and timed:
@@ -350,7 +354,7 @@ def compute(session: Session, w: Window, fresh: Fresh | None = None) -> dict[str
     total = sum(by_status.values())
     closed = total - by_status["cancelled"]
 
-    created = {str(d)[:10]: int(n) for d, n in session.execute(q["tasks_per_day"])}
+    created = {str(d)[:10]: int(n) for d, n in db.execute(q["tasks_per_day"])}
     per_day = []
     for day in w.days:
         start, end = _midnight(day), _midnight(day + timedelta(days=1))
@@ -358,32 +362,34 @@ def compute(session: Session, w: Window, fresh: Fresh | None = None) -> dict[str
         if (lo, hi) == (start, end):
             n = created.get(day.isoformat(), 0)
         else:  # the window's partial first or last day (its bars add up to the total)
-            n = session.scalar(edge_queries(w, lo, hi)["created"]) or 0
+            n = db.scalar(edge_queries(w, lo, hi)["created"]) or 0
         per_day.append({"date": day, "created": n})
 
     overdue: dict[int | None, int] = {}
     if w.since is None and w.until is None:
-        for rule_id, n in session.execute(q["overdue_before_today"]):
+        overdue = {rule_id: by.get("open", 0) for rule_id, by in counts.items()}
+        overdue[None] = by_status["open"] - sum(overdue.values())  # the tasks without a rule
+        for rule_id, n in db.execute(q["open_due_ahead"]):
             key = None if rule_id == NO_RULE else rule_id
-            overdue[key] = overdue.get(key, 0) + int(n)
-        for rule_id, n in session.execute(q["overdue_today"]):
+            overdue[key] = overdue.get(key, 0) - int(n)
+        for rule_id, n in db.execute(q["overdue_today"]):
             overdue[rule_id] = overdue.get(rule_id, 0) + int(n)
     else:
-        overdue.update({r: n for r, n in session.execute(q["overdue_by_rule"])})
+        overdue.update({r: n for r, n in db.execute(q["overdue_by_rule"])})
 
-    rules = list(session.execute(q["rules_list"]))
+    rules = list(db.execute(q["rules_list"]))
     middle: dict[int, float] = {}
     if w.since is None and w.until is None:
-        known = {r: (n, m) for r, n, m in session.execute(q["known_medians"])}
+        known = {r: (n, m) for r, n, m in db.execute(q["known_medians"])}
         stale = {r: n for r, n in completed.items() if known.get(r, (None,))[0] != n}
         middle.update({r: m for r, (n, m) in known.items() if completed.get(r) == n})
-        sought = _sought(session, w, dialect, stale)
+        sought = _sought(db, w, dialect, stale)
         middle.update(sought)
         if fresh is not None:
             born = {rule.id: rule.created_at for rule in rules}
             fresh.update({r: (stale[r], float(m), born[r]) for r, m in sought.items() if r in born})
     else:
-        middle.update(_sought(session, w, dialect, completed))
+        middle.update(_sought(db, w, dialect, completed))
 
     per_rule = []
     for rule in rules:
@@ -408,7 +414,7 @@ def compute(session: Session, w: Window, fresh: Fresh | None = None) -> dict[str
             }
         )
 
-    running = dict(session.execute(q["running_batches"]).all())
+    running = dict(db.execute(q["running_batches"]).all())
     return {
         "generated_at": w.now,
         "since": w.since,
@@ -426,8 +432,8 @@ def compute(session: Session, w: Window, fresh: Fresh | None = None) -> dict[str
         "running": {
             "sequences": running.get("sequence", 0),
             "campaign_enrollments": running.get("campaign", 0),
-            "cadences": session.scalar(q["cadences"]) or 0,
-            "pending_firings": session.scalar(q["pending_firings"]) or 0,
+            "cadences": db.scalar(q["cadences"]) or 0,
+            "pending_firings": db.scalar(q["pending_firings"]) or 0,
         },
     }
 
@@ -494,3 +500,32 @@ async def running_workflows(client: Client, owner_id: int) -> dict[str, int] | N
     except (RPCError, RuntimeError):
         return None
     return dict(zip(KINDS, counts, strict=True))
+
+
+class RunningCounts:
+    """running_workflows() per owner, answered from memory for `max_age` seconds. A
+    visibility count scans the server's executions (~0.1 s on a dev server that has run
+    thousands): asked on every stats read, it was the read's largest cost. Past max_age the
+    last counts are answered while one refresh runs behind them; an owner's first read waits
+    for its count."""
+
+    def __init__(self, client: Client, max_age: float = 5.0) -> None:
+        self.client, self.max_age = client, max_age
+        self._known: dict[int, tuple[float, dict[str, int] | None]] = {}
+        self._refreshing: dict[int, asyncio.Task[dict[str, int] | None]] = {}
+
+    async def of(self, owner_id: int) -> dict[str, int] | None:
+        known = self._known.get(owner_id)
+        if known is None:
+            return await self._refresh(owner_id)
+        at, counts = known
+        if monotonic() - at > self.max_age and owner_id not in self._refreshing:
+            refresh = asyncio.create_task(self._refresh(owner_id))
+            self._refreshing[owner_id] = refresh
+            refresh.add_done_callback(lambda _: self._refreshing.pop(owner_id, None))
+        return counts
+
+    async def _refresh(self, owner_id: int) -> dict[str, int] | None:
+        counts = await running_workflows(self.client, owner_id)
+        self._known[owner_id] = (monotonic(), counts)
+        return counts

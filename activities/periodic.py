@@ -46,7 +46,7 @@ from nudge.rules.events import finish_unprocessed
 from nudge.rules.render import placed, placed_run
 from nudge.tasks.ended import batch_end, record_end
 from nudge.tasks.payloads import NewTask
-from nudge.tasks.writer import insert_task, write_task_once
+from nudge.tasks.writer import insert_tasks, write_task_once
 
 # A running batch Temporal has never heard of is still starting for seconds, not an hour.
 FORGOTTEN_AFTER = timedelta(hours=1)
@@ -61,10 +61,6 @@ def _overdue_event(session: Session, task_id: int) -> None:
     late = session.get(Task, task_id, with_for_update=True)
     if late is not None and late.status == "open":
         task_event(session, late, "task.overdue")
-
-
-def _wants_overdue(session: Session, owner_id: int) -> bool:
-    return bool(subscribers(session, owner_id, "task.overdue"))
 
 
 def _overdue_rules(session: Session, owner_ids: set[int]) -> dict[int, Rule]:
@@ -209,18 +205,24 @@ class PeriodicActivities:
                 )
             }
             # Whose owners subscribe to task.overdue, asked once per owner, not per task.
-            told = {o for o in {t.owner_id for t in todo} if _wants_overdue(session, o)}
-            sources = []
+            told = {o: subscribers(session, o, "task.overdue") for o in {t.owner_id for t in todo}}
+            news = [
+                _escalation(
+                    session,
+                    task,
+                    page,
+                    rules.get(task.owner_id),
+                    contacts.get(task.contact_id) if task.contact_id else None,
+                )
+                for task in todo
+            ]
+            insert_tasks(session, news)
             for task in todo:
-                contact = contacts.get(task.contact_id) if task.contact_id else None
-                new = _escalation(session, task, page, rules.get(task.owner_id), contact)
-                insert_task(session, new)
-                if task.id in still_open and task.owner_id in told:
-                    task_event(session, still_open[task.id], "task.overdue")
-                sources.append(new.source)
-        for source in sources:  # committed: the rows are really there
-            metrics.task_created(source)
-        return len(sources)
+                if task.id in still_open and told[task.owner_id]:
+                    task_event(session, still_open[task.id], "task.overdue", told[task.owner_id])
+        for new in news:  # committed: the rows are really there
+            metrics.task_created(new.source)
+        return len(news)
 
     def _escalate(self, task: Task, page: SweepPage) -> bool:
         with self.sessions() as session:

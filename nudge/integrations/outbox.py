@@ -54,10 +54,14 @@ def subscribers(session: Session, owner_id: int, kind: TaskEventType) -> list[in
     return [sub_id for sub_id, types in rows if kind in types]
 
 
-def task_event(session: Session, task: Task, kind: TaskEventType) -> OutboxEvent | None:
+def task_event(
+    session: Session, task: Task, kind: TaskEventType, wanted: list[int] | None = None
+) -> OutboxEvent | None:
     """Record the event inside the caller's transaction (None: nobody subscribes to it).
-    Call it after the change is flushed, so the payload shows the task as committed."""
-    wanted = subscribers(session, task.owner_id, kind)
+    Call it after the change is flushed, so the payload shows the task as committed.
+    `wanted`: the owner's subscribers to it, when the caller asked already."""
+    if wanted is None:
+        wanted = subscribers(session, task.owner_id, kind)
     if not wanted:
         return None
     session.flush()

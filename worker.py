@@ -25,6 +25,7 @@ from nudge.integrations.outbox import set_kicker
 from nudge.integrations.starts import DeliveryTiming, ThreadKicker
 from nudge.periodic.schedules import sync_schedules
 from nudge.platform.db import make_engine, make_session_factory
+from nudge.platform.heap import freeze_startup
 from nudge.platform.metrics import sdk_metrics_runtime, serve_worker_metrics
 from nudge.platform.settings import Settings
 from nudge.platform.temporal import connect, ensure_search_attributes
@@ -180,6 +181,7 @@ async def run(settings: Settings) -> None:
         log.info(
             "worker polling task queue %r on %s", settings.task_queue, settings.temporal_target
         )
+        freeze_startup()
         await worker.run()
     if metrics is not None:
         metrics.close()

@@ -38,6 +38,7 @@ from api.routes import (
 from nudge.integrations.outbox import set_kicker
 from nudge.integrations.starts import DeliveryTiming, ThreadKicker
 from nudge.platform.db import make_engine, make_session_factory
+from nudge.platform.heap import freeze_startup
 from nudge.platform.logs import configure_logging, redact_feed_tokens
 from nudge.platform.settings import Settings, get_settings
 from nudge.platform.temporal import connect
@@ -58,7 +59,14 @@ def app_from_env() -> FastAPI:
     its own settings from the environment, logging, engine and Temporal client."""
     settings = get_settings()
     configure_logging(settings)
-    return create_app(settings)
+    return serving_app(settings)
+
+
+def serving_app(settings: Settings) -> FastAPI:
+    """The app of a server process (`nudge api`): built, then its startup heap frozen."""
+    app = create_app(settings)
+    freeze_startup()
+    return app
 
 
 def create_app(

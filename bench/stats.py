@@ -3,8 +3,8 @@ PostgreSQL: the p95 at the big size (target ≤ 30 ms) and its ratio to the p95 
 (target ≤ 2x: flat).
 
 Each database is filled fresh for each size (bench/stats_data.py: 100k contacts, 500 rules,
-the tasks, batches, events and firings, then the roll-ups rebuilt), served by the real app on
-a real port and measured with sequential requests, beside GET /healthz on the same server and
+the tasks, batches, events and firings, then the roll-ups rebuilt), served by a `nudge api`
+process of its own and measured with sequential requests, beside GET /healthz on the same
 process (the floor under any request). `--explain` adds every statement's plan and time.
 """
 
@@ -23,11 +23,11 @@ from sqlalchemy.engine import make_url
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from api.embedded import serve_api
 from bench.common import DEFAULT_PG, Results, Row, p50_p95, say
+from bench.scale import Cluster
 from bench.stats_data import fill, reset_postgres, row_counts
 from nudge.core.models import utcnow
-from nudge.platform.db import make_engine, make_session_factory
+from nudge.platform.db import make_engine
 from nudge.platform.temporal import KIND, OWNER_ID
 from nudge.reporting.stats import KINDS, Window
 
@@ -124,17 +124,24 @@ async def _one_size(
     say("  rows: " + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
     assert counts["tasks of the measured owner"] == n_tasks, counts
     idle = await _idle_workflows(client, filled.owner_id)
-    sessions = make_session_factory(engine)
     now = utcnow()
     week = {"since": (now - timedelta(days=7)).isoformat(), "until": now.isoformat()}
-    async with serve_api(client, sessions, f"bench-stats-{uuid.uuid4()}") as http:
-        http.headers["Authorization"] = f"Bearer {filled.key}"
-        say(f"  all time: {_figures(await _get(http, STATS))}")
-        rows = {
-            "all": await _sample(requests, lambda: _get(http, STATS)),
-            "week": await _sample(requests, lambda: _get(http, STATS, week)),
-            "healthz": await _sample(requests, lambda: _get(http, "/healthz")),
-        }
+    # Served as users serve it: a `nudge api` process of its own (not this one's heap).
+    cluster = Cluster(
+        client.service_client.config.target_host, url, Path(tempfile.mkdtemp(prefix="stats-"))
+    )
+    try:
+        cluster.spawn_api()
+        await cluster.ready()
+        async with cluster.clients(filled.key) as (http,):
+            say(f"  all time: {_figures(await _get(http, STATS))}")
+            rows = {
+                "all": await _sample(requests, lambda: _get(http, STATS)),
+                "week": await _sample(requests, lambda: _get(http, STATS, week)),
+                "healthz": await _sample(requests, lambda: _get(http, "/healthz")),
+            }
+    finally:
+        cluster.stop()
     await asyncio.gather(*(handle.terminate() for handle in idle))
     for name, (p50, p95) in rows.items():
         say(f"  {name:<10} median {p50:8.1f} ms   p95 {p95:8.1f} ms")

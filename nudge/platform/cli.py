@@ -168,7 +168,7 @@ def api(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    from api.app import create_app
+    from api.app import serving_app
 
     settings = _settings(api_host=host, api_port=port, api_workers=workers)
     _logging(settings)
@@ -176,7 +176,7 @@ def api(
     log_config = None if settings.log_format == "json" else LOGGING_CONFIG
     host, port = settings.api_host, settings.api_port
     if settings.api_workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config)
+        uvicorn.run(serving_app(settings), host=host, port=port, log_config=log_config)
     else:
         # Each worker process imports the app by name and builds its own from the environment.
         uvicorn.run(

@@ -13,7 +13,15 @@ from nudge.platform import cli
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+def frozen(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Heap freezes asked for (not done: this test process builds many apps)."""
+    calls: list[bool] = []
+    monkeypatch.setattr(app_module, "freeze_startup", lambda: calls.append(True))
+    return calls
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, frozen) -> list[tuple[Any, dict[str, Any]]]:  # type: ignore[no-untyped-def]
     """What `nudge api` hands uvicorn.run (nothing is served, the process is not left)."""
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
@@ -30,11 +38,12 @@ def test_workers_get_the_app_factory_by_name(served):
     assert (options["factory"], options["workers"], options["port"]) == (True, 2, 18150)
 
 
-def test_one_process_serves_the_app_it_built(served):
+def test_one_process_serves_the_app_it_built(served, frozen):
     result = CliRunner().invoke(cli.app, ["api", "--port", "18150"])
     assert result.exit_code == 0, result.output
     [(app, options)] = served
     assert isinstance(app, FastAPI) and "workers" not in options
+    assert frozen == [True]  # its startup heap out of the collector's way
 
 
 def test_zero_workers_is_refused(served):
@@ -42,7 +51,8 @@ def test_zero_workers_is_refused(served):
     assert result.exit_code != 0 and not served
 
 
-def test_the_factory_builds_an_app_from_the_environment(monkeypatch, tmp_path):
+def test_the_factory_builds_an_app_from_the_environment(monkeypatch, tmp_path, frozen):
     monkeypatch.setenv("NUDGE_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(app_module, "configure_logging", lambda settings: None)
     assert isinstance(app_module.app_from_env(), FastAPI)
+    assert frozen == [True]

@@ -74,6 +74,39 @@ async def shifted(op: Callable[[int], Awaitable[object]], offset: int, i: int) -
     await op(offset + i)
 
 
+@dataclass
+class Side:
+    """One side of a comparison, its halves together: every op's latency and the wall time
+    (seconds)."""
+
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+async def alternated(
+    first: str,
+    second: str,
+    half: int,
+    noun: str,
+    measure: Callable[[str, int], Awaitable[tuple[list[float], float]]],
+) -> dict[str, Side]:
+    """Each side measured in two halves of `half` ops, run first, second, second, first so
+    drift on a shared machine cancels out. measure(side, offset) runs one half (offset 0,
+    then `half`) and returns what `timed` does."""
+    sides = {first: Side(), second: Side()}
+    for side, offset in ((first, 0), (second, 0), (second, half), (first, half)):
+        latencies, took = await measure(side, offset)
+        sides[side].latencies += latencies
+        sides[side].seconds += took
+        counted = f"{half} {noun}" if noun else str(half)
+        say(f"  {side:<6} {counted} in {took:5.2f} s ({half / took:6.1f}/s)")
+    return sides
+
+
 @asynccontextmanager
 async def dev_server(
     port: int = MAIN_PORT, db_file: str | None = None, extra: list[str] | None = None

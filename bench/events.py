@@ -21,7 +21,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.common import Results, Row, p50_p95, percentile, say, shifted, throughput_row, timed
+from bench.common import (
+    Results,
+    Row,
+    alternated,
+    p50_p95,
+    percentile,
+    say,
+    shifted,
+    throughput_row,
+    timed,
+)
 from bench.floor import Due, TimerFloorWorkflow
 from bench.stage import Stage
 from nudge.core.models import RuleFiring, Task, utcnow
@@ -100,21 +110,20 @@ async def started(stage: Stage, results: Results, n: int, concurrency: int) -> N
         await start_rule_firing(stage.client, stage.queue, inp, f"rule-bench-{tag}-{i}", "bench")
 
     half = n // 2
-    lat: dict[str, list[float]] = {"floor": [], "nudge": []}
-    wall = {"floor": 0.0, "nudge": 0.0}
-    for side, offset in (("floor", 0), ("nudge", 0), ("nudge", half), ("floor", half)):
-        op = floor if side == "floor" else send
-        seconds, took = await timed(half, concurrency, partial(shifted, op, offset))
-        lat[side] += seconds
-        wall[side] += took
-        say(f"  {side:<6} {half} in {took:5.2f} s ({half / took:6.1f}/s)")
-    rate = {side: len(lat[side]) / wall[side] for side in lat}
-    p = {side: p50_p95(lat[side]) for side in lat}
+    ops = {"floor": floor, "nudge": send}
+    sides = await alternated(
+        "floor",
+        "nudge",
+        half,
+        "",
+        lambda side, offset: timed(half, concurrency, partial(shifted, ops[side], offset)),
+    )
+    p = {side: p50_p95(s.latencies) for side, s in sides.items()}
     results.add(
         throughput_row(
             "POST /api/events/activities/ (1 rule) → firing started, 20 in flight",
-            rate["nudge"],
-            rate["floor"],
+            sides["nudge"].rate,
+            sides["floor"].rate,
             "raw start_workflow of RuleFiringWorkflow",
             p50_ms=round(p["nudge"][0], 1),
             p95_ms=round(p["nudge"][1], 1),

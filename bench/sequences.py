@@ -12,7 +12,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from bench.common import Results, p50_p95, say, shifted, throughput_row, timed
+from bench.common import Results, alternated, p50_p95, say, shifted, throughput_row, timed
 from bench.stage import Stage
 from nudge.core.models import Contact
 from nudge.platform.db import transaction
@@ -59,21 +59,20 @@ async def main(stage: Stage, results: Results, n: int, concurrency: int) -> None
         )
         assert resp.status_code == 201, resp.text
 
-    lat = {"floor": [], "nudge": []}  # type: dict[str, list[float]]
-    wall = {"floor": 0.0, "nudge": 0.0}
-    for side, offset in (("floor", 0), ("nudge", 0), ("nudge", half), ("floor", half)):
-        op = floor_start if side == "floor" else nudge_start
-        seconds, took = await timed(half, concurrency, partial(shifted, op, offset))
-        lat[side] += seconds
-        wall[side] += took
-        say(f"  {side:<6} {half} starts in {took:5.2f} s ({half / took:6.1f}/s)")
-    rate = {side: len(lat[side]) / wall[side] for side in lat}
-    p50 = {side: p50_p95(lat[side]) for side in lat}
+    ops = {"floor": floor_start, "nudge": nudge_start}
+    sides = await alternated(
+        "floor",
+        "nudge",
+        half,
+        "starts",
+        lambda side, offset: timed(half, concurrency, partial(shifted, ops[side], offset)),
+    )
+    p50 = {side: p50_p95(s.latencies) for side, s in sides.items()}
     results.add(
         throughput_row(
             "POST /schedule-sequence/ throughput, 20 in flight",
-            rate["nudge"],
-            rate["floor"],
+            sides["nudge"].rate,
+            sides["floor"].rate,
             "raw start_workflow of SequenceWorkflow",
             p50_ms=round(p50["nudge"][0], 1),
             p95_ms=round(p50["nudge"][1], 1),

@@ -14,7 +14,16 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bench.common import FILE_PORT, MEMORY_PORT, Results, dev_server, say, throughput_row, timed
+from bench.common import (
+    FILE_PORT,
+    MEMORY_PORT,
+    Results,
+    alternated,
+    dev_server,
+    say,
+    throughput_row,
+    timed,
+)
 from bench.floor import ActivityFloorWorkflow, noop
 from nudge.core.models import utcnow
 from nudge.platform.settings import Settings
@@ -32,8 +41,11 @@ def nudge_up_pragmas(data_dir: Path) -> list[str]:
     return flags
 
 
-async def _round_trips(client: Client, n: int, concurrency: int, offset: int) -> tuple[float, int]:
-    """(seconds, n) for n workflow + activity round trips on this server."""
+async def _round_trips(
+    client: Client, n: int, concurrency: int, offset: int
+) -> tuple[list[float], float]:
+    """n workflow + activity round trips on this server, timed (`timed`'s figures), on a
+    fresh queue and worker."""
     queue = f"server-{uuid.uuid4().hex[:8]}"
     new = NewTask(
         idempotency_key="unused",
@@ -57,8 +69,7 @@ async def _round_trips(client: Client, n: int, concurrency: int, offset: int) ->
                     ActivityFloorWorkflow.run, new, id=f"{queue}-{offset + i}", task_queue=queue
                 )
 
-            _, seconds = await timed(n, concurrency, one)
-    return seconds, n
+            return await timed(n, concurrency, one)
 
 
 async def main(results: Results, n: int, concurrency: int) -> None:
@@ -71,18 +82,19 @@ async def main(results: Results, n: int, concurrency: int) -> None:
             dev_server(FILE_PORT, db_file=db_file, extra=pragmas) as file,
         ):
             clients = {"memory": memory, "file": file}
-            seconds = {"memory": 0.0, "file": 0.0}
             half = n // 2
-            for side in ("memory", "file", "file", "memory"):
-                took, _ = await _round_trips(clients[side], half, concurrency, 0)
-                seconds[side] += took
-                say(f"  {side:<6} {half} round trips in {took:5.2f} s ({half / took:6.1f}/s)")
-    rate = {side: 2 * half / s for side, s in seconds.items()}
+            sides = await alternated(
+                "memory",
+                "file",
+                half,
+                "round trips",
+                lambda side, offset: _round_trips(clients[side], half, concurrency, offset),
+            )
     results.add(
         throughput_row(
             "nudge up's file-backed dev server vs in-memory, workflow + activity",
-            rate["file"],
-            rate["memory"],
+            sides["file"].rate,
+            sides["memory"].rate,
             "in-memory dev server",
             pragmas=pragmas[1::2],
             n=2 * half,

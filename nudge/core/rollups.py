@@ -13,9 +13,22 @@ rule's deletion) calls forget_rule. `nudge stats rebuild` recomputes every count
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, event, inspect, literal, select
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Table,
+    TextClause,
+    bindparam,
+    delete,
+    event,
+    inspect,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapper, Session, object_session
 
@@ -67,15 +80,6 @@ class Counted:
 
 def _dialect(connection: Connection) -> Any:
     return postgresql if connection.dialect.name == "postgresql" else sqlite
-
-
-def _upsert(connection: Connection, table: Table, key: dict[str, Any], add: dict[str, int]) -> None:
-    """Add `add` to the counters of the row at `key`, creating it first."""
-    stmt = _dialect(connection).insert(table).values(**key, **add)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key), set_={c: table.c[c] + stmt.excluded[c] for c in add}
-    )
-    connection.execute(stmt)
 
 
 Key = tuple[str, tuple]  # (table name, its primary key's values in column order)
@@ -160,20 +164,66 @@ def _deleted(mapper: Mapper, connection: Connection, task: Task) -> None:
 def _apply(session: Session) -> None:
     """Just before the commit: the transaction's moves, netted, in one fixed key order (two
     transactions never wait on each other's counters crosswise), so a counter row is locked
-    only for the commit itself."""
+    only for the commit itself. One multi-row statement per table; on PostgreSQL all of them
+    in one statement (data-modifying CTEs): one round trip, not one per table."""
     session.flush()  # the last changes' moves first
     pending: dict[Key, dict[str, int]] = session.info.pop(PENDING, {})
-    if not pending:
+    chunks: list[tuple[str, list[dict[str, Any]]]] = []
+    for name in sorted({name for name, _ in pending}):
+        columns = [c.name for c in TABLES[name].primary_key.columns]
+        rows = []
+        for key in sorted(key for at, key in pending if at == name):
+            add = pending[(name, key)]  # {} for a median: its row goes
+            if TABLES[name] is MEDIANS or any(add.values()):
+                rows.append(dict(zip(columns, key, strict=True)) | add)
+        step = ROWS_PER_STATEMENT
+        chunks += [(name, rows[i : i + step]) for i in range(0, len(rows), step)]
+    if not chunks:
         return
     connection = session.connection()
-    for name, key in sorted(pending):
-        add, table = pending[(name, key)], TABLES[name]
-        columns = [c.name for c in table.primary_key.columns]
-        if table is MEDIANS:
-            where = [table.c[c] == v for c, v in zip(columns, key, strict=True)]
-            connection.execute(delete(table).where(*where))
-        elif any(add.values()):
-            _upsert(connection, table, dict(zip(columns, key, strict=True)), add)
+    shape = tuple((name, len(rows)) for name, rows in chunks)
+    params = {
+        f"p{at}_{i}_{column}": value
+        for at, (_, rows) in enumerate(chunks)
+        for i, row in enumerate(rows)
+        for column, value in row.items()
+    }
+    for stmt in _moves(shape, connection.dialect.name == "postgresql"):
+        connection.execute(stmt, params)
+
+
+ROWS_PER_STATEMENT = 500  # well under SQLite's bound-parameter limit
+
+
+@lru_cache(maxsize=512)
+def _moves(shape: tuple[tuple[str, int], ...], one_statement: bool) -> list[TextClause]:
+    """The statements for chunks of this shape ((table, rows) each), built once per shape: a
+    multi-row VALUES is a statement SQLAlchemy can't cache, and building one per commit cost
+    more than the round trips it saves. Parameters are named p{chunk}_{row}_{column}."""
+    parts: list[tuple[str, list[BindParameter]]] = []
+    for at, (name, n) in enumerate(shape):
+        table = TABLES[name]
+        keys = [c.name for c in table.primary_key.columns]
+        columns = keys if table is MEDIANS else [c.name for c in table.columns]
+        binds = [
+            bindparam(f"p{at}_{i}_{c}", type_=table.c[c].type) for i in range(n) for c in columns
+        ]
+        values = ", ".join(
+            "(" + ", ".join(f":p{at}_{i}_{c}" for c in columns) + ")" for i in range(n)
+        )
+        if table is MEDIANS:  # a completed task left its rule: the remembered median goes
+            sql = f"DELETE FROM {name} WHERE ({', '.join(keys)}) IN ({values})"
+        else:
+            added = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in columns if c not in keys)
+            sql = (
+                f"INSERT INTO {name} ({', '.join(columns)}) VALUES {values} "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
+            )
+        parts.append((sql, binds))
+    if one_statement and len(parts) > 1:
+        ctes = ", ".join(f"move_{i} AS ({sql})" for i, (sql, _) in enumerate(parts))
+        return [text(f"WITH {ctes} SELECT 1").bindparams(*(b for _, bs in parts for b in bs))]
+    return [text(sql).bindparams(*binds) for sql, binds in parts]
 
 
 def _forget(session: Session, *_: object) -> None:

@@ -30,12 +30,12 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    exists,
+    column,
     func,
-    literal,
     select,
     text,
     union_all,
+    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
@@ -51,6 +51,7 @@ from nudge.platform.db import transaction
 
 CHART_DAYS = 30
 MEDIANS_PER_STATEMENT = 200  # SQLite allows 500 terms in one UNION ALL
+REMEMBERED_PER_STATEMENT = 5000  # 4 parameters a rule: SQLite allows 32766 in a statement
 MAX_DAYS = 366
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -452,15 +453,31 @@ def remember_medians(sessions: sessionmaker[Session], owner_id: int, fresh: Fres
 
 def _remember(sessions: sessionmaker[Session], owner_id: int, fresh: Fresh) -> None:
     table = RuleMedian.__table__
+    rows = [(r, n, m, born) for r, (n, m, born) in sorted(fresh.items())]
     with transaction(sessions) as session:
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        for rule_id, (n, median, born) in sorted(fresh.items()):
-            same_rule = exists().where(
-                Rule.id == rule_id, Rule.owner_id == owner_id, Rule.created_at == born
+        for start in range(0, len(rows), REMEMBERED_PER_STATEMENT):
+            # A CTE: SQLite can't name a VALUES subquery's columns.
+            new = (
+                values(
+                    column("rule_id", Integer),
+                    column("completed", Integer),
+                    column("median", Float),
+                    column("born", Rule.created_at.type),
+                    name="fresh",
+                )
+                .data(rows[start : start + REMEMBERED_PER_STATEMENT])
+                .cte("fresh")
             )
-            row = select(
-                literal(owner_id), literal(rule_id), literal(n), literal(median, Float)
-            ).where(same_rule)
+            # The join keeps only rules still the same rule (a WHERE also keeps SQLite from
+            # reading ON CONFLICT as the join's ON). Rule order: concurrent reads remembering
+            # medians lock rows in the same order.
+            row = (
+                select(Rule.owner_id, new.c.rule_id, new.c.completed, new.c.median)
+                .join_from(new, Rule, Rule.id == new.c.rule_id)
+                .where(Rule.owner_id == owner_id, Rule.created_at == new.c.born)
+                .order_by(new.c.rule_id)
+            )
             stmt = dialect.insert(table).from_select(
                 ["owner_id", "rule_id", "completed", "median"], row
             )

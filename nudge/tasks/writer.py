@@ -67,17 +67,16 @@ def write_task_once(
 ) -> CreatedTask:
     """Write the task in a transaction of its own, unless its key was written before: then
     answer with that task (`created=False`) and count nothing. `also` writes more in the same
-    transaction, only when the task is new (an escalation's event for the late task)."""
-    existing = find_task(sessions, new.idempotency_key)
-    if existing is not None:
-        return CreatedTask(task_id=existing, created=False)
+    transaction, only when the task is new (an escalation's event for the late task).
+    Inserted first and looked up only on a clash: a key written before is the rare case (a
+    retry), and asking first cost every write a session and a round trip."""
     try:
         with transaction(sessions) as session:
             task_id = insert_task(session, new).id
             if also is not None:
                 also(session)
     except IntegrityError:
-        # A concurrent attempt inserted the same key first; its row is the task.
+        # The key was written before (a retry, a duplicate delivery, a racing attempt).
         found = find_task(sessions, new.idempotency_key)
         if found is None:
             raise

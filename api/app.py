@@ -18,6 +18,7 @@ from api import (
     ratelimit,
     security_headers,
 )
+from api.deps import Callers
 from api.routes import (
     account,
     batches,
@@ -89,6 +90,7 @@ def create_app(
         # Lazy: the API answers (and /healthz reports) even while Temporal is still starting.
         app.state.temporal = client or await connect(settings, lazy=True)
         app.state.running = RunningCounts(app.state.temporal)
+        app.state.callers = Callers()
         # Task events this process's commits leave to deliver are kicked off on this loop.
         set_kicker(
             ThreadKicker(

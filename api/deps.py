@@ -4,7 +4,10 @@ The ones that only read the app's state are `async def`: FastAPI runs a plain `d
 dependency in its thread pool, a hand-off to a thread and back for every one of them on
 every request."""
 
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
+from time import monotonic
 from typing import Annotated
 
 from anyio import to_thread
@@ -15,7 +18,7 @@ from temporalio.client import Client
 
 from api.ratelimit import client_key, limiter, retry_message
 from nudge.core.models import Owner
-from nudge.platform.owners import owner_for_key
+from nudge.platform.owners import hash_key, owner_for_key
 from nudge.platform.settings import Settings
 from nudge.reporting.stats import RunningCounts
 from nudge.rules.events import Unstarted
@@ -65,13 +68,47 @@ def key_owner(sessions: sessionmaker[Session], key: str) -> Owner | None:
         return owner_for_key(session, key)
 
 
+@dataclass(frozen=True)
+class Caller:
+    """The owner an API key belongs to, as routes need them: their id and name, which never
+    change (settings that do, the webhook and the enrollment limit, are read from the row
+    where they are used)."""
+
+    id: int
+    name: str
+
+
+class Callers:
+    """Callers by key hash, each kept `max_age` seconds (at most `size` of them): a request
+    whose key was seen lately skips the look-up's thread hop, session and round trip."""
+
+    def __init__(self, max_age: float = 60.0, size: int = 4096) -> None:
+        self.max_age, self.size = max_age, size
+        self._known: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
+
+    def get(self, key: str) -> Caller | None:
+        known = self._known.get(hash_key(key))
+        if known is None or monotonic() - known[0] > self.max_age:
+            return None
+        return known[1]
+
+    def keep(self, key: str, caller: Caller) -> Caller:
+        digest = hash_key(key)
+        self._known[digest] = (monotonic(), caller)
+        self._known.move_to_end(digest)
+        while len(self._known) > self.size:
+            self._known.popitem(last=False)
+        return caller
+
+
 async def get_owner(
     request: Request,
     sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Owner:
-    """The key's owner. Its own short session, in a worker thread: a connection held for
-    the whole request would starve the pool when async routes open their own sessions."""
+) -> Caller:
+    """The key's owner: kept from a recent request, or looked up in a short session of its
+    own, in a worker thread (a connection held for the whole request would starve the pool
+    when async routes open their own sessions)."""
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -84,6 +121,9 @@ async def get_owner(
     wait = failures.retry_after(client)
     if wait is not None:
         raise HTTPException(429, retry_message(wait), headers={"Retry-After": str(wait)})
+    callers: Callers = request.app.state.callers
+    if (caller := callers.get(credentials.credentials)) is not None:
+        return caller
     owner = await to_thread.run_sync(key_owner, sessions, credentials.credentials)
     if owner is None:
         failures.failed(client)
@@ -92,7 +132,7 @@ async def get_owner(
             "invalid API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return owner
+    return callers.keep(credentials.credentials, Caller(owner.id, owner.name))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -101,4 +141,4 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ClientDep = Annotated[Client, Depends(get_client)]
 UnstartedDep = Annotated[Unstarted, Depends(get_unstarted)]
 RunningDep = Annotated[RunningCounts, Depends(get_running)]
-OwnerDep = Annotated[Owner, Depends(get_owner)]
+OwnerDep = Annotated[Caller, Depends(get_owner)]

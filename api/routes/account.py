@@ -17,12 +17,19 @@ router = APIRouter(prefix="/api/account", tags=["account"], route_class=JsonBoun
 
 
 @router.get("/", response_model=AccountOut)
-def account(owner: OwnerDep) -> AccountOut:
+def account(owner: OwnerDep, session: SessionDep) -> AccountOut:
+    """Who the key belongs to, and their settings as they are now."""
+    row = session.get(Owner, owner.id)
+    assert row is not None  # owners are never deleted
+    return _account(row)
+
+
+def _account(row: Owner) -> AccountOut:
     return AccountOut(
-        id=owner.id,
-        name=owner.name,
-        webhook_url=owner.webhook_url,
-        daily_enrollment_limit=owner.daily_enrollment_limit,
+        id=row.id,
+        name=row.name,
+        webhook_url=row.webhook_url,
+        daily_enrollment_limit=row.daily_enrollment_limit,
     )
 
 
@@ -36,7 +43,7 @@ def set_enrollment_limit(
     assert row is not None
     row.daily_enrollment_limit = body.daily_enrollment_limit
     session.commit()
-    return account(row)
+    return _account(row)
 
 
 @router.put("/webhook/", response_model=WebhookOut)

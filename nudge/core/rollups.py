@@ -1,8 +1,8 @@
 """The stats roll-ups, kept in the transaction that writes the task: every insert of a task
 and every change of its status, priority, due time, rule or completion time moves its
-counters (TaskDayCount, TaskTotalCount, TaskCreatedCount, OpenDueCount), so they commit or
-roll back with the change itself. Hooked on the mapper rather than called by each writer: a
-path that changes a task through the ORM can't forget them.
+counters (TaskDayCount, TaskTotalCount, TaskCreatedCount, OpenDueCount, OpenDueHourCount),
+so they commit or roll back with the change itself. Hooked on the mapper rather than called
+by each writer: a path that changes a task through the ORM can't forget them.
 
 A change is a move from what the task was counted under to what it is counted under now.
 The flushes note the moves; just before the commit they are netted and upserted, in key
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapper, Session, object_session
 
 from nudge.core.models import (
     OpenDueCount,
+    OpenDueHourCount,
     RuleMedian,
     Task,
     TaskCreatedCount,
@@ -46,11 +47,17 @@ DAYS: Table = TaskDayCount.__table__  # type: ignore[assignment]
 TOTALS: Table = TaskTotalCount.__table__  # type: ignore[assignment]
 CREATED: Table = TaskCreatedCount.__table__  # type: ignore[assignment]
 OPEN_DUE: Table = OpenDueCount.__table__  # type: ignore[assignment]
+OPEN_HOURS: Table = OpenDueHourCount.__table__  # type: ignore[assignment]
 COUNTED = ("owner_id", "created_at", "rule_id", "status", "priority", "hours_to_complete", "due_at")
 
 
 def utc_day(at: datetime) -> date:
     return at.astimezone(UTC).date() if at.tzinfo else at.date()
+
+
+def utc_hour(at: datetime) -> int:
+    """Hours since the epoch, UTC (naive values are UTC): OpenDueHourCount's key."""
+    return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() // 3600)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class Counted:
     priority: str
     timed: int  # 1 when completed with a completion time (what a median ranks)
     due_day: date
+    due_hour: int
 
     @classmethod
     def of(cls, values: dict[str, Any]) -> "Counted":
@@ -75,6 +83,7 @@ class Counted:
             priority=values["priority"],
             timed=int(values["status"] == "completed" and values["hours_to_complete"] is not None),
             due_day=utc_day(values["due_at"]),
+            due_hour=utc_hour(values["due_at"]),
         )
 
 
@@ -85,7 +94,7 @@ def _dialect(connection: Connection) -> Any:
 Key = tuple[str, tuple]  # (table name, its primary key's values in column order)
 PENDING = "nudge.rollups"  # session.info: the counters' moves of the flushed, uncommitted work
 MEDIANS: Table = RuleMedian.__table__  # type: ignore[assignment]
-TABLES = {t.name: t for t in (DAYS, TOTALS, CREATED, OPEN_DUE, MEDIANS)}
+TABLES = {t.name: t for t in (DAYS, TOTALS, CREATED, OPEN_DUE, OPEN_HOURS, MEDIANS)}
 
 
 def _add(pending: dict[Key, dict[str, int]], table: Table, key: dict, add: dict) -> None:
@@ -106,6 +115,8 @@ def _count_open(pending: dict, c: Counted, sign: int) -> None:
     if c.status == "open":
         key = {"owner_id": c.owner_id, "rule_id": c.rule_id, "day": c.due_day}
         _add(pending, OPEN_DUE, key, {"tasks": sign})
+        key = {"owner_id": c.owner_id, "rule_id": c.rule_id, "hour": c.due_hour}
+        _add(pending, OPEN_HOURS, key, {"tasks": sign})
 
 
 def move(pending: dict, before: Counted | None, after: Counted | None) -> None:
@@ -245,7 +256,7 @@ def forget_rule(session: Session, owner_id: int, rule_id: int) -> None:
     """A deleted rule's tasks now count as tasks without a rule (their rule_id is cleared by
     a bulk UPDATE in the same transaction); its median goes (SQLite may reuse its id)."""
     connection = session.connection()
-    for table in (DAYS, TOTALS, OPEN_DUE):
+    for table in (DAYS, TOTALS, OPEN_DUE, OPEN_HOURS):
         mine = (table.c.owner_id == owner_id, table.c.rule_id == rule_id)
         keys = [c.name for c in table.primary_key.columns]
         counts = [c.name for c in table.c if not c.primary_key]

@@ -7,13 +7,13 @@ the counters of the owners rebuilt are locked until the commit."""
 
 from typing import Any
 
-from sqlalchemy import Date, Table, case, cast, delete, func, insert, select
+from sqlalchemy import Date, Integer, Table, case, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from nudge.core.models import RuleMedian, Task
-from nudge.core.rollups import CREATED, DAYS, NO_RULE, OPEN_DUE, TOTALS
+from nudge.core.rollups import CREATED, DAYS, NO_RULE, OPEN_DUE, OPEN_HOURS, TOTALS
 
-TABLES: tuple[Table, ...] = (DAYS, TOTALS, CREATED, OPEN_DUE, RuleMedian.__table__)  # type: ignore[assignment]
+TABLES: tuple[Table, ...] = (DAYS, TOTALS, CREATED, OPEN_DUE, OPEN_HOURS, RuleMedian.__table__)  # type: ignore[assignment]
 
 
 def utc_day(column: Any, dialect: str) -> Any:
@@ -25,6 +25,16 @@ def utc_day(column: Any, dialect: str) -> Any:
     return func.substr(column, 1, 10)
 
 
+def utc_hour(column: Any, dialect: str) -> Any:
+    """A UTC timestamp column's hours since the epoch (nudge.core.rollups.utc_hour), in SQL."""
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", column) / 3600), Integer)
+    # The hour's own start is a whole number of hours from the epoch: exact division, before
+    # 1970 too (SQLite's integer division truncates toward zero).
+    start = func.strftime("%s", func.substr(column, 1, 13).concat(":00:00"))
+    return cast(start, Integer) / 3600
+
+
 def rebuild(session: Session, owner_id: int | None = None) -> dict[str, int]:
     """Recompute the counters of one owner (None: everyone's); rows written per table."""
     dialect = session.get_bind().dialect.name
@@ -33,6 +43,7 @@ def rebuild(session: Session, owner_id: int | None = None) -> dict[str, int]:
         where = [table.c.owner_id == owner_id] if owner_id is not None else []
         session.execute(delete(table).where(*where))
     day, due = utc_day(Task.created_at, dialect), utc_day(Task.due_at, dialect)
+    hour = utc_hour(Task.due_at, dialect)
     rule = func.coalesce(Task.rule_id, NO_RULE)
     timed = func.sum(
         case(
@@ -74,5 +85,12 @@ def rebuild(session: Session, owner_id: int | None = None) -> dict[str, int]:
         select(Task.owner_id, rule, due, func.count())
         .where(*mine, Task.status == "open")
         .group_by(Task.owner_id, rule, due),
+    )
+    fill(
+        OPEN_HOURS,
+        ["owner_id", "rule_id", "hour", "tasks"],
+        select(Task.owner_id, rule, hour, func.count())
+        .where(*mine, Task.status == "open")
+        .group_by(Task.owner_id, rule, hour),
     )
     return written

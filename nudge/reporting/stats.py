@@ -5,8 +5,9 @@ here, named, so the benchmark can EXPLAIN each.
 Task figures count the tasks *created* in the window [since, until) when one is given, all
 tasks otherwise: whole UTC days from the day counters, a window's partial first and last day
 from the tasks table (an index range of at most a day each). "Overdue" means open and past
-its due time now: the open-by-due-day counters before today, today's index range up to now
-(a window's overdue reads its tasks). The chart is one entry per UTC day, zero-filled, the
+its due time now: all open tasks less the open-by-due-day counters from today on, plus
+today's past hours' counters and the current hour's index range up to now (a window's
+overdue reads its tasks). The chart is one entry per UTC day, zero-filled, the
 30 days ending at `until` (or today) unless `since` says otherwise. Medians are exact: an
 index seek to the middle of a rule's completed tasks; all-time ones are remembered with the
 count they were taken over and sought again only after the rule's next completion.
@@ -45,7 +46,7 @@ from temporalio.service import RPCError
 
 from nudge.core.errors import Unprocessable
 from nudge.core.models import Contact, Rule, RuleFiring, RuleMedian, Task, TaskBatch
-from nudge.core.rollups import CREATED, DAYS, NO_RULE, OPEN_DUE, TOTALS
+from nudge.core.rollups import CREATED, DAYS, NO_RULE, OPEN_DUE, OPEN_HOURS, TOTALS, utc_hour
 from nudge.core.vocabulary import PRIORITIES, TASK_STATUSES
 from nudge.platform.db import transaction
 
@@ -97,6 +98,10 @@ def _is(column: Any, value: object) -> Any:
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
+
+
+def _hour_start(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * 3600, UTC)
 
 
 Edge = tuple[datetime | None, datetime | None]  # [start, end) read from the tasks table
@@ -225,7 +230,8 @@ def queries(w: Window, dialect: str) -> dict[str, Select]:
         by_status = by_status.group_by(d.status, d.priority)
         per_rule = select(d.rule_id, d.status, func.sum(d.tasks), func.sum(d.timed))
         per_rule = per_rule.where(*whole, d.rule_id != NO_RULE).group_by(d.rule_id, d.status)
-    o = OPEN_DUE.c
+    o, h = OPEN_DUE.c, OPEN_HOURS.c
+    hour = utc_hour(w.now)
     return {
         "rules": select(func.count(), func.coalesce(_is(Rule.is_active, True), 0)).where(
             Rule.owner_id == owner
@@ -236,12 +242,16 @@ def queries(w: Window, dialect: str) -> dict[str, Select]:
             CREATED.c.owner_id == owner, CREATED.c.day >= first, CREATED.c.day <= last
         ),
         # All time: open tasks less those due from today on (the days ahead: one key range
-        # however long the history), then today's index range up to now.
+        # however long the history), then today's past hours' counters and the current
+        # hour's index range up to now (at most an hour of tasks, however busy the day).
         "open_due_ahead": select(o.rule_id, func.sum(o.tasks))
         .where(o.owner_id == owner, o.day >= today)
         .group_by(o.rule_id),
-        "overdue_today": select(Task.rule_id, func.count())
-        .where(Task.owner_id == owner, _overdue(w.now), Task.due_at >= _midnight(today))
+        "open_due_earlier_today": select(h.rule_id, func.sum(h.tasks))
+        .where(h.owner_id == owner, h.hour >= utc_hour(_midnight(today)), h.hour < hour)
+        .group_by(h.rule_id),
+        "overdue_this_hour": select(Task.rule_id, func.count())
+        .where(Task.owner_id == owner, _overdue(w.now), Task.due_at >= _hour_start(hour))
         .group_by(Task.rule_id),
         # A window's overdue tasks: an index range of (owner, open, due < now).
         "overdue_by_rule": select(Task.rule_id, func.count())
@@ -370,10 +380,11 @@ def compute(session: Session, w: Window, fresh: Fresh | None = None) -> dict[str
     if w.since is None and w.until is None:
         overdue = {rule_id: by.get("open", 0) for rule_id, by in counts.items()}
         overdue[None] = by_status["open"] - sum(overdue.values())  # the tasks without a rule
-        for rule_id, n in db.execute(q["open_due_ahead"]):
-            key = None if rule_id == NO_RULE else rule_id
-            overdue[key] = overdue.get(key, 0) - int(n)
-        for rule_id, n in db.execute(q["overdue_today"]):
+        for sign, name in ((-1, "open_due_ahead"), (1, "open_due_earlier_today")):
+            for rule_id, n in db.execute(q[name]):
+                key = None if rule_id == NO_RULE else rule_id
+                overdue[key] = overdue.get(key, 0) + sign * int(n)
+        for rule_id, n in db.execute(q["overdue_this_hour"]):
             overdue[rule_id] = overdue.get(rule_id, 0) + int(n)
     else:
         overdue.update({r: n for r, n in db.execute(q["overdue_by_rule"])})

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nudge.core.errors import Conflict
 from nudge.core.models import Rule, Task
-from nudge.core.rollups import CREATED, DAYS, OPEN_DUE, TOTALS
+from nudge.core.rollups import CREATED, DAYS, OPEN_DUE, OPEN_HOURS, TOTALS
 from nudge.core.vocabulary import PRIORITIES
 from nudge.platform.db import transaction
 from nudge.platform.owners import create_owner
@@ -35,6 +35,9 @@ from nudge.tasks.writer import write_task_once
 NOW = datetime.now(UTC)
 priorities = st.sampled_from(PRIORITIES)
 index = st.integers(min_value=0, max_value=10_000)
+# Minutes from now: often within the hour around it (today's hour counters meet the current
+# hour's index range there), else up to three days either way.
+due_in = st.integers(-90, 30) | st.integers(-72 * 60, 72 * 60)
 
 
 def expected(tasks: list[Task], rules: list[int], w: Window) -> dict[str, Any]:
@@ -75,7 +78,7 @@ def expected(tasks: list[Task], rules: list[int], w: Window) -> dict[str, Any]:
 
 def counters(session: Session, owner_id: int) -> dict[str, set]:
     out = {}
-    for table in (DAYS, TOTALS, CREATED, OPEN_DUE):
+    for table in (DAYS, TOTALS, CREATED, OPEN_DUE, OPEN_HOURS):
         rows = session.execute(select(table).where(table.c.owner_id == owner_id)).all()
         # Zero rows are what a counter moved away from; they count nothing.
         out[table.name] = {tuple(r) for r in rows if r._mapping["tasks"] != 0}
@@ -111,8 +114,8 @@ class Rollups(RuleBasedStateMachine):
     def _rule(self, pick: int) -> int | None:
         return self.rules[pick % len(self.rules)] if self.rules and pick % 4 else None
 
-    @rule(pick=index, priority=priorities, due_hours=st.integers(-72, 72))
-    def create_through_the_writer(self, pick: int, priority: str, due_hours: int) -> None:
+    @rule(pick=index, priority=priorities, due_minutes=due_in)
+    def create_through_the_writer(self, pick: int, priority: str, due_minutes: int) -> None:
         self.n += 1
         written = write_task_once(
             self.sessions,
@@ -123,7 +126,7 @@ class Rollups(RuleBasedStateMachine):
                 source="test",
                 title="t",
                 priority=priority,  # type: ignore[arg-type]
-                due_at=NOW + timedelta(hours=due_hours),
+                due_at=NOW + timedelta(minutes=due_minutes),
                 rule_id=self._rule(pick),
             ),
         )
@@ -133,10 +136,10 @@ class Rollups(RuleBasedStateMachine):
         pick=index,
         priority=priorities,
         minutes_ago=st.integers(0, 6 * 24 * 60),
-        due_hours=st.integers(-72, 72),
+        due_minutes=due_in,
     )
     def create_on_a_past_day(
-        self, pick: int, priority: str, minutes_ago: int, due_hours: int
+        self, pick: int, priority: str, minutes_ago: int, due_minutes: int
     ) -> None:
         self.n += 1
         created = NOW - timedelta(minutes=minutes_ago)
@@ -148,7 +151,7 @@ class Rollups(RuleBasedStateMachine):
                 priority=priority,
                 idempotency_key=f"rollups-{self.owner_id}-{self.n}",
                 created_at=created,
-                due_at=created + timedelta(hours=due_hours),
+                due_at=created + timedelta(minutes=due_minutes),
                 rule_id=self._rule(pick),
             )
             session.add(task)
@@ -172,15 +175,19 @@ class Rollups(RuleBasedStateMachine):
             pass
 
     @precondition(lambda self: self.tasks)
-    @rule(pick=index, priority=st.none() | priorities, due_hours=st.none() | st.integers(-72, 72))
-    def reschedule(self, pick: int, priority: str | None, due_hours: int | None) -> None:
-        if priority is None and due_hours is None:
+    @rule(
+        pick=index,
+        priority=st.none() | priorities,
+        due_minutes=st.none() | due_in,
+    )
+    def reschedule(self, pick: int, priority: str | None, due_minutes: int | None) -> None:
+        if priority is None and due_minutes is None:
             return
         change: dict[str, object] = {}
         if priority is not None:
             change["priority"] = priority
-        if due_hours is not None:
-            change["due_at"] = NOW + timedelta(hours=due_hours)
+        if due_minutes is not None:
+            change["due_at"] = NOW + timedelta(minutes=due_minutes)
         body = TaskPatch.model_validate(change)
         try:
             update_task(self.sessions, self.owner_id, self.tasks[pick % len(self.tasks)], body)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,41 @@ def throughput_row(what: str, nudge: float, floor: float, floor_name: str, **det
     """Higher is better; the target is 0.9x the floor measured in the same run."""
     ratio = nudge / floor if floor else float("nan")
     return Row(what, nudge, "/s", "≥ 0.9x floor", ratio >= 0.9, floor, floor_name, ratio, details)
+
+
+async def in_flight_row(
+    what: str,
+    ops: dict[str, Callable[[int], Awaitable[object]]],
+    n: int,
+    concurrency: int,
+    floor_name: str,
+    noun: str = "",
+    **details: Any,
+) -> Row:
+    """ops["floor"] and ops["nudge"], n calls each with `concurrency` in flight, alternated
+    (see `alternated`): their throughputs as a row, with each side's p50 and p95 latency."""
+    half = n // 2
+    sides = await alternated(
+        "floor",
+        "nudge",
+        half,
+        noun,
+        lambda side, offset: timed(half, concurrency, partial(shifted, ops[side], offset)),
+    )
+    p = {side: p50_p95(s.latencies) for side, s in sides.items()}
+    return throughput_row(
+        what,
+        sides["nudge"].rate,
+        sides["floor"].rate,
+        floor_name,
+        p50_ms=round(p["nudge"][0], 1),
+        p95_ms=round(p["nudge"][1], 1),
+        floor_p50_ms=round(p["floor"][0], 1),
+        floor_p95_ms=round(p["floor"][1], 1),
+        n=n,
+        concurrency=concurrency,
+        **details,
+    )
 
 
 @dataclass

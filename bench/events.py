@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,11 +23,9 @@ from sqlalchemy import func, select
 from bench.common import (
     Results,
     Row,
-    alternated,
-    p50_p95,
+    in_flight_row,
     percentile,
     say,
-    shifted,
     throughput_row,
     timed,
 )
@@ -109,27 +106,13 @@ async def started(stage: Stage, results: Results, n: int, concurrency: int) -> N
         )
         await start_rule_firing(stage.client, stage.queue, inp, f"rule-bench-{tag}-{i}", "bench")
 
-    half = n // 2
-    ops = {"floor": floor, "nudge": send}
-    sides = await alternated(
-        "floor",
-        "nudge",
-        half,
-        "",
-        lambda side, offset: timed(half, concurrency, partial(shifted, ops[side], offset)),
-    )
-    p = {side: p50_p95(s.latencies) for side, s in sides.items()}
     results.add(
-        throughput_row(
+        await in_flight_row(
             "POST /api/events/activities/ (1 rule) → firing started, 20 in flight",
-            sides["nudge"].rate,
-            sides["floor"].rate,
+            {"floor": floor, "nudge": send},
+            n,
+            concurrency,
             "raw start_workflow of RuleFiringWorkflow",
-            p50_ms=round(p["nudge"][0], 1),
-            p95_ms=round(p["nudge"][1], 1),
-            floor_p50_ms=round(p["floor"][0], 1),
-            floor_p95_ms=round(p["floor"][1], 1),
-            n=n,
         )
     )
 

@@ -8,11 +8,9 @@ started; the halves alternate floor, Nudge, Nudge, floor so drift on a shared ma
 cancels out.
 """
 
-from functools import partial
-
 from sqlalchemy.orm import Session
 
-from bench.common import Results, alternated, p50_p95, say, shifted, throughput_row, timed
+from bench.common import Results, in_flight_row, say
 from bench.stage import Stage
 from nudge.core.models import Contact
 from nudge.platform.db import transaction
@@ -38,7 +36,6 @@ def _batches(session: Session, stage: Stage, contacts: list[int]) -> list[int]:
 
 async def main(stage: Stage, results: Results, n: int, concurrency: int) -> None:
     say(f"\n== schedule-sequence: {n} starts each side, {concurrency} in flight")
-    half = n // 2
     nudge_contacts = stage.contacts[:n]
     floor_contacts = stage.contacts[n : 2 * n]
     with transaction(stage.sessions) as session:
@@ -59,26 +56,13 @@ async def main(stage: Stage, results: Results, n: int, concurrency: int) -> None
         )
         assert resp.status_code == 201, resp.text
 
-    ops = {"floor": floor_start, "nudge": nudge_start}
-    sides = await alternated(
-        "floor",
-        "nudge",
-        half,
-        "starts",
-        lambda side, offset: timed(half, concurrency, partial(shifted, ops[side], offset)),
-    )
-    p50 = {side: p50_p95(s.latencies) for side, s in sides.items()}
     results.add(
-        throughput_row(
+        await in_flight_row(
             "POST /schedule-sequence/ throughput, 20 in flight",
-            sides["nudge"].rate,
-            sides["floor"].rate,
+            {"floor": floor_start, "nudge": nudge_start},
+            n,
+            concurrency,
             "raw start_workflow of SequenceWorkflow",
-            p50_ms=round(p50["nudge"][0], 1),
-            p95_ms=round(p50["nudge"][1], 1),
-            floor_p50_ms=round(p50["floor"][0], 1),
-            floor_p95_ms=round(p50["floor"][1], 1),
-            n=n,
-            concurrency=concurrency,
+            "starts",
         )
     )

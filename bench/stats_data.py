@@ -10,6 +10,7 @@ with journal_mode=OFF and synchronous=OFF, then goes back to WAL. The roll-ups a
 rebuilt from the tasks table (nudge.reporting.rollups.rebuild), in one transaction.
 """
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -322,11 +323,15 @@ def _analyze(engine: Engine) -> None:
         # index-only scans need it; doing it now keeps it from landing mid-measurement.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM (ANALYZE)")
+            # The load's dirty pages written now, not by the checkpointer mid-measurement.
+            conn.exec_driver_sql("CHECKPOINT")
     else:
         with engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.commit()
+    # Gigabytes just written: the kernel's writeback of them competes with the measurement.
+    os.sync()
 
 
 def fill(url: str, n_tasks: int, contacts: int = CONTACTS, rules: int = RULES) -> Filled:

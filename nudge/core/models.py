@@ -15,8 +15,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    String,
     PrimaryKeyConstraint,
+    String,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -581,7 +581,7 @@ class _Counters:
     """A roll-up table: keyed by owner first (its primary key's leading column), gone with
     the owner."""
 
-    __table_args__ = ROLLUP_TABLE
+    __table_args__: dict | tuple = ROLLUP_TABLE
     owner_id: Mapped[int] = mapped_column(
         ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True, sort_order=-1
     )

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import get_args
 
 from anyio import to_thread
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -119,6 +119,9 @@ def _result(
     )
 
 
+RULES: Table = Rule.__table__  # type: ignore[assignment]
+
+
 @dataclass
 class _Inserted:
     event: CrmEvent
@@ -199,10 +202,12 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> _Inserted | Non
         inserted.firings.append(firing)
         inserted.rule_names[rule.id] = rule.name
         # Counted in the transaction that adds the firing: a duplicate event counts nothing.
-        session.execute(
-            update(Rule)
-            .where(Rule.id == rule.id)
-            .values(times_triggered=Rule.times_triggered + 1, last_fired_at=utcnow())
+        # On the table, not through the ORM: its bulk UPDATE autoflushes and synchronizes
+        # the session first, a sixth of this request's CPU for one counter.
+        session.connection().execute(
+            update(RULES)
+            .where(RULES.c.id == rule.id)
+            .values(times_triggered=RULES.c.times_triggered + 1, last_fired_at=utcnow())
         )
     session.flush()
     return inserted

@@ -79,18 +79,12 @@ def rebuild(session: Session, owner_id: int | None = None) -> dict[str, int]:
         ["owner_id", "day", "tasks"],
         select(d.owner_id, d.day, func.sum(d.tasks)).where(*of_days).group_by(d.owner_id, d.day),
     )
-    fill(
-        OPEN_DUE,
-        ["owner_id", "rule_id", "day", "tasks"],
-        select(Task.owner_id, rule, due, func.count())
-        .where(*mine, Task.status == "open")
-        .group_by(Task.owner_id, rule, due),
-    )
-    fill(
-        OPEN_HOURS,
-        ["owner_id", "rule_id", "hour", "tasks"],
-        select(Task.owner_id, rule, hour, func.count())
-        .where(*mine, Task.status == "open")
-        .group_by(Task.owner_id, rule, hour),
-    )
+    for table, when, at in ((OPEN_DUE, "day", due), (OPEN_HOURS, "hour", hour)):
+        fill(
+            table,
+            ["owner_id", "rule_id", when, "tasks"],
+            select(Task.owner_id, rule, at, func.count())
+            .where(*mine, Task.status == "open")
+            .group_by(Task.owner_id, rule, at),
+        )
     return written

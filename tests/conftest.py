@@ -28,6 +28,7 @@ from nudge.platform.temporal import (
     ensure_search_attributes,
     use_server_clock,
 )
+from tests.support import patient_sleep
 from worker import build_worker
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -95,6 +96,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     await ensure_search_attributes(env.client)
     use_server_clock(env.client, env.get_current_time)  # its clock jumps ahead
+    patient_sleep(env)
     yield env
     await env.shutdown()
 

@@ -8,8 +8,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.testing import WorkflowEnvironment
 
 
 def auth(tenant: Any) -> dict[str, str]:
@@ -26,6 +30,22 @@ async def poll(
         if until(value) or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.05)
+
+
+def patient_sleep(env: WorkflowEnvironment, deadline: timedelta = timedelta(minutes=5)) -> None:
+    """Give the time-skipping server's `sleep` a deadline longer than the client's 30 s
+    default: the clock stands still while the activities a skip releases run, so skipping
+    a day that enrolls 500 contacts can take longer than 30 s of real time on a busy
+    machine (seen on PostgreSQL in CI)."""
+
+    async def sleep(duration: timedelta | float) -> None:
+        req = SleepRequest()
+        req.duration.FromTimedelta(
+            duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
+        )
+        await env.client.test_service.unlock_time_skipping_with_sleep(req, timeout=deadline)
+
+    env.sleep = sleep  # type: ignore[method-assign]
 
 
 def _die_with_parent() -> None:

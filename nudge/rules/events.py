@@ -25,9 +25,9 @@ from temporalio.client import Client
 from nudge.calendar.placing import placer_for
 from nudge.campaigns.starts import tell_enrollment
 from nudge.contacts.lookup import owned_contact
-from nudge.core.contact_events import ContactEvent, ends_cadence
+from nudge.core.contact_events import ContactEvent, ends_cadence, ends_sequence
 from nudge.core.errors import Conflict
-from nudge.core.ids import recurring_workflow_id, rule_firing_workflow_id
+from nudge.core.ids import DEFINED_SEQUENCE, recurring_workflow_id, rule_firing_workflow_id
 from nudge.core.models import Contact, CrmEvent, Rule, RuleFiring, TaskBatch, utcnow
 from nudge.core.vocabulary import BatchKind, ContactStatus, EventKind
 from nudge.platform import metrics
@@ -101,9 +101,13 @@ def _result(
     no cadence when the event came, so no check-ins to tell."""
     found, names = firings if firings is not None else _firings(session, event)
     contact_id, done = event.contact_id, event.processed_at is not None
+    signal = ContactEvent(type=event.activity_type or "status_change", status=event.new_status)
     running = [] if contact_id is None or done else _running(session, event.owner_id, contact_id)
-    if not recurring:
-        running = [r for r in running if r[0] != "recurring"]
+    running = [
+        (kind, wid)
+        for kind, wid in running
+        if (recurring or kind != "recurring") and _can_end(kind, wid, signal)
+    ]
     return EventResult(
         row_id=event.id,
         event_id=event.event_id,
@@ -112,7 +116,7 @@ def _result(
         owner_id=event.owner_id,
         duplicate=duplicate,
         processed=event.processed_at is not None,
-        signal=ContactEvent(type=event.activity_type or "status_change", status=event.new_status),
+        signal=signal,
         firings=found,
         rule_names=names,
         running=running,
@@ -258,6 +262,18 @@ def _running(session: Session, owner_id: int, contact_id: int) -> list[tuple[str
     return [("recurring", recurring_workflow_id(owner_id, contact_id))] + [
         (kind, workflow_id) for kind, workflow_id in batches
     ]
+
+
+def _can_end(kind: str, workflow_id: str, event: ContactEvent) -> bool:
+    """Only a workflow the event can end is told: a signal wakes it (a workflow task, a
+    replay when it has left the worker's cache) and stays in its history for good, and an
+    open or a click, most events, ends none. The policy is the workflows' own; a defined
+    sequence's exits are its definition's, so it decides itself."""
+    if kind == "recurring":
+        return ends_cadence(event) is not None
+    if DEFINED_SEQUENCE.parse(workflow_id) is not None:
+        return True
+    return ends_sequence(event) is not None
 
 
 TELL = {"sequence": tell_sequence, "campaign": tell_enrollment, "recurring": tell_recurring}

@@ -354,4 +354,9 @@ class EventOut(BaseModel):
     kind: str
     duplicate: bool = Field(description="True when this event_id had been received before.")
     firings: list[FiringOut]
-    sequences_signalled: list[str]
+    sequences_signalled: list[str] = Field(
+        description="Workflow ids of the contact's running sequences, campaign enrollments and "
+        "check-ins this event was sent to: those it can end (a reply, a booking, or a status "
+        "that ends them). Enrollments in a custom definition get every event: their exit "
+        "conditions decide."
+    )

@@ -10,6 +10,7 @@ from nudge.core.models import Notification
 from tests.support import auth, poll
 
 RULES = "/api/task-automation/rules/"
+SIGNALLED = "workflow_execution_signaled_event_attributes"
 
 EMAIL_OPEN_RULE = {
     "name": "Email Open Follow-up",
@@ -210,6 +211,27 @@ async def test_a_reply_ends_the_contacts_sequence(api, time_env, tenant):
     assert progress.json()["stop_reason"] == "contact event: email_replied"
     await time_env.sleep(timedelta(days=20))
     assert len(await contact_tasks(api, tenant)) == 1
+
+
+async def test_only_an_event_that_can_end_a_sequence_is_sent_to_it(api, time_env, tenant):
+    """An open or a click ends no preset sequence, so it isn't signalled: no wake-up, no
+    history event per open over the sequence's weeks. The reply that can end it is."""
+    started = await api.post(
+        "/api/task-automation/schedule-sequence/",
+        json={"contact_id": tenant.contact_id, "sequence_type": "gentle"},
+        headers=auth(tenant),
+    )
+    wf = started.json()["workflow_id"]
+    for i, activity in enumerate(["email_opened", "email_clicked", "form_submitted"]):
+        event = (await opened(api, time_env, tenant, f"evt-quiet-{i}", activity)).json()
+        assert event["sequences_signalled"] == [], event
+    handle = time_env.client.get_workflow_handle(wf)
+    signals = [e async for e in handle.fetch_history_events() if e.HasField(SIGNALLED)]
+    assert signals == [] and (await handle.describe()).status.name == "RUNNING"
+    event = (await opened(api, time_env, tenant, "evt-loud", "meeting_booked")).json()
+    assert event["sequences_signalled"] == [wf]
+    signals = [e async for e in handle.fetch_history_events() if e.HasField(SIGNALLED)]
+    assert len(signals) == 1
 
 
 async def test_patching_a_contacts_status_is_a_status_change(api, time_env, tenant):

@@ -35,7 +35,7 @@ from nudge.platform.db import transaction, unavailable
 from nudge.platform.temporal import away
 from nudge.recurring.starts import tell_recurring
 from nudge.rules.payloads import FiringInput
-from nudge.rules.render import event_context, timing
+from nudge.rules.render import Timing, event_context, timing
 from nudge.rules.schemas import FiringOut
 from nudge.rules.starts import start_rule_firing
 from nudge.rules.triggers import matches
@@ -96,13 +96,18 @@ def _result(
     duplicate: bool,
     firings: tuple[list[FiringOut], dict[int, str]] | None = None,
     recurring: bool = True,
+    running: list[tuple[str, str]] | None = None,
 ) -> EventResult:
     """`firings`: the ones just added (else read back); `recurring` False: the contact had
-    no cadence when the event came, so no check-ins to tell."""
+    no cadence when the event came, so no check-ins to tell; `running`: the contact's
+    running workflows, when already read (else read here)."""
     found, names = firings if firings is not None else _firings(session, event)
     contact_id, done = event.contact_id, event.processed_at is not None
     signal = ContactEvent(type=event.activity_type or "status_change", status=event.new_status)
-    running = [] if contact_id is None or done else _running(session, event.owner_id, contact_id)
+    if contact_id is None or done:
+        running = []
+    elif running is None:
+        running = _running(session, event.owner_id, contact_id)
     running = [
         (kind, wid)
         for kind, wid in running
@@ -132,14 +137,19 @@ class _Inserted:
     firings: list[RuleFiring]
     rule_names: dict[int, str]
     had_cadence: bool  # before this event: a status change may just have cleared it
+    running: list[tuple[str, str]]  # read before the event was written
 
 
 def _insert(session: Session, owner_id: int, spec: EventSpec) -> _Inserted | None:
+    """Everything is read and worked out first, then written in one burst: on SQLite the
+    first write takes the database's one write lock until the commit, so every other
+    request's write waits out whatever this one does in between."""
     contact = owned_contact(
         session, owner_id, contact_id=spec.contact_id, external_id=spec.contact_external_id
     )
     old, new = spec.old_status, spec.new_status
     had_cadence = contact.cadence is not None
+    status_update = None
     if spec.kind == "status_change":
         current = contact.status
         if spec.only_if_changed and current == new:
@@ -150,13 +160,40 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> _Inserted | Non
             values: dict = {"status": new, "updated_at": utcnow()}
             if ends_cadence(ContactEvent(type="status_change", status=new)):
                 values["cadence"] = None  # no more check-ins, and the reconcile agrees
-            changed = session.execute(
+            status_update = (
                 update(Contact)
                 .where(Contact.id == contact.id, Contact.status == current)
                 .values(**values)
             )
-            if changed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult has rowcount
-                raise _StatusRace
+    occurred_at = spec.occurred_at or utcnow()
+    fire: list[tuple[Rule, Timing]] = []
+    context: dict = {}
+    if not (spec.kind == "status_change" and old == new):  # else recorded, but nothing fires
+        context = event_context(
+            contact, activity_type=spec.activity_type, old_status=old, new_status=new
+        )
+        rules = session.scalars(
+            select(Rule).where(
+                Rule.owner_id == owner_id, Rule.is_active.is_(True), Rule.trigger_type == spec.kind
+            )
+        ).all()
+        place = placer_for(session, owner_id, contact, utcnow())
+        for rule in rules:
+            if matches(
+                rule.trigger_type,
+                rule.trigger_config,
+                activity_type=spec.activity_type,
+                old_status=old,
+                new_status=new,
+            ):
+                fire.append((rule, timing(rule, occurred_at, place)))
+    running = _running(session, owner_id, contact.id)
+
+    # Writes from here on.
+    if status_update is not None:
+        changed = session.execute(status_update)
+        if changed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult has rowcount
+            raise _StatusRace
     event = CrmEvent(
         owner_id=owner_id,
         event_id=spec.event_id,
@@ -165,32 +202,12 @@ def _insert(session: Session, owner_id: int, spec: EventSpec) -> _Inserted | Non
         activity_type=spec.activity_type,
         old_status=old,
         new_status=new,
-        occurred_at=spec.occurred_at or utcnow(),
+        occurred_at=occurred_at,
     )
     session.add(event)
     session.flush()  # a duplicate event id fails here, before any firing
-    inserted = _Inserted(event, [], {}, had_cadence)
-    if spec.kind == "status_change" and old == new:
-        return inserted  # recorded, but nothing changed: no rule fires
-    context = event_context(
-        contact, activity_type=spec.activity_type, old_status=old, new_status=new
-    )
-    rules = session.scalars(
-        select(Rule).where(
-            Rule.owner_id == owner_id, Rule.is_active.is_(True), Rule.trigger_type == spec.kind
-        )
-    )
-    place = placer_for(session, owner_id, contact, utcnow())
-    for rule in rules:
-        if not matches(
-            rule.trigger_type,
-            rule.trigger_config,
-            activity_type=spec.activity_type,
-            old_status=old,
-            new_status=new,
-        ):
-            continue
-        create_at, due_at, reminder_at, _ = timing(rule, event.occurred_at, place)
+    inserted = _Inserted(event, [], {}, had_cadence, running)
+    for rule, (create_at, due_at, reminder_at, _) in fire:
         firing = RuleFiring(
             owner_id=owner_id,
             rule_id=rule.id,
@@ -232,6 +249,7 @@ def _store(sessions: sessionmaker[Session], owner_id: int, spec: EventSpec) -> E
                     duplicate=False,
                     firings=(out, new.rule_names),
                     recurring=new.had_cadence,
+                    running=new.running,
                 )
         except _StatusRace:
             continue

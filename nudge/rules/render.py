@@ -62,9 +62,10 @@ def placed_run(rule: Rule, run_at: datetime, place: Placer) -> datetime:
     return place(run_at, Wait(hours=0), rule.placement).due_at
 
 
-def timing(
-    rule: Rule, occurred_at: datetime, place: Placer | None = None
-) -> tuple[datetime, datetime, datetime | None, Placed | None]:
+Timing = tuple[datetime, datetime, datetime | None, Placed | None]
+
+
+def timing(rule: Rule, occurred_at: datetime, place: Placer | None = None) -> Timing:
     """(create_at, due_at, reminder_at, placed): the task is due `delay_hours` (or business
     days) after the event, placed by the owner's calendar (`place`, needed when the rule is
     `placed`), and is written when its reminder is due (or when it is due, without one)."""

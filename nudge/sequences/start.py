@@ -74,6 +74,10 @@ def _open_batch(
             batch = defined_batch(contact, snap, start_delay_hours, job_id=job_id)
         if anchor is not None:  # its progress, read from rows once the run is gone, counts from it
             batch.params = {**batch.params, "anchor": anchor.isoformat()}
+        calendar = None
+        if snap is not None and any(step.placed for step in snap.steps):  # frozen for the run
+            calendar = calendar_snapshot(session, owner_id, anchor or utcnow())
+        # The one write, last: on SQLite it holds the write lock until the commit.
         session.add(batch)
         session.flush()
         opened = _Opened(batch.id, batch.workflow_id, contact.name)
@@ -88,9 +92,6 @@ def _open_batch(
         if snap is None:
             opened.preset = SequenceInput(**run, sequence_type=sequence_type)
         else:
-            calendar = None
-            if any(step.placed for step in snap.steps):  # frozen now, for the whole run
-                calendar = calendar_snapshot(session, owner_id, anchor or utcnow())
             opened.defined = DefinedSequenceInput(**run, snapshot=snap, calendar=calendar)
         return opened
 

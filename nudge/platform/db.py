@@ -59,11 +59,11 @@ def _one_writer() -> type[sqlite3.Connection]:
     SQLite lets one connection write at a time and makes the others poll: its busy handler
     sleeps 1, 2, 5 … up to 100 ms between tries, so with 20 requests writing at once most of
     them sleep while the lock is free (the events path's threads spent three quarters of
-    their time there). Here a connection takes a process-wide lock just before its first
-    write, where SQLite takes its own, and gives it back once its transaction has ended, so
-    the next writer starts the moment the last one commits. It is held only while SQLite's
-    lock is (a little longer), so it adds no wait SQLite wouldn't; another process's writers
-    (API and worker) still meet at SQLite's lock."""
+    their time there). Here a connection takes its engine's lock (a process makes one engine
+    per database) just before its first write, where SQLite takes its own, and gives it back
+    once its transaction has ended, so the next writer starts the moment the last one
+    commits. It is held only while SQLite's lock is (a little longer), so it adds no wait
+    SQLite wouldn't; other engines and processes (API and worker) meet at SQLite's lock."""
     lock = threading.Lock()
 
     class Cursor(sqlite3.Cursor):
